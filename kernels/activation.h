@@ -1,0 +1,15 @@
+// activation: elementwise ReLU, GELU with the tanh approximation (GPT-2's "gelu_new"), or exact
+// GELU with erf (BERT/RoBERTa's "gelu").
+#pragma once
+
+#include <cstddef>
+
+namespace cugpt::kernels {
+
+enum class Activation { relu, gelu_tanh, gelu_erf };
+
+// out and x may alias (in place).
+void activation_forward_cpu(float* out, const float* x, std::size_t n, Activation act);
+void activation_forward_cpu(double* out, const double* x, std::size_t n, Activation act);
+
+}  // namespace cugpt::kernels

@@ -1,0 +1,31 @@
+// attention: multi-head scaled dot-product attention, causal or bidirectional, with an optional
+// key padding mask. Q, K and V are read in place from (B, T, row_stride) buffers with head h at
+// columns [h*D, (h+1)*D): a fused QKV projection (row_stride 3C, k = q + C, v = q + 2C) and
+// separate q/k/v projections (row_stride C) both work without a copy.
+#pragma once
+
+#include <cstdint>
+
+namespace cugpt::kernels {
+
+template <typename T>
+struct AttentionArgs {
+  int B = 0, T = 0, H = 0, D = 0;
+  const T* q = nullptr;
+  const T* k = nullptr;
+  const T* v = nullptr;
+  int row_stride = 0;  // elements between consecutive tokens of q, k and v
+  T* out = nullptr;    // (B, T, H*D)
+  bool causal = false;
+  // (B, T): 1 = attend, 0 = padding (masked as a key). nullptr: no padding.
+  const std::int32_t* key_mask = nullptr;
+  T scale = 0;  // usually 1/sqrt(D)
+  // (B, H, T, T) softmax probabilities, written when non-null (hooks, tests). Masked entries 0.
+  T* probs = nullptr;
+};
+
+// A query row whose keys are all masked produces zeros (and a zero probability row).
+void attention_forward_cpu(const AttentionArgs<float>& a);
+void attention_forward_cpu(const AttentionArgs<double>& a);
+
+}  // namespace cugpt::kernels

@@ -1,0 +1,90 @@
+#include "kernels/cuda/check.cuh"
+#include "kernels/runtime.h"
+
+namespace cugpt {
+
+bool cuda_compiled() {
+  return true;
+}
+
+int cuda_device_count(std::string* reason) {
+  int count = 0;
+  cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky error so later calls report their own
+    if (reason) *reason = std::string("no CUDA device: ") + cudaGetErrorString(err);
+    return 0;
+  }
+  if (count == 0 && reason) *reason = "no CUDA device: the driver reports 0 devices";
+  return count;
+}
+
+CudaDeviceInfo cuda_probe(int index) {
+  CudaDeviceInfo info;
+  info.index = index;
+  int count = cuda_device_count(&info.reason);
+  if (count == 0) return info;
+  if (index < 0 || index >= count) {
+    info.reason = "no CUDA device: index " + std::to_string(index) + " out of " +
+                  std::to_string(count) + " devices";
+    return info;
+  }
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
+  CUDA_CHECK(cudaSetDevice(index));
+  CUDA_CHECK(cudaMemGetInfo(&info.free_bytes, &info.total_bytes));
+  CUDA_CHECK(cudaDriverGetVersion(&info.driver_version));
+  CUDA_CHECK(cudaRuntimeGetVersion(&info.runtime_version));
+  info.available = true;
+  info.name = prop.name;
+  info.sm_count = prop.multiProcessorCount;
+  info.cc_major = prop.major;
+  info.cc_minor = prop.minor;
+  info.shared_mem_per_block_optin = prop.sharedMemPerBlockOptin;
+  info.l2_bytes = static_cast<std::size_t>(prop.l2CacheSize);
+  return info;
+}
+
+void cuda_set_device(int index) {
+  CUDA_CHECK(cudaSetDevice(index));
+}
+
+void* cuda_malloc(std::size_t bytes) {
+  void* ptr = nullptr;
+  CUDA_CHECK(cudaMalloc(&ptr, bytes));
+  return ptr;
+}
+
+void cuda_free(void* ptr) noexcept {
+  cudaFree(ptr);
+}
+
+void cuda_memcpy_h2d(void* dst, const void* src, std::size_t bytes, Stream stream) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void cuda_memcpy_d2h(void* dst, const void* src, std::size_t bytes, Stream stream) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void cuda_memcpy_d2d(void* dst, const void* src, std::size_t bytes, Stream stream) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+}
+
+void cuda_memset(void* dst, int value, std::size_t bytes, Stream stream) {
+  CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, stream));
+}
+
+void cuda_synchronize() {
+  CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+std::size_t cuda_used_bytes() {
+  std::size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  return total_b - free_b;
+}
+
+}  // namespace cugpt

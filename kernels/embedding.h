@@ -1,0 +1,22 @@
+// embedding: out[b, t, :] = wte[tokens[b, t]] + wpe[positions[b, t]] (+ wtt[token_types[b, t]]).
+// Token and position ids are validated by the caller (nn/) before the kernel runs.
+#pragma once
+
+#include <cstdint>
+
+namespace cugpt::kernels {
+
+struct EmbeddingArgs {
+  int B = 0, T = 0, C = 0;
+  const std::int32_t* tokens = nullptr;       // (B, T)
+  const std::int32_t* positions = nullptr;    // (B, T)
+  const std::int32_t* token_types = nullptr;  // (B, T) or nullptr: type 0 everywhere
+};
+
+// out (B, T, C); wte (V, C); wpe (P, C); wtt (types, C) or nullptr for models without it.
+void embedding_forward_cpu(const EmbeddingArgs& a, float* out, const float* wte, const float* wpe,
+                           const float* wtt);
+void embedding_forward_cpu(const EmbeddingArgs& a, double* out, const double* wte,
+                           const double* wpe, const double* wtt);
+
+}  // namespace cugpt::kernels

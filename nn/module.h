@@ -1,0 +1,67 @@
+// Module and its parameter registry. Every tensor a module owns is registered under a name;
+// qualified names are dot paths that equal checkpoint keys. Order is PyTorch's: a module's own
+// parameters in registration order, then each child's, depth first. A tensor registered twice
+// (tied weights) is listed and counted once, under its first name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/tensor.h"
+
+namespace cugpt {
+
+struct NamedParameter {
+  std::string name;
+  Tensor tensor;
+  bool trainable = true;
+};
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // A short type name for the module tree ("Linear", "LayerNorm", ...).
+  virtual std::string type_name() const { return "Module"; }
+
+  // Names are non-empty and contain no '.'; a name is registered once per module.
+  const Tensor& register_parameter(const std::string& name, Tensor tensor, bool trainable = true);
+  void register_module(const std::string& name, Module& child);
+
+  // Unique tensors in registry order (tied duplicates dropped).
+  std::vector<NamedParameter> named_parameters() const;
+  // Every registered name, tied duplicates included, paired with the first name of its tensor
+  // (empty when it is the first). Checkpoint readers use this to accept either key.
+  std::vector<std::pair<NamedParameter, std::string>> named_parameters_with_ties() const;
+
+  std::int64_t parameter_count() const;
+  std::int64_t trainable_count() const;
+  // Arena bytes of the unique tensors, per category: equal to the arena's statistics when this
+  // module holds every tensor in its arena.
+  CategoryBytes bytes_by_category() const;
+
+  const std::vector<std::pair<std::string, Tensor>>& own_parameters() const { return params_; }
+  const std::vector<std::pair<std::string, Module*>>& children() const { return children_; }
+  // The child at a dot path ("blocks.3.sa"), or nullptr.
+  Module* find_module(const std::string& path);
+
+ private:
+  void check_name(const std::string& name) const;
+  struct Entry {
+    std::string name;
+    Tensor tensor;
+    bool trainable;
+  };
+  void collect(const std::string& prefix, std::vector<Entry>& out) const;
+
+  std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<bool> trainable_;
+  std::vector<std::pair<std::string, Module*>> children_;
+};
+
+}  // namespace cugpt

@@ -1,0 +1,25 @@
+// The `cugpt` command line. Each subcommand lives in its own file and registers itself here.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"cugpt: a from-scratch C++/CUDA GPT framework for small GPUs"};
+  app.set_version_flag("--version", std::string("cugpt ") + CUGPT_VERSION);
+  app.require_subcommand(1);
+  cugpt::tools::add_report(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return cugpt::tools::run_selected(app);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cugpt: error: %s\n", e.what());
+    return 1;
+  }
+}

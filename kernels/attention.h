@@ -8,20 +8,20 @@
 
 namespace cugpt::kernels {
 
-template <typename T>
+template <typename Real>
 struct AttentionArgs {
   int B = 0, T = 0, H = 0, D = 0;
-  const T* q = nullptr;
-  const T* k = nullptr;
-  const T* v = nullptr;
-  int row_stride = 0;  // elements between consecutive tokens of q, k and v
-  T* out = nullptr;    // (B, T, H*D)
+  const Real* q = nullptr;
+  const Real* k = nullptr;
+  const Real* v = nullptr;
+  int row_stride = 0;   // elements between consecutive tokens of q, k and v
+  Real* out = nullptr;  // (B, T, H*D)
   bool causal = false;
   // (B, T): 1 = attend, 0 = padding (masked as a key). nullptr: no padding.
   const std::int32_t* key_mask = nullptr;
-  T scale = 0;  // usually 1/sqrt(D)
+  Real scale = 0;  // usually 1/sqrt(D)
   // (B, H, T, T) softmax probabilities, written when non-null (hooks, tests). Masked entries 0.
-  T* probs = nullptr;
+  Real* probs = nullptr;
 };
 
 // A query row whose keys are all masked produces zeros (and a zero probability row).

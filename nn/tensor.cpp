@@ -65,6 +65,11 @@ Arena& Tensor::arena() const {
   return *storage_->arena;
 }
 
+const std::shared_ptr<Arena>& Tensor::arena_ptr() const {
+  if (!storage_) throw Error("undefined tensor has no device");
+  return storage_->arena;
+}
+
 void Tensor::require_data(const char* what) const {
   if (!storage_) throw Error(std::string(what) + ": undefined tensor");
   if (storage_->arena->device().is_meta())

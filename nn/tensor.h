@@ -34,6 +34,7 @@ class Tensor {
   // Bytes the arena reserved for the storage (aligned): what the allocator statistics count.
   std::size_t allocated_bytes() const;
   Arena& arena() const;
+  const std::shared_ptr<Arena>& arena_ptr() const;
 
   // Raw data; throws on meta or for an undefined tensor. Device pointer on cuda.
   void* data();

@@ -13,5 +13,11 @@ void on_run(CLI::App* sub, std::function<int()> action);
 int run_selected(CLI::App& app);
 
 void add_report(CLI::App& app);
+void add_params(CLI::App& app);
+void add_init(CLI::App& app);
+void add_forward(CLI::App& app);
+
+// The Day-18 style parameter table, shared by `params` and `report`.
+void print_param_summary(const std::string& config);
 
 }  // namespace cugpt::tools

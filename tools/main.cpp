@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("cugpt ") + CUGPT_VERSION);
   app.require_subcommand(1);
   cugpt::tools::add_report(app);
+  cugpt::tools::add_params(app);
+  cugpt::tools::add_init(app);
+  cugpt::tools::add_forward(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

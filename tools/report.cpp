@@ -40,6 +40,8 @@ void print_device_probe() {
 int run_report(const std::string& config) {
   std::printf("cugpt report: %s\n\n", config.c_str());
   print_device_probe();
+  std::printf("\n== parameters\n");
+  print_param_summary(config);
   return 0;
 }
 

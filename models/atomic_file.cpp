@@ -1,0 +1,121 @@
+#include "models/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "kernels/error.h"
+
+namespace cugpt {
+
+namespace {
+
+constexpr std::size_t kBufferBytes = 1 << 20;
+
+// Distinguishes temporaries of several writers to the same path inside one process.
+std::atomic<unsigned long long> g_temp_counter{0};
+
+std::string directory_of(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// After the rename the new directory entry itself must reach the disk, or a crash could bring
+// back the old file. Best effort: some filesystems refuse to fsync a directory.
+void sync_directory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(const std::string& path) : path_(path) {
+  if (path.empty()) throw Error("cannot write '': empty path");
+  temp_path_ = path + ".tmp." + std::to_string(::getpid()) + "." +
+               std::to_string(g_temp_counter.fetch_add(1));
+  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd_ < 0) fail(errno);
+  buffer_.reserve(kBufferBytes);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(temp_path_.c_str());
+}
+
+void AtomicFile::fail(int err) const {
+  throw Error("cannot write '" + path_ + "': " + std::strerror(err));
+}
+
+void AtomicFile::write(const void* data, std::size_t bytes) {
+  if (fd_ < 0) throw Error("cannot write '" + path_ + "': file already committed or failed");
+  const char* p = static_cast<const char*>(data);
+  written_ += bytes;
+  if (buffer_.size() + bytes <= kBufferBytes) {
+    buffer_.insert(buffer_.end(), p, p + bytes);
+    return;
+  }
+  flush_buffer();
+  if (bytes < kBufferBytes) {
+    buffer_.insert(buffer_.end(), p, p + bytes);
+    return;
+  }
+  // Large pieces (a whole tensor) go straight to the file rather than through the buffer.
+  while (bytes > 0) {
+    const ssize_t n = ::write(fd_, p, bytes);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(errno);
+    }
+    p += n;
+    bytes -= static_cast<std::size_t>(n);
+  }
+}
+
+void AtomicFile::flush_buffer() {
+  const char* p = buffer_.data();
+  std::size_t left = buffer_.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(errno);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  buffer_.clear();
+}
+
+void AtomicFile::commit() {
+  if (fd_ < 0) throw Error("cannot write '" + path_ + "': file already committed or failed");
+  flush_buffer();
+  if (::fsync(fd_) != 0) fail(errno);
+  const int fd = fd_;
+  fd_ = -1;
+  // close() can report a deferred write error (NFS, quota): the data is not safe then.
+  if (::close(fd) != 0) fail(errno);
+  if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) fail(errno);
+  committed_ = true;
+  sync_directory(directory_of(path_));
+}
+
+void write_file_atomic(const std::string& path, const void* data, std::size_t bytes) {
+  AtomicFile file(path);
+  file.write(data, bytes);
+  file.commit();
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+}  // namespace cugpt

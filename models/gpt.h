@@ -1,0 +1,54 @@
+// The decoder-only GPT family, pre-LN, learned positions, causal attention, in two naming
+// schemes so that checkpoints of either original project load by name:
+//  - gpt-day18: token_embedding_table, position_embedding_table, blocks.N.{sa.{query,key,value,
+//    proj}, ffwd.net.{0,2}, ln1, ln2}, ln_f, lm_head (own weight and bias), ReLU;
+//  - gpt2: transformer.{wte, wpe, h.N.{ln_1, attn.{c_attn, c_proj}, ln_2, mlp.{c_fc, c_proj}},
+//    ln_f} in Conv1D layout, lm_head.weight tied to transformer.wte.weight, GELU (tanh).
+#pragma once
+
+#include "models/container.h"
+#include "models/model.h"
+#include "nn/attention.h"
+#include "nn/embedding.h"
+#include "nn/layernorm.h"
+#include "nn/mlp.h"
+
+namespace cugpt {
+
+class GptBlock : public Module {
+ public:
+  GptBlock(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype);
+  std::string type_name() const override { return "Block"; }
+  Tensor forward(const Tensor& x) const;  // (B, T, C) -> (B, T, C)
+
+ private:
+  LayerNorm ln1_, ln2_;
+  MultiHeadAttention attn_;
+  Group ffwd_{"FeedForward"};  // the Day-18 model's wrapper around net
+  Mlp mlp_;
+};
+
+class Gpt : public Model {
+ public:
+  Gpt(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype);
+  std::string type_name() const override {
+    return config().family == ModelFamily::gpt2 ? "GPT2LMHeadModel" : "GPTModel";
+  }
+  Tensor forward(const Batch& batch) const override;
+  std::vector<ParamSection> sections() const override;
+  std::vector<std::string> optional_prefixes() const override;
+
+  const Embedding& wte() const { return wte_; }
+  const ModuleList<GptBlock>& blocks() const { return blocks_; }
+
+ private:
+  bool gpt2_;
+  Group transformer_{"GPT2Model"};
+  Embedding wte_, wpe_;
+  ModuleList<GptBlock> blocks_;
+  LayerNorm ln_f_;
+  std::unique_ptr<Linear> lm_head_;  // Day-18 only
+  Group tied_head_{"Linear"};        // GPT-2: holds the tied weight under lm_head
+};
+
+}  // namespace cugpt

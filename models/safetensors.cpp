@@ -1,0 +1,269 @@
+#include "models/safetensors.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "kernels/error.h"
+#include "models/atomic_file.h"
+
+namespace cugpt {
+
+namespace {
+
+using Json = nlohmann::ordered_json;  // keeps the header's key order: entries() is file order
+
+// A header this large is not a checkpoint header (real ones are well under 1 MiB); refuse it
+// before allocating for it.
+constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;
+constexpr const char* kMetadataKey = "__metadata__";
+
+bool parse_dtype_name(const std::string& s, DType& out) {
+  if (s == "F32")
+    out = DType::f32;
+  else if (s == "F16")
+    out = DType::f16;
+  else if (s == "BF16")
+    out = DType::bf16;
+  else if (s == "F64")
+    out = DType::f64;
+  else
+    return false;
+  return true;
+}
+
+std::string json_type(const Json& j) {
+  return j.type_name();
+}
+
+}  // namespace
+
+const char* safetensors_dtype_name(DType t) {
+  switch (t) {
+    case DType::f32:
+      return "F32";
+    case DType::f16:
+      return "F16";
+    case DType::bf16:
+      return "BF16";
+    case DType::f64:
+      return "F64";
+  }
+  return "?";
+}
+
+std::int64_t SafetensorsEntry::numel() const {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  return n;
+}
+
+void SafetensorsFile::fail(const std::string& what) const {
+  throw Error("safetensors '" + path_ + "': " + what);
+}
+
+SafetensorsFile SafetensorsFile::open(const std::string& path) {
+  SafetensorsFile f;
+  f.path_ = path;
+  f.stream_ = std::make_unique<std::ifstream>(path, std::ios::binary);
+  std::ifstream& in = *f.stream_;
+  if (!in) f.fail(std::string("cannot open: ") + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const std::streamoff file_size_signed = in.tellg();
+  if (file_size_signed < 0) f.fail("cannot determine the file size");
+  const std::uint64_t file_size = static_cast<std::uint64_t>(file_size_signed);
+  if (file_size < 8)
+    f.fail("file is " + std::to_string(file_size) +
+           " bytes, shorter than the 8-byte header length");
+
+  in.seekg(0);
+  unsigned char len_bytes[8];
+  if (!in.read(reinterpret_cast<char*>(len_bytes), 8)) f.fail("cannot read the header length");
+  std::uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
+  if (header_len > kMaxHeaderBytes)
+    f.fail("header length " + std::to_string(header_len) + " is absurd (more than 100 MiB)");
+  if (header_len > file_size - 8)
+    f.fail("header length " + std::to_string(header_len) + " runs past the end of the file (" +
+           std::to_string(file_size) + " bytes)");
+  if (header_len == 0) f.fail("empty header");
+
+  std::string text(header_len, '\0');
+  if (!in.read(text.data(), static_cast<std::streamsize>(header_len)))
+    f.fail("cannot read the header");
+  f.data_start_ = 8 + header_len;
+  const std::uint64_t data_size = file_size - f.data_start_;
+
+  // nlohmann keeps the last of two equal keys silently; a checkpoint with two values for one
+  // tensor is corrupt, so track the keys of every open object while parsing.
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  auto callback = [&](int, nlohmann::detail::parse_event_t event, Json& parsed) {
+    using E = nlohmann::detail::parse_event_t;
+    if (event == E::object_start) {
+      open_objects.emplace_back();
+    } else if (event == E::object_end) {
+      if (!open_objects.empty()) open_objects.pop_back();
+    } else if (event == E::key && !open_objects.empty()) {
+      const std::string& key = parsed.get_ref<const std::string&>();
+      if (!open_objects.back().insert(key).second && duplicate.empty()) duplicate = key;
+    }
+    return true;
+  };
+  Json header;
+  try {
+    header = Json::parse(text, callback);
+  } catch (const nlohmann::json::exception& e) {
+    f.fail(std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!duplicate.empty()) f.fail("duplicate key '" + duplicate + "' in the header");
+  if (!header.is_object()) f.fail("header is a JSON " + json_type(header) + ", not an object");
+
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const Json& v = it.value();
+    if (name == kMetadataKey) {
+      if (!v.is_object()) f.fail("__metadata__ is a " + json_type(v) + ", not an object");
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        if (!m.value().is_string())
+          f.fail("__metadata__ value '" + m.key() + "' is a " + json_type(m.value()) +
+                 ", not a string");
+        f.metadata_[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = "tensor '" + name + "'";
+    if (!v.is_object()) f.fail(where + " is a " + json_type(v) + ", not an object");
+    SafetensorsEntry e;
+    e.name = name;
+
+    const auto dt = v.find("dtype");
+    if (dt == v.end()) f.fail(where + " has no \"dtype\"");
+    if (!dt->is_string()) f.fail(where + " has a \"dtype\" that is not a string");
+    const std::string dtype_text = dt->get<std::string>();
+    if (!parse_dtype_name(dtype_text, e.dtype))
+      f.fail(where + " has unsupported dtype '" + dtype_text +
+             "' (supported: F32, F16, BF16, F64)");
+
+    const auto sh = v.find("shape");
+    if (sh == v.end()) f.fail(where + " has no \"shape\"");
+    if (!sh->is_array()) f.fail(where + " has a \"shape\" that is not an array");
+    if (sh->size() > 4)
+      f.fail(where + " has " + std::to_string(sh->size()) + " dimensions (at most 4)");
+    std::uint64_t numel = 1;
+    for (const Json& d : *sh) {
+      if (!d.is_number_unsigned()) f.fail(where + " has a shape entry that is not an integer >= 0");
+      const std::uint64_t dim = d.get<std::uint64_t>();
+      // Bounded so that numel * element size cannot overflow below.
+      if (dim != 0 && numel > (std::uint64_t{1} << 60) / dim) f.fail(where + " shape is too large");
+      numel *= dim;
+      e.shape.push_back(static_cast<std::int64_t>(dim));
+    }
+
+    const auto off = v.find("data_offsets");
+    if (off == v.end()) f.fail(where + " has no \"data_offsets\"");
+    if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
+        !(*off)[1].is_number_unsigned())
+      f.fail(where + " has \"data_offsets\" that are not two integers >= 0");
+    e.begin = (*off)[0].get<std::uint64_t>();
+    e.end = (*off)[1].get<std::uint64_t>();
+    if (e.begin > e.end || e.end > data_size)
+      f.fail(where + " has data_offsets [" + std::to_string(e.begin) + ", " +
+             std::to_string(e.end) + "] outside the data buffer of " + std::to_string(data_size) +
+             " bytes");
+    const std::uint64_t expected = numel * dtype_size(e.dtype);
+    if (e.end - e.begin != expected)
+      f.fail(where + " spans " + std::to_string(e.end - e.begin) + " bytes, but " + dtype_text +
+             " " + std::to_string(numel) + " elements need " + std::to_string(expected));
+    f.index_[name] = f.entries_.size();
+    f.entries_.push_back(std::move(e));
+  }
+
+  // Two tensors sharing bytes would alias after loading; the format forbids it.
+  std::vector<const SafetensorsEntry*> by_offset;
+  for (const auto& e : f.entries_)
+    if (e.end > e.begin) by_offset.push_back(&e);
+  std::sort(
+      by_offset.begin(), by_offset.end(),
+      [](const SafetensorsEntry* a, const SafetensorsEntry* b) { return a->begin < b->begin; });
+  for (std::size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i]->begin < by_offset[i - 1]->end)
+      f.fail("tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
+             "' have overlapping data_offsets");
+  return f;
+}
+
+const SafetensorsEntry* SafetensorsFile::find(const std::string& name) const {
+  const auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &entries_[it->second];
+}
+
+void SafetensorsFile::read(const std::string& name, void* dst, std::size_t bytes) const {
+  const SafetensorsEntry* e = find(name);
+  if (!e) fail("no tensor '" + name + "'");
+  read(*e, dst, bytes);
+}
+
+void SafetensorsFile::read(const SafetensorsEntry& e, void* dst, std::size_t bytes) const {
+  if (bytes != e.nbytes())
+    fail("tensor '" + e.name + "' has " + std::to_string(e.nbytes()) + " bytes, asked to read " +
+         std::to_string(bytes));
+  if (bytes == 0) return;
+  std::ifstream& in = *stream_;
+  in.clear();
+  in.seekg(static_cast<std::streamoff>(data_start_ + e.begin));
+  // The size was validated at open; a short read means the file changed under us.
+  if (!in.read(static_cast<char*>(dst), static_cast<std::streamsize>(bytes)))
+    fail("tensor '" + e.name + "' is truncated (file changed since it was opened?)");
+}
+
+void save_safetensors(const std::string& path,
+                      const std::vector<std::pair<std::string, Tensor>>& entries,
+                      const std::map<std::string, std::string>& metadata) {
+  auto fail = [&](const std::string& what) { throw Error("safetensors '" + path + "': " + what); };
+  Json header = Json::object();
+  if (!metadata.empty()) {
+    Json meta = Json::object();
+    for (const auto& [k, v] : metadata) meta[k] = v;
+    header[kMetadataKey] = std::move(meta);
+  }
+  std::set<std::string> seen;
+  std::uint64_t offset = 0;
+  for (const auto& [name, t] : entries) {
+    if (name.empty()) fail("empty tensor name");
+    if (name == kMetadataKey) fail("a tensor cannot be named __metadata__");
+    if (!seen.insert(name).second) fail("tensor '" + name + "' given twice");
+    if (!t.defined()) fail("tensor '" + name + "' is undefined");
+    if (t.device().is_meta())
+      fail("tensor '" + name + "' is on the meta device, which holds no data to save");
+    Json shape = Json::array();
+    for (std::int64_t d : t.shape().vec()) shape.push_back(d);
+    header[name] = {{"dtype", safetensors_dtype_name(t.dtype())},
+                    {"shape", std::move(shape)},
+                    {"data_offsets", {offset, offset + t.nbytes()}}};
+    offset += t.nbytes();
+  }
+  std::string text = header.dump();
+  // Padding keeps the data buffer 8-byte aligned in the file, so a mapped file can be read in
+  // place.
+  text.append((8 - text.size() % 8) % 8, ' ');
+
+  AtomicFile file(path);
+  unsigned char len_bytes[8];
+  std::uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i, n >>= 8) len_bytes[i] = static_cast<unsigned char>(n & 0xff);
+  file.write(len_bytes, 8);
+  file.write(text);
+  std::vector<unsigned char> host;
+  for (const auto& [name, t] : entries) {
+    host.resize(t.nbytes());
+    t.copy_to_host(host.data(), host.size());
+    file.write(host.data(), host.size());
+  }
+  file.commit();
+}
+
+}  // namespace cugpt

@@ -1,0 +1,46 @@
+#include "nn/attention.h"
+
+#include "nn/ops.h"
+
+namespace cugpt {
+
+MultiHeadAttention::MultiHeadAttention(const std::shared_ptr<Arena>& arena,
+                                       const AttentionSpec& spec, DType dtype)
+    : spec_(spec) {
+  const std::int64_t C = spec.n_embd;
+  if (spec.n_head <= 0 || C % spec.n_head != 0)
+    throw Error("attention: n_embd " + std::to_string(C) + " is not divisible by n_head " +
+                std::to_string(spec.n_head));
+  if (spec.fused_qkv) {
+    qkv_ = std::make_unique<Linear>(arena, C, 3 * C, spec.qkv_bias, dtype, spec.layout);
+    register_module("c_attn", *qkv_);
+  } else {
+    q_ = std::make_unique<Linear>(arena, C, C, spec.qkv_bias, dtype, spec.layout);
+    k_ = std::make_unique<Linear>(arena, C, C, spec.qkv_bias, dtype, spec.layout);
+    v_ = std::make_unique<Linear>(arena, C, C, spec.qkv_bias, dtype, spec.layout);
+    register_module("query", *q_);
+    register_module("key", *k_);
+    register_module("value", *v_);
+  }
+  if (!spec.out_name.empty()) {
+    out_ = std::make_unique<Linear>(arena, C, C, spec.out_bias, dtype, spec.layout);
+    register_module(spec.out_name, *out_);
+  }
+}
+
+Tensor MultiHeadAttention::forward(const Tensor& x, const std::vector<std::int32_t>* key_mask,
+                                   Tensor* probs) const {
+  const std::int64_t C = spec_.n_embd;
+  Tensor y;
+  if (qkv_) {
+    const Tensor qkv = qkv_->forward(x);  // (B, T, 3C): q | k | v
+    y = ops::attention({&qkv, 0, &qkv, C, &qkv, 2 * C}, C, spec_.n_head, spec_.causal, key_mask,
+                       probs);
+  } else {
+    const Tensor q = q_->forward(x), k = k_->forward(x), v = v_->forward(x);
+    y = ops::attention({&q, 0, &k, 0, &v, 0}, C, spec_.n_head, spec_.causal, key_mask, probs);
+  }
+  return out_ ? out_->forward(y) : y;
+}
+
+}  // namespace cugpt

@@ -1,0 +1,42 @@
+// Multi-head self-attention as each checkpoint family names it:
+//  - fused:    c_attn (C -> 3C, q|k|v along the output) and c_proj, GPT-2's Conv1D layout;
+//  - separate: query, key, value (C -> C each) and an optional output projection under a
+//              given name ("proj" for the Day-18 model; RoBERTa keeps its output dense in
+//              another module, so it has none here).
+// Causal or bidirectional, with an optional key padding mask.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nn/linear.h"
+
+namespace cugpt {
+
+struct AttentionSpec {
+  std::int64_t n_embd = 0;
+  std::int64_t n_head = 0;
+  bool causal = true;
+  bool fused_qkv = false;
+  bool qkv_bias = true;
+  std::string out_name;  // empty: no output projection
+  bool out_bias = true;
+  WeightLayout layout = WeightLayout::out_in;
+};
+
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(const std::shared_ptr<Arena>& arena, const AttentionSpec& spec, DType dtype);
+  std::string type_name() const override { return "MultiHeadAttention"; }
+  // x (B, T, C) -> (B, T, C). key_mask: B*T flags (1 attend, 0 padding) or nullptr. probs,
+  // when non-null, receives the (B, H, T, T) attention probabilities.
+  Tensor forward(const Tensor& x, const std::vector<std::int32_t>* key_mask = nullptr,
+                 Tensor* probs = nullptr) const;
+  const AttentionSpec& spec() const { return spec_; }
+
+ private:
+  AttentionSpec spec_;
+  std::unique_ptr<Linear> qkv_, q_, k_, v_, out_;
+};
+
+}  // namespace cugpt

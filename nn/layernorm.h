@@ -1,0 +1,20 @@
+// LayerNorm over the last dimension with a learned scale ("weight") and shift ("bias").
+#pragma once
+
+#include "nn/module.h"
+
+namespace cugpt {
+
+class LayerNorm : public Module {
+ public:
+  LayerNorm(const std::shared_ptr<Arena>& arena, std::int64_t dim, double eps, DType dtype);
+  std::string type_name() const override { return "LayerNorm"; }
+  Tensor forward(const Tensor& x) const;
+  double eps() const { return eps_; }
+
+ private:
+  double eps_;
+  Tensor weight_, bias_;
+};
+
+}  // namespace cugpt

@@ -1,0 +1,20 @@
+#include "nn/linear.h"
+
+#include "nn/ops.h"
+
+namespace cugpt {
+
+Linear::Linear(const std::shared_ptr<Arena>& arena, std::int64_t in, std::int64_t out, bool bias,
+               DType dtype, WeightLayout layout)
+    : in_(in), out_(out), layout_(layout) {
+  const Shape shape = layout == WeightLayout::out_in ? Shape{out, in} : Shape{in, out};
+  weight_ = register_parameter("weight", Tensor::zeros(arena, shape, dtype, Category::parameter));
+  if (bias)
+    bias_ = register_parameter("bias", Tensor::zeros(arena, {out}, dtype, Category::parameter));
+}
+
+Tensor Linear::forward(const Tensor& x) const {
+  return ops::linear(x, weight_, bias(), layout_ == WeightLayout::in_out);
+}
+
+}  // namespace cugpt

@@ -1,0 +1,31 @@
+// Linear: y = x W^T + b with W stored [out, in] as PyTorch prints it, or GPT-2's Conv1D with W
+// stored [in, out] (y = x W + b). The layout only changes the weight's shape and the product.
+#pragma once
+
+#include "nn/module.h"
+
+namespace cugpt {
+
+enum class WeightLayout { out_in, in_out };
+
+class Linear : public Module {
+ public:
+  Linear(const std::shared_ptr<Arena>& arena, std::int64_t in, std::int64_t out, bool bias,
+         DType dtype, WeightLayout layout = WeightLayout::out_in);
+  std::string type_name() const override {
+    return layout_ == WeightLayout::in_out ? "Conv1D" : "Linear";
+  }
+  Tensor forward(const Tensor& x) const;
+
+  const Tensor& weight() const { return weight_; }
+  const Tensor* bias() const { return bias_.defined() ? &bias_ : nullptr; }
+  std::int64_t in_features() const { return in_; }
+  std::int64_t out_features() const { return out_; }
+
+ private:
+  std::int64_t in_, out_;
+  WeightLayout layout_;
+  Tensor weight_, bias_;
+};
+
+}  // namespace cugpt

@@ -1,0 +1,33 @@
+// The feed-forward network: up projection, activation, down projection, with the two linear
+// layers registered under the names the checkpoint uses ("0"/"2" in the Day-18 model's
+// nn.Sequential, "c_fc"/"c_proj" in GPT-2).
+#pragma once
+
+#include <string>
+
+#include "kernels/activation.h"
+#include "nn/linear.h"
+
+namespace cugpt {
+
+struct MlpSpec {
+  std::int64_t n_embd = 0;
+  std::int64_t hidden = 0;
+  kernels::Activation activation = kernels::Activation::gelu_tanh;
+  std::string up_name = "c_fc";
+  std::string down_name = "c_proj";
+  WeightLayout layout = WeightLayout::out_in;
+};
+
+class Mlp : public Module {
+ public:
+  Mlp(const std::shared_ptr<Arena>& arena, const MlpSpec& spec, DType dtype);
+  std::string type_name() const override { return "MLP"; }
+  Tensor forward(const Tensor& x) const;
+
+ private:
+  MlpSpec spec_;
+  Linear up_, down_;
+};
+
+}  // namespace cugpt

@@ -1,0 +1,42 @@
+// Tensor-level ops: check shapes, allocate the output from the input's arena (category
+// activation), and run the kernel for the device — Eigen on cpu (f32, f64), nothing on meta
+// (the allocation is the point there). Outputs take the input's dtype.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/activation.h"
+#include "nn/tensor.h"
+
+namespace cugpt::ops {
+
+// x (..., IC) times a Linear weight [OC, IC] (or [IC, OC] with w_in_out) plus bias (OC).
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out);
+// LayerNorm over the last dimension.
+Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+Tensor activation(const Tensor& x, kernels::Activation act);
+Tensor add(const Tensor& a, const Tensor& b);
+
+// out (B, T, C) = wte[tokens] + wpe[positions] (+ wtt[0]). tokens, positions: B*T host ids,
+// already validated against the tables.
+Tensor embedding(const std::vector<std::int32_t>& tokens,
+                 const std::vector<std::int32_t>& positions, std::int64_t B, std::int64_t T,
+                 const Tensor& wte, const Tensor& wpe, const Tensor* wtt);
+
+// Multi-head attention. q, k and v are (B, T, W) tensors (possibly the same fused buffer);
+// the head inputs start at columns q_col, k_col, v_col and span C = H * D columns.
+struct AttentionInputs {
+  const Tensor* q;
+  std::int64_t q_col;
+  const Tensor* k;
+  std::int64_t k_col;
+  const Tensor* v;
+  std::int64_t v_col;
+};
+// Returns (B, T, C). key_mask: B*T host flags (1 attend, 0 padding) or nullptr. When probs is
+// non-null it receives the (B, H, T, T) softmax probabilities.
+Tensor attention(const AttentionInputs& in, std::int64_t C, std::int64_t H, bool causal,
+                 const std::vector<std::int32_t>* key_mask, Tensor* probs = nullptr);
+
+}  // namespace cugpt::ops

@@ -1,0 +1,42 @@
+#include "nn/training_state.h"
+
+namespace cugpt {
+
+const char* optimizer_name(OptimizerKind k) {
+  switch (k) {
+    case OptimizerKind::none:
+      return "none";
+    case OptimizerKind::sgd:
+      return "sgd";
+    case OptimizerKind::adamw:
+      return "adamw";
+  }
+  return "?";
+}
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "none") return OptimizerKind::none;
+  if (name == "sgd") return OptimizerKind::sgd;
+  if (name == "adamw") return OptimizerKind::adamw;
+  throw Error("unknown optimizer '" + name + "' (expected adamw, sgd or none)");
+}
+
+TrainingState allocate_training_state(const Module& model, OptimizerKind optimizer) {
+  TrainingState s;
+  if (optimizer == OptimizerKind::none) return s;
+  const int states_per_param = optimizer == OptimizerKind::adamw ? 2 : 1;
+  for (const auto& p : model.named_parameters()) {
+    if (!p.trainable) continue;
+    const Tensor& w = p.tensor;
+    const auto& arena = w.arena_ptr();
+    s.gradients.push_back(Tensor::zeros(arena, w.shape(), w.dtype(), Category::gradient));
+    for (int i = 0; i < states_per_param; ++i)
+      s.states.push_back(Tensor::zeros(arena, w.shape(), DType::f32, Category::optimizer_state));
+    if (dtype_size(w.dtype()) < 4)
+      s.master_weights.push_back(
+          Tensor::empty(arena, w.shape(), DType::f32, Category::master_weight));
+  }
+  return s;
+}
+
+}  // namespace cugpt

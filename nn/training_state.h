@@ -1,0 +1,28 @@
+// The persistent memory a training step adds to a model: a gradient per trainable tensor, the
+// optimizer's states (AdamW: m and v; SGD with momentum: one buffer) in f32, and f32 master
+// weights when the parameters are 16-bit. Allocated in the model's arena under their own
+// categories, so the byte totals a report prints are the allocator's.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nn/module.h"
+
+namespace cugpt {
+
+enum class OptimizerKind { none, sgd, adamw };
+const char* optimizer_name(OptimizerKind k);
+OptimizerKind parse_optimizer(const std::string& name);
+
+struct TrainingState {
+  std::vector<Tensor> gradients;       // parameter dtype, Category::gradient
+  std::vector<Tensor> states;          // f32, Category::optimizer_state (AdamW: m then v)
+  std::vector<Tensor> master_weights;  // f32, Category::master_weight (16-bit parameters only)
+};
+
+// Gradients are allocated for every optimizer except none; states and master weights as the
+// optimizer needs them. Only trainable parameters take part.
+TrainingState allocate_training_state(const Module& model, OptimizerKind optimizer);
+
+}  // namespace cugpt

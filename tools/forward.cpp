@@ -1,0 +1,78 @@
+// `cugpt forward <config> --weights FILE --tokens "1,2,3;4,5,6" --out logits.npy`: logits of a
+// batch as a NumPy array [B, T, V] (float32).
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "models/batch.h"
+#include "models/npy.h"
+#include "models/weights.h"
+#include "nn/bytes.h"
+#include "tools/commands.h"
+
+namespace cugpt::tools {
+
+namespace {
+
+struct ForwardOptions {
+  std::string config;
+  std::string weights;
+  std::string tokens;
+  std::string mask;
+  std::string device = "cpu";
+  std::string dtype = "f32";
+  std::string out;
+  bool allow_missing = false;
+  bool allow_extra = false;
+};
+
+int run_forward(const ForwardOptions& o) {
+  const ModelConfig config = load_config(o.config);
+  const Device device = parse_device(o.device);
+  const DType dtype = parse_dtype(o.dtype);
+  if (device.is_meta()) throw Error("forward needs a device with memory: cpu or cuda");
+  const auto rows = parse_token_rows(o.tokens);
+  std::vector<std::vector<std::int32_t>> mask_rows;
+  if (!o.mask.empty()) mask_rows = parse_token_rows(o.mask, "mask");
+  const Batch batch = make_batch(config, rows, o.mask.empty() ? nullptr : &mask_rows);
+
+  auto arena = Arena::create(device, default_budget(device));
+  auto model = build_model(config, arena, dtype);
+  LoadOptions lo;
+  lo.allow_missing = o.allow_missing;
+  lo.allow_extra = o.allow_extra;
+  const LoadReport report = load_weights(*model, o.weights, lo);
+  for (const auto& name : report.missing)
+    std::fprintf(stderr, "cugpt: warning: '%s' is not in %s; left at zero\n", name.c_str(),
+                 o.weights.c_str());
+
+  const Tensor logits = model->forward(batch);
+  const std::vector<float> values = logits.to_floats();
+  write_npy(o.out, values.data(), logits.shape().vec());
+  const ArenaStats s = arena->stats();
+  std::printf("wrote %s: logits %s (float32) from %s on %s in %s; arena peak %s\n", o.out.c_str(),
+              logits.shape().str().c_str(), config.name.c_str(), device.str().c_str(),
+              dtype_name(dtype), format_bytes(s.peak).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_forward(CLI::App& app) {
+  auto o = std::make_shared<ForwardOptions>();
+  auto* sub = app.add_subcommand("forward", "Logits of a token batch, written as .npy");
+  sub->add_option("config", o->config, "Config path or bundled name")->required();
+  sub->add_option("--weights", o->weights, "safetensors checkpoint")->required();
+  sub->add_option("--tokens", o->tokens, "Token ids: \"1,2,3;4,5,6\" is two sequences")->required();
+  sub->add_option("--mask", o->mask,
+                  "Attention mask, same layout (roberta; default: 1 for given tokens, 0 for "
+                  "padding added to shorter rows)");
+  sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "Compute dtype")->capture_default_str();
+  sub->add_option("--out", o->out, "Output .npy file")->required();
+  sub->add_flag("--allow-missing", o->allow_missing, "Accept a checkpoint lacking tensors");
+  sub->add_flag("--allow-extra", o->allow_extra, "Accept a checkpoint with unknown tensors");
+  on_run(sub, [o] { return run_forward(*o); });
+}
+
+}  // namespace cugpt::tools

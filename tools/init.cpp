@@ -1,0 +1,56 @@
+// `cugpt init <config> --out FILE [--seed N] [--dtype]`: a freshly initialised model as a
+// safetensors checkpoint, written atomically.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "models/checkpoint.h"
+#include "models/init.h"
+#include "models/model.h"
+#include "nn/bytes.h"
+#include "tools/commands.h"
+#include "tools/format.h"
+
+namespace cugpt::tools {
+
+namespace {
+
+struct InitOptions {
+  std::string config;
+  std::string out;
+  std::uint64_t seed = 0;
+  std::string dtype = "f32";
+};
+
+int run_init(const InitOptions& o) {
+  const ModelConfig config = load_config(o.config);
+  const DType dtype = parse_dtype(o.dtype);
+  if (dtype == DType::f64) throw Error("checkpoints are written in f32, bf16 or f16, not f64");
+  auto arena = Arena::create(Device::cpu(), default_budget(Device::cpu()));
+  auto model = build_model(config, arena, dtype);
+  init_parameters(*model, o.seed);
+  save_checkpoint(*model, o.out,
+                  {{"format", "pt"},
+                   {"generator", "cugpt init"},
+                   {"config", config.name},
+                   {"seed", std::to_string(o.seed)}});
+  std::printf("wrote %s: %s, %s parameters in %zu tensors, %s, seed %llu\n", o.out.c_str(),
+              config.name.c_str(), with_commas(model->parameter_count()).c_str(),
+              model->named_parameters().size(), dtype_name(dtype),
+              static_cast<unsigned long long>(o.seed));
+  return 0;
+}
+
+}  // namespace
+
+void add_init(CLI::App& app) {
+  auto o = std::make_shared<InitOptions>();
+  auto* sub = app.add_subcommand("init", "Write a freshly initialised model (safetensors)");
+  sub->add_option("config", o->config, "Config path or bundled name")->required();
+  sub->add_option("--out", o->out, "Output .safetensors file")->required();
+  sub->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "f32, bf16 or f16")->capture_default_str();
+  on_run(sub, [o] { return run_init(*o); });
+}
+
+}  // namespace cugpt::tools

@@ -4,6 +4,9 @@
 
 #include <cstddef>
 
+#include "kernels/dtype.h"
+#include "kernels/runtime.h"
+
 namespace cugpt::kernels {
 
 enum class Activation { relu, gelu_tanh, gelu_erf };
@@ -11,5 +14,8 @@ enum class Activation { relu, gelu_tanh, gelu_erf };
 // out and x may alias (in place).
 void activation_forward_cpu(float* out, const float* x, std::size_t n, Activation act);
 void activation_forward_cpu(double* out, const double* x, std::size_t n, Activation act);
+
+void activation_forward_cuda(void* out, const void* x, std::size_t n, Activation act, DType dtype,
+                             Stream stream);
 
 }  // namespace cugpt::kernels

@@ -4,6 +4,9 @@
 // separate q/k/v projections (row_stride C) both work without a copy.
 #pragma once
 
+#include "kernels/dtype.h"
+#include "kernels/runtime.h"
+
 #include <cstdint>
 
 namespace cugpt::kernels {
@@ -27,5 +30,23 @@ struct AttentionArgs {
 // A query row whose keys are all masked produces zeros (and a zero probability row).
 void attention_forward_cpu(const AttentionArgs<float>& a);
 void attention_forward_cpu(const AttentionArgs<double>& a);
+
+// CUDA: flash-attention style (tiled over keys, online softmax, no T x T matrix in device
+// memory). q, k, v, out in dtype (f32, bf16, f16), f32 accumulation; key_mask a device pointer.
+// Head dims 32, 64, 80, 96 and 128. probs is not supported here (nullptr): the fused kernel never
+// materialises the probabilities.
+struct AttentionCudaArgs {
+  int B = 0, T = 0, H = 0, D = 0;
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  int row_stride = 0;
+  void* out = nullptr;  // (B, T, H*D), row stride H*D
+  bool causal = false;
+  const std::int32_t* key_mask = nullptr;
+  float scale = 0;
+  DType dtype = DType::f32;
+};
+void attention_forward_cuda(const AttentionCudaArgs& a, Stream stream);
 
 }  // namespace cugpt::kernels

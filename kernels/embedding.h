@@ -2,6 +2,9 @@
 // Token and position ids are validated by the caller (nn/) before the kernel runs.
 #pragma once
 
+#include "kernels/dtype.h"
+#include "kernels/runtime.h"
+
 #include <cstdint>
 
 namespace cugpt::kernels {
@@ -18,5 +21,10 @@ void embedding_forward_cpu(const EmbeddingArgs& a, float* out, const float* wte,
                            const float* wtt);
 void embedding_forward_cpu(const EmbeddingArgs& a, double* out, const double* wte,
                            const double* wpe, const double* wtt);
+
+// CUDA: tokens, positions and token_types in `a` are device pointers; tables and out in dtype
+// (f32, bf16 or f16), summed in f32.
+void embedding_forward_cuda(const EmbeddingArgs& a, void* out, const void* wte, const void* wpe,
+                            const void* wtt, DType dtype, Stream stream);
 
 }  // namespace cugpt::kernels

@@ -1,6 +1,9 @@
 // layernorm over the last dimension: out = (x - mean) * rstd * weight + bias, biased variance.
 #pragma once
 
+#include "kernels/dtype.h"
+#include "kernels/runtime.h"
+
 namespace cugpt::kernels {
 
 // x, out (N, C); weight, bias (C); mean, rstd (N) are written when non-null (for backward).
@@ -8,5 +11,14 @@ void layernorm_forward_cpu(float* out, float* mean, float* rstd, const float* x,
                            const float* weight, const float* bias, int N, int C, float eps);
 void layernorm_forward_cpu(double* out, double* mean, double* rstd, const double* x,
                            const double* weight, const double* bias, int N, int C, double eps);
+
+// CUDA, dtype f32/bf16/f16 with f32 statistics; mean and rstd (f32, N) written when non-null.
+void layernorm_forward_cuda(void* out, float* mean, float* rstd, const void* x, const void* weight,
+                            const void* bias, int N, int C, float eps, DType dtype, Stream stream);
+// Fused residual add + LayerNorm: sum = x + r (written, it is the next residual stream), then
+// out = LayerNorm(sum). One read of x and r instead of two passes.
+void layernorm_residual_forward_cuda(void* sum, void* out, float* mean, float* rstd, const void* x,
+                                     const void* r, const void* weight, const void* bias, int N,
+                                     int C, float eps, DType dtype, Stream stream);
 
 }  // namespace cugpt::kernels

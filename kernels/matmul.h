@@ -3,11 +3,33 @@
 // (GPT-2's Conv1D). bias (OC) may be nullptr.
 #pragma once
 
+#include <cstddef>
+
+#include "kernels/dtype.h"
+#include "kernels/runtime.h"
+
 namespace cugpt::kernels {
 
 void matmul_forward_cpu(float* out, const float* x, const float* w, const float* bias, int N,
                         int IC, int OC, bool w_in_out);
 void matmul_forward_cpu(double* out, const double* x, const double* w, const double* bias, int N,
                         int IC, int OC, bool w_in_out);
+
+// CUDA through cuBLASLt (cuBLAS when cuBLASLt has no algorithm for the shape), dtype
+// f32/bf16/f16 with f32 accumulation. The epilogue runs after the bias inside the GEMM.
+enum class Epilogue { none, relu, gelu_tanh };
+
+// The cuBLASLt handle of the current device, created on first use, destroyed at exit.
+// workspace: device memory of workspace_bytes (the caller's arena, category workspace).
+struct MatmulWorkspace {
+  void* ptr = nullptr;
+  std::size_t bytes = 0;
+};
+// cuBLASLt's recommended workspace for the GPUs cugpt targets.
+constexpr std::size_t kMatmulWorkspaceBytes = 4u << 20;
+
+void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bias, int N, int IC,
+                         int OC, bool w_in_out, Epilogue epilogue, DType dtype,
+                         MatmulWorkspace workspace, Stream stream);
 
 }  // namespace cugpt::kernels

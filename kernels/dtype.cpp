@@ -16,6 +16,8 @@ const char* dtype_name(DType t) {
       return "bf16";
     case DType::f64:
       return "f64";
+    case DType::i32:
+      return "i32";
   }
   return "?";
 }
@@ -25,7 +27,8 @@ DType parse_dtype(const std::string& name) {
   if (name == "f16" || name == "float16" || name == "fp16" || name == "half") return DType::f16;
   if (name == "bf16" || name == "bfloat16") return DType::bf16;
   if (name == "f64" || name == "float64" || name == "fp64" || name == "double") return DType::f64;
-  throw Error("unknown dtype '" + name + "' (expected f32, bf16, f16 or f64)");
+  if (name == "i32" || name == "int32") return DType::i32;
+  throw Error("unknown dtype '" + name + "' (expected f32, bf16, f16, f64 or i32)");
 }
 
 namespace {
@@ -92,6 +95,11 @@ void store_scalar(DType t, void* dst, double value) {
     case DType::f64:
       std::memcpy(dst, &value, 8);
       return;
+    case DType::i32: {
+      const auto v = static_cast<std::int32_t>(value);
+      std::memcpy(dst, &v, 4);
+      return;
+    }
     case DType::f16: {
       const std::uint16_t v = float_to_f16_bits(static_cast<float>(value));
       std::memcpy(dst, &v, 2);
@@ -121,6 +129,11 @@ double load_scalar(DType t, const void* src) {
       std::uint16_t v;
       std::memcpy(&v, src, 2);
       return f16_bits_to_float(v);
+    }
+    case DType::i32: {
+      std::int32_t v;
+      std::memcpy(&v, src, 4);
+      return v;
     }
     case DType::bf16: {
       std::uint16_t v;

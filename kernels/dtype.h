@@ -8,7 +8,8 @@
 
 namespace cugpt {
 
-enum class DType : std::uint8_t { f32, f16, bf16, f64 };
+// i32 holds token ids, positions and masks; it is never a compute dtype.
+enum class DType : std::uint8_t { f32, f16, bf16, f64, i32 };
 
 constexpr std::size_t dtype_size(DType t) {
   switch (t) {
@@ -20,12 +21,14 @@ constexpr std::size_t dtype_size(DType t) {
       return 2;
     case DType::f64:
       return 8;
+    case DType::i32:
+      return 4;
   }
   return 0;
 }
 
 const char* dtype_name(DType t);
-// Accepts the names above plus the usual aliases (float32, fp16, half, bfloat16, double).
+// Accepts the names above plus the usual aliases (float32, fp16, half, bfloat16, double, int32).
 // Throws cugpt::Error naming the valid choices on anything else.
 DType parse_dtype(const std::string& name);
 

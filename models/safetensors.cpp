@@ -30,6 +30,8 @@ bool parse_dtype_name(const std::string& s, DType& out) {
     out = DType::bf16;
   else if (s == "F64")
     out = DType::f64;
+  else if (s == "I32")
+    out = DType::i32;
   else
     return false;
   return true;
@@ -51,6 +53,8 @@ const char* safetensors_dtype_name(DType t) {
       return "BF16";
     case DType::f64:
       return "F64";
+    case DType::i32:
+      return "I32";
   }
   return "?";
 }

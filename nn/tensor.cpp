@@ -92,6 +92,7 @@ template <typename T>
 bool matches(DType d) {
   if (std::is_same_v<T, float>) return d == DType::f32;
   if (std::is_same_v<T, double>) return d == DType::f64;
+  if (std::is_same_v<T, std::int32_t>) return d == DType::i32;
   if (std::is_same_v<T, std::uint16_t>) return d == DType::f16 || d == DType::bf16;
   return false;
 }
@@ -115,6 +116,8 @@ template float* Tensor::data_as<float>();
 template const float* Tensor::data_as<float>() const;
 template double* Tensor::data_as<double>();
 template const double* Tensor::data_as<double>() const;
+template std::int32_t* Tensor::data_as<std::int32_t>();
+template const std::int32_t* Tensor::data_as<std::int32_t>() const;
 template std::uint16_t* Tensor::data_as<std::uint16_t>();
 template const std::uint16_t* Tensor::data_as<std::uint16_t>() const;
 

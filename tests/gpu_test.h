@@ -44,10 +44,14 @@ inline std::vector<float> round_to(DType t, std::vector<float> v) {
 // Relative tolerance by dtype: f32 ~1e-5, bf16 ~1e-2, f16 ~2e-3 (outputs rounded once).
 inline double tolerance(DType t) {
   switch (t) {
-    case DType::f32: return 1e-5;
-    case DType::bf16: return 1.6e-2;
-    case DType::f16: return 2e-3;
-    default: return 1e-12;
+    case DType::f32:
+      return 1e-5;
+    case DType::bf16:
+      return 1.6e-2;
+    case DType::f16:
+      return 2e-3;
+    default:
+      return 1e-12;
   }
 }
 
@@ -67,9 +71,9 @@ inline ::testing::AssertionResult close(const std::vector<float>& got,
     max_ref = std::max(max_ref, std::fabs(static_cast<double>(want[i])));
   }
   if (max_diff / max_ref <= tol) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "scaled error " << max_diff / max_ref << " > " << tol
-                                       << " (worst at " << worst << ": " << got[worst] << " vs "
-                                       << want[worst] << ")";
+  return ::testing::AssertionFailure()
+         << "scaled error " << max_diff / max_ref << " > " << tol << " (worst at " << worst << ": "
+         << got[worst] << " vs " << want[worst] << ")";
 }
 
 }  // namespace cugpt::testing

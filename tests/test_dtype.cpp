@@ -19,6 +19,12 @@ TEST(DType, SizesAndNames) {
   for (DType t : {DType::f32, DType::f16, DType::bf16, DType::f64})
     EXPECT_EQ(parse_dtype(dtype_name(t)), t);
   EXPECT_EQ(parse_dtype("bfloat16"), DType::bf16);
+  EXPECT_EQ(parse_dtype("int32"), DType::i32);
+  EXPECT_EQ(dtype_size(DType::i32), 4u);
+  std::int32_t id = 0;
+  store_scalar(DType::i32, &id, 50256.0);
+  EXPECT_EQ(id, 50256);
+  EXPECT_EQ(load_scalar(DType::i32, &id), 50256.0);
   EXPECT_THROW(parse_dtype("int8"), Error);
 }
 

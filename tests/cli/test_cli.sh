@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# End-to-end checks of the cugpt command line: the figures the source documents require, and
+# one-line errors with a non-zero exit for bad input. Usage: test_cli.sh path/to/cugpt
+set -u
+cugpt=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# expect_out NAME PATTERN CMD...: exit 0 and stdout matching the extended regex PATTERN.
+expect_out() {
+  local name=$1 pattern=$2; shift 2
+  local out
+  if ! out=$("$@" 2>"$tmp/err"); then bad "$name: exit $? ($(cat "$tmp/err"))"; return; fi
+  if grep -Eq -- "$pattern" <<<"$out"; then ok; else bad "$name: no /$pattern/ in output"; fi
+}
+
+# expect_error NAME PATTERN CMD...: non-zero exit, one line on stderr matching PATTERN.
+expect_error() {
+  local name=$1 pattern=$2; shift 2
+  if "$@" >"$tmp/out" 2>"$tmp/err"; then bad "$name: exited 0"; return; fi
+  local lines
+  lines=$(wc -l <"$tmp/err")
+  if [ "$lines" -ne 1 ]; then bad "$name: $lines lines on stderr: $(cat "$tmp/err")"; return; fi
+  if grep -Eq -- "$pattern" "$tmp/err"; then ok; else bad "$name: stderr '$(cat "$tmp/err")'"; fi
+}
+
+expect_out "day18 analytic and exact" 'Total +134,283,264 +134,408,960 +125,696' \
+  "$cugpt" params gpt-day18
+expect_out "day18 tensors" 'Tensors: +162' "$cugpt" params gpt-day18
+expect_out "gpt2-124m total" 'Total parameters: +124,439,808' "$cugpt" params gpt2-124m
+expect_out "kantaibert list row 0" '^ +0 +roberta.embeddings.word_embeddings.weight +\[52000, 768\] +39,936,000' \
+  "$cugpt" params kantaibert --list
+expect_out "kantaibert list row 105" '^ +105 +lm_head.layer_norm.bias +\[768\] +768 +83,504,416' \
+  "$cugpt" params kantaibert --list
+expect_out "kantaibert list count" '^106 tensors, 83,504,416 parameters' \
+  "$cugpt" params kantaibert --list
+expect_out "kantaibert json total" '"total": 83504416' "$cugpt" params kantaibert --json
+expect_out "kantaibert json tensor 17" '"name": "roberta.encoder.layer.0.output.dense.weight"' \
+  "$cugpt" params kantaibert --json
+expect_out "tree" 'lm_head \(Linear\) +0 ' "$cugpt" params gpt2-tiny --tree
+expect_out "report" 'Total parameters: +134,408,960' "$cugpt" report gpt-day18
+
+expect_out "init" 'wrote .*tiny.safetensors: gpt2-tiny, 29,472 parameters in 28 tensors' \
+  "$cugpt" init gpt2-tiny --out "$tmp/tiny.safetensors" --seed 5
+expect_out "forward" 'logits \[2, 3, 101\]' "$cugpt" forward gpt2-tiny \
+  --weights "$tmp/tiny.safetensors" --tokens "1,2,3;4,5,6" --out "$tmp/logits.npy"
+[ -s "$tmp/logits.npy" ] && ok || bad "forward wrote no file"
+
+expect_error "unknown config" "neither a file nor a bundled name" "$cugpt" params gpt5
+echo '{"model_type": "gpt2", "vocab_size": 10' >"$tmp/broken.json"
+expect_error "invalid json" "invalid JSON" "$cugpt" params "$tmp/broken.json"
+echo '{"model_type": "gpt2", "vocab_size": 10, "n_positions": 8, "n_embd": 30, "n_layer": 1, "n_head": 4}' >"$tmp/heads.json"
+expect_error "heads" "n_embd 30 is not divisible by n_head 4" "$cugpt" params "$tmp/heads.json"
+expect_error "token out of range" "token id 101 at batch 0, position 1 is outside the vocabulary" \
+  "$cugpt" forward gpt2-tiny --weights "$tmp/tiny.safetensors" --tokens "1,101" --out "$tmp/x.npy"
+expect_error "negative token" "token id -3 " \
+  "$cugpt" forward gpt2-tiny --weights "$tmp/tiny.safetensors" --tokens "-3" --out "$tmp/x.npy"
+expect_error "empty tokens" "empty input" \
+  "$cugpt" forward gpt2-tiny --weights "$tmp/tiny.safetensors" --tokens "" --out "$tmp/x.npy"
+expect_error "ragged gpt" "different lengths" \
+  "$cugpt" forward gpt2-tiny --weights "$tmp/tiny.safetensors" --tokens "1,2;3" --out "$tmp/x.npy"
+expect_error "too long" "longer than the 24 positions" \
+  "$cugpt" forward gpt2-tiny --weights "$tmp/tiny.safetensors" \
+  --tokens "$(seq -s, 1 25)" --out "$tmp/x.npy"
+expect_error "wrong checkpoint" "model tensor\(s\) missing from the file" \
+  "$cugpt" forward roberta-tiny --weights "$tmp/tiny.safetensors" --tokens "0,5" --out "$tmp/x.npy"
+head -c 100 "$tmp/tiny.safetensors" >"$tmp/truncated.safetensors"
+expect_error "truncated checkpoint" "truncated.safetensors" \
+  "$cugpt" forward gpt2-tiny --weights "$tmp/truncated.safetensors" --tokens "1" --out "$tmp/x.npy"
+expect_error "unwritable output" "cannot write" \
+  "$cugpt" init gpt2-tiny --out /nonexistent/dir/x.safetensors
+[ ! -e "$tmp/x.npy" ] && ok || bad "a failed forward left $tmp/x.npy behind"
+expect_error "bad dtype" "unknown dtype 'int8'" "$cugpt" init gpt2-tiny --out "$tmp/y" --dtype int8
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -113,6 +113,47 @@ Tensor Gpt::forward(const Batch& batch) const {
   return lm_head_->forward(x);
 }
 
+Tensor GptBlock::forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const {
+  const Tensor h = ops::add(x, attn_.forward_cached(ln1_.forward(x), cache, layer));
+  return ops::add(h, mlp_.forward(ln2_.forward(h)));
+}
+
+KvCache Gpt::make_cache(std::int64_t batch, std::int64_t t_max) const {
+  if (batch <= 0 || t_max <= 0 || t_max > config().max_positions)
+    throw Error("KV cache of " + std::to_string(t_max) + " positions: " + config().name + " has " +
+                std::to_string(config().max_positions));
+  return KvCache(wte_.weight().arena_ptr(), config().n_layer, batch, t_max, config().n_embd,
+                 dtype());
+}
+
+Tensor Gpt::forward_cached(const Batch& batch, KvCache& cache) const {
+  validate(batch);
+  const std::int64_t past = cache.length();
+  if (batch.B != cache.batch())
+    throw Error("batch of " + std::to_string(batch.B) + " for a cache of " +
+                std::to_string(cache.batch()) + " sequences");
+  if (past + batch.T > cache.t_max())
+    throw Error("generation reached " + std::to_string(past + batch.T) +
+                " positions; the cache holds " + std::to_string(cache.t_max()));
+  std::vector<std::int32_t> positions(batch.tokens.size());
+  for (std::size_t i = 0; i < positions.size(); ++i)
+    positions[i] = static_cast<std::int32_t>(past + static_cast<std::int64_t>(i) % batch.T);
+  Tensor x = ops::embedding(batch.tokens, positions, batch.B, batch.T, wte_.weight(), wpe_.weight(),
+                            nullptr);
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    ArenaTag tag(x.arena(), "block " + std::to_string(i));
+    x = blocks_[i].forward_cached(x, cache, i);
+  }
+  cache.advance(batch.T);
+  ArenaTag tag(x.arena(), "lm_head");
+  // Only the last position's logits are needed to pick the next token: skip T-1 rows of the
+  // (often largest) product.
+  x = ops::last_position(x);
+  x = ln_f_.forward(x);
+  if (gpt2_) return ops::linear(x, wte_.weight(), nullptr, false);
+  return lm_head_->forward(x);
+}
+
 std::vector<ParamSection> Gpt::sections() const {
   const ModelConfig& c = config();
   const std::int64_t C = c.n_embd;

@@ -20,6 +20,7 @@ class GptBlock : public Module {
   GptBlock(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype);
   std::string type_name() const override { return "Block"; }
   Tensor forward(const Tensor& x) const;  // (B, T, C) -> (B, T, C)
+  Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const;
 
  private:
   LayerNorm ln1_, ln2_;
@@ -37,6 +38,12 @@ class Gpt : public Model {
   Tensor forward(const Batch& batch) const override;
   std::vector<ParamSection> sections() const override;
   std::vector<std::string> optional_prefixes() const override;
+
+  // A cache for `batch` sequences of up to t_max positions (at most the position table).
+  KvCache make_cache(std::int64_t batch, std::int64_t t_max) const;
+  // Processes the batch's tokens as the positions after those already in the cache, appends
+  // their keys and values, and returns the logits of the last position only: (B, 1, V).
+  Tensor forward_cached(const Batch& batch, KvCache& cache) const;
 
   const Embedding& wte() const { return wte_; }
   const ModuleList<GptBlock>& blocks() const { return blocks_; }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/kv_cache.h"
 #include "nn/linear.h"
 
 namespace cugpt {
@@ -32,6 +33,9 @@ class MultiHeadAttention : public Module {
   // when non-null, receives the (B, H, T, T) attention probabilities.
   Tensor forward(const Tensor& x, const std::vector<std::int32_t>* key_mask = nullptr,
                  Tensor* probs = nullptr) const;
+  // Causal attention of x (B, Tq, C), the tokens at positions [cache.length(), +Tq), writing
+  // their keys and values into the cache's layer `layer` first.
+  Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const;
   const AttentionSpec& spec() const { return spec_; }
 
  private:

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "kernels/attention.h"
+#include "kernels/attention_decode.h"
+#include "kernels/copy_rows.h"
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
@@ -193,6 +195,69 @@ Tensor attention(const AttentionInputs& in, std::int64_t C, std::int64_t H, bool
   if (probs) *probs = like(*in.q, {B, H, T, T});
   if (p == Path::f32) run_attention<float>(in, out, probs, C, H, causal, key_mask);
   if (p == Path::f64) run_attention<double>(in, out, probs, C, H, causal, key_mask);
+  return out;
+}
+
+Tensor last_position(const Tensor& x) {
+  const Path p = path_of("last_position", x, {});
+  const std::int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  Tensor out = like(x, {B, 1, C});
+  if (p == Path::meta) return out;
+  const std::size_t row = static_cast<std::size_t>(C) * dtype_size(x.dtype());
+  kernels::copy_rows_cpu(out.data(), row,
+                         static_cast<const unsigned char*>(x.data()) + (T - 1) * row, T * row, row,
+                         static_cast<std::size_t>(B));
+  return out;
+}
+
+void write_cache(Tensor& cache, std::int64_t past, const Tensor& src, std::int64_t col) {
+  const Path p = path_of("write_cache", src, {&cache});
+  const std::int64_t B = src.size(0), Tq = src.size(1), W = src.size(2);
+  const std::int64_t t_max = cache.size(1), C = cache.size(2);
+  if (cache.size(0) != B || past < 0 || past + Tq > t_max || col < 0 || col + C > W)
+    throw Error("write_cache: " + std::to_string(Tq) + " rows at " + std::to_string(past) +
+                " do not fit a cache " + cache.shape().str());
+  if (p == Path::meta) return;
+  const std::size_t es = dtype_size(src.dtype());
+  for (std::int64_t b = 0; b < B; ++b) {
+    auto* dst = static_cast<unsigned char*>(cache.data()) + (b * t_max + past) * C * es;
+    const auto* from = static_cast<const unsigned char*>(src.data()) + (b * Tq * W + col) * es;
+    kernels::copy_rows_cpu(dst, C * es, from, W * es, C * es, Tq);
+  }
+}
+
+namespace {
+template <typename T>
+void run_decode(const Tensor& q, std::int64_t q_col, const Tensor& k, const Tensor& v,
+                std::int64_t past, std::int64_t H, Tensor& out) {
+  kernels::DecodeArgs<T> a;
+  a.B = as_int(q.size(0), "B");
+  a.Tq = as_int(q.size(1), "Tq");
+  a.past = as_int(past, "past");
+  a.H = as_int(H, "H");
+  a.D = as_int(k.size(2) / H, "D");
+  a.q = cptr<T>(q) + q_col;
+  a.q_stride = as_int(q.size(2), "q stride");
+  a.k_cache = cptr<T>(k);
+  a.v_cache = cptr<T>(v);
+  a.t_max = as_int(k.size(1), "t_max");
+  a.out = mptr<T>(out);
+  a.scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(a.D)));
+  kernels::attention_decode_cpu(a);
+}
+}  // namespace
+
+Tensor attention_decode(const Tensor& q, std::int64_t q_col, const Tensor& k_cache,
+                        const Tensor& v_cache, std::int64_t past, std::int64_t H) {
+  const Path p = path_of("attention_decode", q, {&k_cache, &v_cache});
+  const std::int64_t B = q.size(0), Tq = q.size(1), C = k_cache.size(2);
+  if (k_cache.shape() != v_cache.shape() || k_cache.size(0) != B || C % H != 0 ||
+      past + Tq > k_cache.size(1) || q_col + C > q.size(2))
+    throw Error("attention_decode: queries " + q.shape().str() + " do not match the cache " +
+                k_cache.shape().str());
+  Tensor out = like(q, {B, Tq, C});
+  if (p == Path::f32) run_decode<float>(q, q_col, k_cache, v_cache, past, H, out);
+  if (p == Path::f64) run_decode<double>(q, q_col, k_cache, v_cache, past, H, out);
   return out;
 }
 

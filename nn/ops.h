@@ -39,4 +39,16 @@ struct AttentionInputs {
 Tensor attention(const AttentionInputs& in, std::int64_t C, std::int64_t H, bool causal,
                  const std::vector<std::int32_t>* key_mask, Tensor* probs = nullptr);
 
+// The last position of x (B, T, C): (B, 1, C).
+Tensor last_position(const Tensor& x);
+
+// Writes the columns [col, col + C) of src (B, Tq, W) into rows [past, past + Tq) of the cache
+// tensor (B, t_max, C).
+void write_cache(Tensor& cache, std::int64_t past, const Tensor& src, std::int64_t col);
+
+// Causal attention of the queries q (B, Tq, W) at columns [q_col, q_col + C), positions
+// [past, past + Tq), against the first past + Tq rows of the caches (B, t_max, C).
+Tensor attention_decode(const Tensor& q, std::int64_t q_col, const Tensor& k_cache,
+                        const Tensor& v_cache, std::int64_t past, std::int64_t H);
+
 }  // namespace cugpt::ops

@@ -16,6 +16,7 @@ void add_report(CLI::App& app);
 void add_params(CLI::App& app);
 void add_init(CLI::App& app);
 void add_forward(CLI::App& app);
+void add_generate(CLI::App& app);
 
 // The Day-18 style parameter table, shared by `params` and `report`.
 void print_param_summary(const std::string& config);

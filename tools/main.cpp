@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   cugpt::tools::add_params(app);
   cugpt::tools::add_init(app);
   cugpt::tools::add_forward(app);
+  cugpt::tools::add_generate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,29 @@
+// attention_decode: causal attention of new tokens against a KV cache. The Tq queries sit at
+// positions [past, past + Tq); keys and values are the cache's first past + Tq rows, which
+// already hold the new tokens' k and v. Used by generation: a prefill (past = 0) and then one
+// token per step (Tq = 1), reading each cached key once.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/dtype.h"
+#include "kernels/runtime.h"
+
+namespace cugpt::kernels {
+
+template <typename Real>
+struct DecodeArgs {
+  int B = 0, Tq = 0, past = 0, H = 0, D = 0;
+  const Real* q = nullptr;  // (B, Tq, q_stride), head h at columns [h*D, (h+1)*D)
+  int q_stride = 0;
+  const Real* k_cache = nullptr;  // (B, t_max, H*D)
+  const Real* v_cache = nullptr;  // (B, t_max, H*D)
+  int t_max = 0;
+  Real* out = nullptr;  // (B, Tq, H*D)
+  Real scale = 0;
+};
+
+void attention_decode_cpu(const DecodeArgs<float>& a);
+void attention_decode_cpu(const DecodeArgs<double>& a);
+
+}  // namespace cugpt::kernels

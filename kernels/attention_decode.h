@@ -26,4 +26,19 @@ struct DecodeArgs {
 void attention_decode_cpu(const DecodeArgs<float>& a);
 void attention_decode_cpu(const DecodeArgs<double>& a);
 
+// CUDA: one block per (query, head, sequence); the scores of a row live in shared memory
+// (4 bytes per cached position: 48 KB holds 12288 positions), f32 accumulation.
+struct DecodeCudaArgs {
+  int B = 0, Tq = 0, past = 0, H = 0, D = 0;
+  const void* q = nullptr;
+  int q_stride = 0;
+  const void* k_cache = nullptr;
+  const void* v_cache = nullptr;
+  int t_max = 0;
+  void* out = nullptr;
+  float scale = 0;
+  DType dtype = DType::f32;
+};
+void attention_decode_cuda(const DecodeCudaArgs& a, Stream stream);
+
 }  // namespace cugpt::kernels

@@ -65,8 +65,12 @@ GptBlock::GptBlock(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DT
 }
 
 Tensor GptBlock::forward(const Tensor& x) const {
-  const Tensor h = ops::add(x, attn_.forward(ln1_.forward(x)));
-  return ops::add(h, mlp_.forward(ln2_.forward(h)));
+  const ops::AddNorm h = add_ln2(x, attn_.forward(ln1_.forward(x)));
+  return ops::add(h.sum, mlp_.forward(h.normed));
+}
+
+ops::AddNorm GptBlock::add_ln2(const Tensor& x, const Tensor& attn_out) const {
+  return ops::add_layernorm(x, attn_out, ln2_.weight(), ln2_.bias(), ln2_.eps());
 }
 
 Gpt::Gpt(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype)
@@ -114,8 +118,8 @@ Tensor Gpt::forward(const Batch& batch) const {
 }
 
 Tensor GptBlock::forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const {
-  const Tensor h = ops::add(x, attn_.forward_cached(ln1_.forward(x), cache, layer));
-  return ops::add(h, mlp_.forward(ln2_.forward(h)));
+  const ops::AddNorm h = add_ln2(x, attn_.forward_cached(ln1_.forward(x), cache, layer));
+  return ops::add(h.sum, mlp_.forward(h.normed));
 }
 
 KvCache Gpt::make_cache(std::int64_t batch, std::int64_t t_max) const {

@@ -12,6 +12,7 @@
 #include "nn/embedding.h"
 #include "nn/layernorm.h"
 #include "nn/mlp.h"
+#include "nn/ops.h"
 
 namespace cugpt {
 
@@ -23,6 +24,9 @@ class GptBlock : public Module {
   Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const;
 
  private:
+  // x + attention, and ln_2 of it: one fused kernel on cuda.
+  ops::AddNorm add_ln2(const Tensor& x, const Tensor& attn_out) const;
+
   LayerNorm ln1_, ln2_;
   MultiHeadAttention attn_;
   Group ffwd_{"FeedForward"};  // the Day-18 model's wrapper around net

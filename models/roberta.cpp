@@ -39,7 +39,7 @@ RobertaLayer::RobertaLayer(const ModelConfig& c, const std::shared_ptr<Arena>& a
 
 Tensor RobertaLayer::forward(const Tensor& x, const std::vector<std::int32_t>* key_mask) const {
   const Tensor a = attn_ln_.forward(ops::add(x, attn_dense_.forward(self_.forward(x, key_mask))));
-  const Tensor h = ops::activation(inter_dense_.forward(a), act_);
+  const Tensor h = ops::linear_act(a, inter_dense_.weight(), inter_dense_.bias(), false, act_);
   return out_ln_.forward(ops::add(a, out_dense_.forward(h)));
 }
 
@@ -107,7 +107,8 @@ Tensor Roberta::forward(const Batch& batch) const {
   }
   ArenaTag tag(x.arena(), "lm_head");
   // The LM head always uses exact GELU, whatever hidden_act says (as in Hugging Face).
-  x = head_ln_.forward(ops::activation(head_dense_.forward(x), kernels::Activation::gelu_erf));
+  x = head_ln_.forward(ops::linear_act(x, head_dense_.weight(), head_dense_.bias(), false,
+                                       kernels::Activation::gelu_erf));
   return ops::linear(x, word_.weight(), &head_bias_, false);
 }
 

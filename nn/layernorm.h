@@ -11,6 +11,8 @@ class LayerNorm : public Module {
   std::string type_name() const override { return "LayerNorm"; }
   Tensor forward(const Tensor& x) const;
   double eps() const { return eps_; }
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
 
  private:
   double eps_;

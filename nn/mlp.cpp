@@ -13,7 +13,8 @@ Mlp::Mlp(const std::shared_ptr<Arena>& arena, const MlpSpec& spec, DType dtype)
 }
 
 Tensor Mlp::forward(const Tensor& x) const {
-  const Tensor h = ops::activation(up_.forward(x), spec_.activation);
+  const Tensor h = ops::linear_act(x, up_.weight(), up_.bias(),
+                                   spec_.layout == WeightLayout::in_out, spec_.activation);
   return down_.forward(h);
 }
 

@@ -13,10 +13,20 @@ namespace cugpt::ops {
 
 // x (..., IC) times a Linear weight [OC, IC] (or [IC, OC] with w_in_out) plus bias (OC).
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out);
+// linear then act; on cuda ReLU and GELU-tanh run inside the GEMM's epilogue.
+Tensor linear_act(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
+                  kernels::Activation act);
 // LayerNorm over the last dimension.
 Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
 Tensor activation(const Tensor& x, kernels::Activation act);
 Tensor add(const Tensor& a, const Tensor& b);
+// sum = x + r and LayerNorm(sum) together (one kernel on cuda): the residual stream and the
+// next sublayer's input.
+struct AddNorm {
+  Tensor sum, normed;
+};
+AddNorm add_layernorm(const Tensor& x, const Tensor& r, const Tensor& weight, const Tensor& bias,
+                      double eps);
 
 // out (B, T, C) = wte[tokens] + wpe[positions] (+ wtt[0]). tokens, positions: B*T host ids,
 // already validated against the tables.

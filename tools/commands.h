@@ -17,8 +17,11 @@ void add_params(CLI::App& app);
 void add_init(CLI::App& app);
 void add_forward(CLI::App& app);
 void add_generate(CLI::App& app);
+void add_bench(CLI::App& app);
 
 // The Day-18 style parameter table, shared by `params` and `report`.
 void print_param_summary(const std::string& config);
+// A short forward benchmark of the config on the best device present, for `report`.
+void print_short_bench(const std::string& config);
 
 }  // namespace cugpt::tools

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cugpt::tools::add_init(app);
   cugpt::tools::add_forward(app);
   cugpt::tools::add_generate(app);
+  cugpt::tools::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,190 @@
+// `cugpt bench <config> --batch B --seq T [--dtype] [--device] [--json]`: times one forward
+// case (and batch-1 decode for the GPT families) and reports it against the device's ceilings.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/batch.h"
+#include "models/cost.h"
+#include "models/generate.h"
+#include "models/init.h"
+#include "models/weights.h"
+#include "nn/bytes.h"
+#include "nn/device_peaks.h"
+#include "tools/commands.h"
+
+namespace cugpt::tools {
+
+namespace {
+
+struct BenchOptions {
+  std::string config, device = "cpu", dtype = "f32", weights, peaks = "auto";
+  std::int64_t batch = 1, seq = 64, iters = 10, warmup = 2, decode = 32;
+  bool json = false;
+};
+
+std::string device_name(Device d) {
+  if (d.is_cuda()) return cuda_probe(d.index).name;
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "cpu";
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int run_bench(const BenchOptions& o) {
+  const ModelConfig config = load_config(o.config);
+  const Device device = parse_device(o.device);
+  const DType dtype = parse_dtype(o.dtype);
+  if (device.is_meta()) throw Error("bench needs a device that computes: cpu or cuda");
+  if (o.batch <= 0 || o.seq <= 0 || o.iters <= 0 || o.warmup < 0)
+    throw Error("--batch, --seq and --iters must be positive");
+  auto arena = Arena::create(device, default_budget(device));
+  auto model = build_model(config, arena, dtype);
+  if (o.weights.empty()) {
+    init_parameters(*model, 0);
+  } else {
+    load_weights(*model, o.weights);
+  }
+  Batch batch;
+  batch.B = o.batch;
+  batch.T = o.seq;
+  for (std::int64_t i = 0; i < o.batch * o.seq; ++i)  // any valid ids: speed does not care
+    batch.tokens.push_back(static_cast<std::int32_t>((i * 7919 + 3) % config.vocab_size));
+
+  for (std::int64_t i = 0; i < o.warmup; ++i) model->forward(batch);
+  arena->reset_peak();
+  std::vector<double> ms;
+  for (std::int64_t i = 0; i < o.iters; ++i)
+    ms.push_back(time_ms(device, [&] { model->forward(batch); }));
+  const std::uint64_t arena_peak = arena->stats().peak;
+
+  const std::string name = device_name(device);
+  std::optional<DevicePeaks> peaks;
+  if (o.peaks != "measured") peaks = published_peaks(name);
+  if (!peaks) peaks = measure_peaks(arena, dtype);
+
+  const ForwardCost cost = forward_cost(*model, o.batch, o.seq);
+  const double med = median(ms), best = *std::min_element(ms.begin(), ms.end());
+  const double tokens_s = static_cast<double>(o.batch * o.seq) / (med / 1e3);
+  const double tflops = cost.flops / (med * 1e9), gbs = cost.min_bytes / (med * 1e6);
+  const double peak_tf = peaks->tflops(dtype);
+
+  nlohmann::json j = {
+      {"config", config.name},
+      {"device", device.str()},
+      {"device_name", name},
+      {"dtype", dtype_name(dtype)},
+      {"batch", o.batch},
+      {"seq", o.seq},
+      {"iters", o.iters},
+      {"ms_median", med},
+      {"ms_min", best},
+      {"tokens_per_s", tokens_s},
+      {"flops", cost.flops},
+      {"min_bytes", cost.min_bytes},
+      {"tflops", tflops},
+      {"gbs", gbs},
+      {"arena_peak_bytes", arena_peak},
+      {"peaks",
+       {{"bandwidth_gbs", peaks->bandwidth_gbs}, {"tflops", peak_tf}, {"source", peaks->source}}},
+      {"fraction_of_peak",
+       {{"compute", peak_tf > 0 ? tflops / peak_tf : 0.0},
+        {"memory", gbs / peaks->bandwidth_gbs}}}};
+
+  if (config.family != ModelFamily::roberta && o.decode > 0) {
+    // Batch-1 decode after a prompt of `seq` tokens: bounded by reading the weights and the
+    // KV cache once per token.
+    GenerateOptions g;
+    g.max_new = std::min<std::int64_t>(o.decode, config.max_positions - o.seq);
+    Batch prompt = batch;
+    prompt.B = 1;
+    prompt.tokens.resize(static_cast<std::size_t>(o.seq));
+    if (g.max_new > 1) {
+      const auto& gpt = static_cast<const Gpt&>(*model);
+      const GenerateResult r = generate(gpt, prompt, g);
+      const double step_ms = r.decode_ms / static_cast<double>(r.decode_steps);
+      const ForwardCost dc = decode_cost(*model, 1, o.seq + g.max_new / 2);
+      const double roofline = peaks->bandwidth_gbs * 1e9 / dc.min_bytes;
+      j["decode"] = {{"steps", r.decode_steps},
+                     {"tokens_per_s", 1e3 / step_ms},
+                     {"roofline_tokens_per_s", roofline},
+                     {"fraction_of_roofline", (1e3 / step_ms) / roofline}};
+    }
+  }
+
+  if (o.json) {
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%s forward on %s (%s), %s, B=%lld T=%lld\n", config.name.c_str(),
+              device.str().c_str(), name.c_str(), dtype_name(dtype),
+              static_cast<long long>(o.batch), static_cast<long long>(o.seq));
+  std::printf("  time      %.3f ms median, %.3f ms best of %lld; %.0f tokens/s\n", med, best,
+              static_cast<long long>(o.iters), tokens_s);
+  std::printf("  compute   %.3g TFLOP/s", tflops);
+  if (peak_tf > 0) std::printf(" = %.1f%% of %.3g", 100 * tflops / peak_tf, peak_tf);
+  std::printf("\n  memory    %.1f GB/s (lower bound) = %.1f%% of %.0f GB/s\n", gbs,
+              100 * gbs / peaks->bandwidth_gbs, peaks->bandwidth_gbs);
+  std::printf("  ceilings  %s\n", peaks->source.c_str());
+  std::printf("  arena     peak %s during the timed forwards (parameters included)\n",
+              format_bytes(arena_peak).c_str());
+  if (j.contains("decode")) {
+    const auto& d = j["decode"];
+    std::printf(
+        "  decode    batch 1: %.1f tokens/s = %.1f%% of the %.1f tokens/s roofline "
+        "(weights + KV cache bytes / bandwidth)\n",
+        d["tokens_per_s"].get<double>(), 100 * d["fraction_of_roofline"].get<double>(),
+        d["roofline_tokens_per_s"].get<double>());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void print_short_bench(const std::string& config) {
+  BenchOptions o;
+  o.config = config;
+  std::string reason;
+  const bool gpu = cuda_device_count(&reason) > 0;
+  o.device = gpu ? "cuda" : "cpu";
+  o.dtype = gpu ? "bf16" : "f32";
+  o.seq = std::min<std::int64_t>(64, load_config(config).max_positions);
+  o.iters = 3;
+  o.warmup = 1;
+  o.decode = 8;
+  if (!gpu) std::printf("(no GPU: %s; timing the cpu reference path)\n", reason.c_str());
+  run_bench(o);
+}
+
+void add_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  auto* sub = app.add_subcommand("bench", "Time a forward pass against the device's ceilings");
+  sub->add_option("config", o->config, "Config path or bundled name")->required();
+  sub->add_option("--batch", o->batch, "Sequences per forward")->capture_default_str();
+  sub->add_option("--seq", o->seq, "Tokens per sequence")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "f32, bf16 or f16 (cpu: f32)")->capture_default_str();
+  sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
+  sub->add_option("--iters", o->iters, "Timed forwards")->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "Untimed forwards first")->capture_default_str();
+  sub->add_option("--decode", o->decode, "Batch-1 decode steps to time (0: none)")
+      ->capture_default_str();
+  sub->add_option("--weights", o->weights, "safetensors checkpoint (default: random init)");
+  sub->add_option("--peaks", o->peaks,
+                  "Ceilings: auto (published for known GPUs, else measured) or measured")
+      ->check(CLI::IsMember({"auto", "measured"}))
+      ->capture_default_str();
+  sub->add_flag("--json", o->json, "Machine-readable output");
+  on_run(sub, [o] { return run_bench(*o); });
+}
+
+}  // namespace cugpt::tools

@@ -51,6 +51,20 @@ expect_out "forward" 'logits \[2, 3, 101\]' "$cugpt" forward gpt2-tiny \
   --weights "$tmp/tiny.safetensors" --tokens "1,2,3;4,5,6" --out "$tmp/logits.npy"
 [ -s "$tmp/logits.npy" ] && ok || bad "forward wrote no file"
 
+golden="$(dirname "$0")/../data/golden"
+expect_out "generate greedy" '^[0-9]+(,[0-9]+){4}$' "$cugpt" generate gpt2-tiny \
+  --weights "$golden/gpt2-tiny/weights.safetensors" --tokens "1,2,3" --max-new 5
+expect_out "generate two prompts" '^3,3,50,94,94' "$cugpt" generate gpt2-tiny \
+  --weights "$golden/gpt2-tiny/weights.safetensors" --tokens "1,2,3;7,8,9" --max-new 5
+expect_error "generate encoder" "is an encoder" "$cugpt" generate roberta-tiny \
+  --weights "$golden/roberta-tiny/weights.safetensors" --tokens "0,5" --max-new 2
+expect_error "generate too long" "exceeds the 24 positions" "$cugpt" generate gpt2-tiny \
+  --weights "$golden/gpt2-tiny/weights.safetensors" --tokens "1,2,3" --max-new 30
+expect_out "bench json" '"tokens_per_s": [0-9.e+]+' "$cugpt" bench gpt-day18-tiny --batch 2 \
+  --seq 8 --iters 2 --decode 4 --json
+expect_out "bench decode" 'decode +batch 1: [0-9.]+ tokens/s' "$cugpt" bench gpt2-tiny --seq 8 \
+  --iters 2 --decode 4
+
 expect_error "unknown config" "neither a file nor a bundled name" "$cugpt" params gpt5
 echo '{"model_type": "gpt2", "vocab_size": 10' >"$tmp/broken.json"
 expect_error "invalid json" "invalid JSON" "$cugpt" params "$tmp/broken.json"

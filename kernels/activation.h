@@ -15,6 +15,12 @@ enum class Activation { relu, gelu_tanh, gelu_erf };
 void activation_forward_cpu(float* out, const float* x, std::size_t n, Activation act);
 void activation_forward_cpu(double* out, const double* x, std::size_t n, Activation act);
 
+// backward (cpu): dx = dout * act'(x), x being the activation's input; dx may alias dout.
+void activation_backward_cpu(float* dx, const float* dout, const float* x, std::size_t n,
+                             Activation act);
+void activation_backward_cpu(double* dx, const double* dout, const double* x, std::size_t n,
+                             Activation act);
+
 void activation_forward_cuda(void* out, const void* x, std::size_t n, Activation act, DType dtype,
                              Stream stream);
 

@@ -31,6 +31,29 @@ struct AttentionArgs {
 void attention_forward_cpu(const AttentionArgs<float>& a);
 void attention_forward_cpu(const AttentionArgs<double>& a);
 
+// backward (cpu). The probabilities are recomputed from q and k, one query row at a time, as
+// flash attention does: no saved T x T matrix. dq, dk and dv have the layout of q, k and v (same
+// row_stride; for a fused QKV input they point into one (B, T, 3C) gradient buffer) and are
+// written: the kernel zeroes each head's columns itself and touches no other column. Masked and
+// future keys get no gradient; a query row whose keys are all masked gives zero gradients.
+template <typename Real>
+struct AttentionBackwardArgs {
+  int B = 0, T = 0, H = 0, D = 0;
+  const Real* q = nullptr;
+  const Real* k = nullptr;
+  const Real* v = nullptr;
+  int row_stride = 0;          // elements between consecutive tokens of q, k, v, dq, dk and dv
+  const Real* dout = nullptr;  // (B, T, H*D)
+  Real* dq = nullptr;
+  Real* dk = nullptr;
+  Real* dv = nullptr;
+  bool causal = false;
+  const std::int32_t* key_mask = nullptr;  // (B, T) as in AttentionArgs
+  Real scale = 0;
+};
+void attention_backward_cpu(const AttentionBackwardArgs<float>& a);
+void attention_backward_cpu(const AttentionBackwardArgs<double>& a);
+
 // CUDA: flash-attention style (tiled over keys, online softmax, no T x T matrix in device
 // memory). q, k, v, out in dtype (f32, bf16, f16), f32 accumulation; key_mask a device pointer.
 // Head dims 32, 64, 80, 96 and 128. probs is not supported here (nullptr): the fused kernel never

@@ -22,6 +22,13 @@ void embedding_forward_cpu(const EmbeddingArgs& a, float* out, const float* wte,
 void embedding_forward_cpu(const EmbeddingArgs& a, double* out, const double* wte,
                            const double* wpe, const double* wtt);
 
+// backward (cpu): scatter-adds each dout (B, T, C) row into the rows of the tables it was read
+// from. The table gradients accumulate (+=); dwtt may be nullptr.
+void embedding_backward_cpu(const EmbeddingArgs& a, const float* dout, float* dwte, float* dwpe,
+                            float* dwtt);
+void embedding_backward_cpu(const EmbeddingArgs& a, const double* dout, double* dwte, double* dwpe,
+                            double* dwtt);
+
 // CUDA: tokens, positions and token_types in `a` are device pointers; tables and out in dtype
 // (f32, bf16 or f16), summed in f32.
 void embedding_forward_cuda(const EmbeddingArgs& a, void* out, const void* wte, const void* wpe,

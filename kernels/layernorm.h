@@ -12,6 +12,15 @@ void layernorm_forward_cpu(float* out, float* mean, float* rstd, const float* x,
 void layernorm_forward_cpu(double* out, double* mean, double* rstd, const double* x,
                            const double* weight, const double* bias, int N, int C, double eps);
 
+// backward (cpu), from the mean and rstd the forward wrote. dx (N, C) is written; dweight and
+// dbias (C) accumulate (+=) so that micro-batches add up, and are skipped when nullptr.
+void layernorm_backward_cpu(float* dx, float* dweight, float* dbias, const float* dout,
+                            const float* x, const float* weight, const float* mean,
+                            const float* rstd, int N, int C);
+void layernorm_backward_cpu(double* dx, double* dweight, double* dbias, const double* dout,
+                            const double* x, const double* weight, const double* mean,
+                            const double* rstd, int N, int C);
+
 // CUDA, dtype f32/bf16/f16 with f32 statistics; mean and rstd (f32, N) written when non-null.
 void layernorm_forward_cuda(void* out, float* mean, float* rstd, const void* x, const void* weight,
                             const void* bias, int N, int C, float eps, DType dtype, Stream stream);

@@ -15,6 +15,14 @@ void matmul_forward_cpu(float* out, const float* x, const float* w, const float*
 void matmul_forward_cpu(double* out, const double* x, const double* w, const double* bias, int N,
                         int IC, int OC, bool w_in_out);
 
+// backward (cpu). dx (N, IC) = dout · W is written; dw += dout^T · x for [OC, IC] or x^T · dout
+// for [IC, OC], and dbias (OC) += column sums of dout: parameter gradients accumulate so that
+// micro-batches add up. A nullptr gradient is skipped (no input gradient for the first layer).
+void matmul_backward_cpu(float* dx, float* dw, float* dbias, const float* dout, const float* x,
+                         const float* w, int N, int IC, int OC, bool w_in_out);
+void matmul_backward_cpu(double* dx, double* dw, double* dbias, const double* dout, const double* x,
+                         const double* w, int N, int IC, int OC, bool w_in_out);
+
 // CUDA through cuBLASLt (cuBLAS when cuBLASLt has no algorithm for the shape), dtype
 // f32/bf16/f16 with f32 accumulation. The epilogue runs after the bias inside the GEMM.
 enum class Epilogue { none, relu, gelu_tanh };

@@ -13,6 +13,8 @@
 #include "nn/layernorm.h"
 #include "nn/mlp.h"
 #include "nn/ops.h"
+#include "nn/ops_backward.h"
+#include "nn/optimizer.h"
 
 namespace cugpt {
 
@@ -22,6 +24,18 @@ class GptBlock : public Module {
   std::string type_name() const override { return "Block"; }
   Tensor forward(const Tensor& x) const;  // (B, T, C) -> (B, T, C)
   Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const;
+
+  // Training. What the backward needs from the forward, less what the recompute level drops:
+  // 1 drops the FFN activation, 2 also the LayerNorm outputs, 3 keeps only the block's input
+  // and replays the block in the backward.
+  struct Saved {
+    Tensor x, h;  // the block's input and the residual stream after attention
+    ops::NormOut ln1, ln2;
+    MultiHeadAttention::Saved attn;
+    Mlp::Saved mlp;
+  };
+  Tensor forward_train(const Tensor& x, Saved& saved, int recompute) const;
+  Tensor backward(const Tensor& dout, Saved& saved, int recompute, Optimizer& opt) const;
 
  private:
   // x + attention, and ln_2 of it: one fused kernel on cuda.
@@ -42,6 +56,13 @@ class Gpt : public Model {
   Tensor forward(const Batch& batch) const override;
   std::vector<ParamSection> sections() const override;
   std::vector<std::string> optional_prefixes() const override;
+
+  // One training micro-step: forward with saved activations, the fused cross-entropy against
+  // targets (B*T ids; ignore_index rows do not count), and the backward, which accumulates
+  // grad_scale * d(mean loss) into the optimizer's gradients. Returns the mean loss.
+  double forward_backward(const Batch& batch, const std::vector<std::int32_t>& targets,
+                          Optimizer& opt, int recompute = 0, double grad_scale = 1.0,
+                          std::int32_t ignore_index = -1) const;
 
   // A cache for `batch` sequences of up to t_max positions (at most the position table).
   KvCache make_cache(std::int64_t batch, std::int64_t t_max) const;

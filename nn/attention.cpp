@@ -1,6 +1,7 @@
 #include "nn/attention.h"
 
 #include "nn/ops.h"
+#include "nn/ops_backward.h"
 
 namespace cugpt {
 
@@ -61,6 +62,48 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KvCache& cache,
     y = ops::attention_decode(q, 0, k_cache, v_cache, past, spec_.n_head);
   }
   return out_ ? out_->forward(y) : y;
+}
+
+Tensor MultiHeadAttention::forward_train(const Tensor& x, Saved& s,
+                                         const std::vector<std::int32_t>* key_mask) const {
+  const std::int64_t C = spec_.n_embd;
+  if (qkv_) {
+    s.qkv = qkv_->forward(x);
+    s.y = ops::attention({&s.qkv, 0, &s.qkv, C, &s.qkv, 2 * C}, C, spec_.n_head, spec_.causal,
+                         key_mask);
+  } else {
+    s.q = q_->forward(x);
+    s.k = k_->forward(x);
+    s.v = v_->forward(x);
+    s.y = ops::attention({&s.q, 0, &s.k, 0, &s.v, 0}, C, spec_.n_head, spec_.causal, key_mask);
+  }
+  return out_ ? out_->forward(s.y) : s.y;
+}
+
+Tensor MultiHeadAttention::backward(const Tensor& dout, const Tensor& x, const Saved& s,
+                                    Optimizer& opt,
+                                    const std::vector<std::int32_t>* key_mask) const {
+  const std::int64_t C = spec_.n_embd;
+  const Tensor dy = out_ ? out_->backward(dout, s.y, opt) : dout;
+  if (qkv_) {
+    Tensor dqkv =
+        Tensor::empty(s.qkv.arena_ptr(), s.qkv.shape(), s.qkv.dtype(), Category::activation);
+    ops::attention_backward(dy, {&s.qkv, 0, &s.qkv, C, &s.qkv, 2 * C}, {&dqkv, &dqkv, &dqkv},
+                            spec_.n_head, spec_.causal, key_mask);
+    return qkv_->backward(dqkv, x, opt);
+  }
+  const auto make = [&](const Tensor& t) {
+    return Tensor::empty(t.arena_ptr(), t.shape(), t.dtype(), Category::activation);
+  };
+  Tensor dq = make(s.q), dk = make(s.k), dv = make(s.v);
+  ops::attention_backward(dy, {&s.q, 0, &s.k, 0, &s.v, 0}, {&dq, &dk, &dv}, spec_.n_head,
+                          spec_.causal, key_mask);
+  const Tensor dxq = q_->backward(dq, x, opt);
+  dq = Tensor();
+  const Tensor dxk = k_->backward(dk, x, opt);
+  dk = Tensor();
+  const Tensor dxqk = ops::add(dxq, dxk);
+  return ops::add(dxqk, v_->backward(dv, x, opt));
 }
 
 }  // namespace cugpt

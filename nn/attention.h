@@ -38,6 +38,16 @@ class MultiHeadAttention : public Module {
   Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const;
   const AttentionSpec& spec() const { return spec_; }
 
+  // Training: the q/k/v projections (one fused buffer or three) and the attention output
+  // before the output projection are what the backward needs.
+  struct Saved {
+    Tensor qkv, q, k, v, y;
+  };
+  Tensor forward_train(const Tensor& x, Saved& saved,
+                       const std::vector<std::int32_t>* key_mask = nullptr) const;
+  Tensor backward(const Tensor& dout, const Tensor& x, const Saved& saved, Optimizer& opt,
+                  const std::vector<std::int32_t>* key_mask = nullptr) const;
+
  private:
   AttentionSpec spec_;
   std::unique_ptr<Linear> qkv_, q_, k_, v_, out_;

@@ -14,4 +14,14 @@ Tensor LayerNorm::forward(const Tensor& x) const {
   return ops::layernorm(x, weight_, bias_, eps_);
 }
 
+ops::NormOut LayerNorm::forward_train(const Tensor& x) const {
+  return ops::layernorm_train(x, weight_, bias_, eps_);
+}
+
+Tensor LayerNorm::backward(const Tensor& dout, const Tensor& x, const ops::NormOut& saved,
+                           Optimizer& opt) const {
+  return ops::layernorm_backward(dout, x, weight_, saved.mean, saved.rstd, opt.grad(weight_),
+                                 opt.grad(bias_));
+}
+
 }  // namespace cugpt

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "nn/module.h"
+#include "nn/ops_backward.h"
+#include "nn/optimizer.h"
 
 namespace cugpt {
 
@@ -10,6 +12,10 @@ class LayerNorm : public Module {
   LayerNorm(const std::shared_ptr<Arena>& arena, std::int64_t dim, double eps, DType dtype);
   std::string type_name() const override { return "LayerNorm"; }
   Tensor forward(const Tensor& x) const;
+  // The forward with the statistics its backward needs.
+  ops::NormOut forward_train(const Tensor& x) const;
+  Tensor backward(const Tensor& dout, const Tensor& x, const ops::NormOut& saved,
+                  Optimizer& opt) const;
   double eps() const { return eps_; }
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }

@@ -1,6 +1,7 @@
 #include "nn/linear.h"
 
 #include "nn/ops.h"
+#include "nn/ops_backward.h"
 
 namespace cugpt {
 
@@ -15,6 +16,12 @@ Linear::Linear(const std::shared_ptr<Arena>& arena, std::int64_t in, std::int64_
 
 Tensor Linear::forward(const Tensor& x) const {
   return ops::linear(x, weight_, bias(), layout_ == WeightLayout::in_out);
+}
+
+Tensor Linear::backward(const Tensor& dout, const Tensor& x, Optimizer& opt, bool need_dx) const {
+  Tensor* db = bias_.defined() ? &opt.grad(bias_) : nullptr;
+  return ops::linear_backward(dout, x, weight_, &opt.grad(weight_), db,
+                              layout_ == WeightLayout::in_out, need_dx);
 }
 
 }  // namespace cugpt

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "nn/module.h"
+#include "nn/optimizer.h"
 
 namespace cugpt {
 
@@ -16,6 +17,9 @@ class Linear : public Module {
     return layout_ == WeightLayout::in_out ? "Conv1D" : "Linear";
   }
   Tensor forward(const Tensor& x) const;
+  // Accumulates the weight and bias gradients into opt's tensors and returns dx (undefined
+  // when need_dx is false). x is the forward's input.
+  Tensor backward(const Tensor& dout, const Tensor& x, Optimizer& opt, bool need_dx = true) const;
 
   const Tensor& weight() const { return weight_; }
   const Tensor* bias() const { return bias_.defined() ? &bias_ : nullptr; }

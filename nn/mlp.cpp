@@ -1,6 +1,7 @@
 #include "nn/mlp.h"
 
 #include "nn/ops.h"
+#include "nn/ops_backward.h"
 
 namespace cugpt {
 
@@ -16,6 +17,22 @@ Tensor Mlp::forward(const Tensor& x) const {
   const Tensor h = ops::linear_act(x, up_.weight(), up_.bias(),
                                    spec_.layout == WeightLayout::in_out, spec_.activation);
   return down_.forward(h);
+}
+
+Tensor Mlp::forward_train(const Tensor& x, Saved& saved, bool keep_activation) const {
+  saved.u = up_.forward(x);
+  Tensor a = ops::activation(saved.u, spec_.activation);
+  Tensor y = down_.forward(a);
+  if (keep_activation) saved.a = a;
+  return y;
+}
+
+Tensor Mlp::backward(const Tensor& dout, const Tensor& x, const Saved& saved,
+                     Optimizer& opt) const {
+  const Tensor a = saved.a.defined() ? saved.a : ops::activation(saved.u, spec_.activation);
+  const Tensor da = down_.backward(dout, a, opt);
+  const Tensor du = ops::activation_backward(da, saved.u, spec_.activation);
+  return up_.backward(du, x, opt);
 }
 
 }  // namespace cugpt

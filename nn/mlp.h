@@ -25,6 +25,14 @@ class Mlp : public Module {
   std::string type_name() const override { return "MLP"; }
   Tensor forward(const Tensor& x) const;
 
+  // What the backward needs: the pre-activation u, and the activation a = act(u) unless it is
+  // to be recomputed (activation recompute level 1 and up).
+  struct Saved {
+    Tensor u, a;
+  };
+  Tensor forward_train(const Tensor& x, Saved& saved, bool keep_activation) const;
+  Tensor backward(const Tensor& dout, const Tensor& x, const Saved& saved, Optimizer& opt) const;
+
  private:
   MlpSpec spec_;
   Linear up_, down_;

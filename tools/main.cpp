@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   cugpt::tools::add_forward(app);
   cugpt::tools::add_generate(app);
   cugpt::tools::add_bench(app);
+  cugpt::tools::add_train(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,62 @@
+#include "kernels/cross_entropy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/error.h"
+
+namespace cugpt::kernels {
+
+namespace {
+template <typename T>
+void cross_entropy(T* losses, T* dlogits, const T* logits, const std::int32_t* targets, int N,
+                   int V, int ignore_index, T grad_scale) {
+  CUGPT_CHECK(N >= 0 && V > 0, "cross_entropy: bad sizes");
+  // Every target is checked before any row is written, so a bad id leaves the logits (which
+  // dlogits may alias) intact for the caller's error report.
+  for (int n = 0; n < N; ++n) {
+    const std::int32_t t = targets[n];
+    CUGPT_CHECK(t == ignore_index || (t >= 0 && t < V),
+                "cross_entropy: row " + std::to_string(n) + " has target id " + std::to_string(t) +
+                    ", outside [0, " + std::to_string(V) + ")");
+  }
+  for (int n = 0; n < N; ++n) {
+    const T* row = logits + static_cast<std::size_t>(n) * V;
+    T* grad = dlogits ? dlogits + static_cast<std::size_t>(n) * V : nullptr;
+    const std::int32_t t = targets[n];
+    if (t == ignore_index) {
+      if (losses) losses[n] = T(0);
+      if (grad) std::fill(grad, grad + V, T(0));
+      continue;
+    }
+    // The sum accumulates in double: a float sum over 50k exponentials loses digits.
+    const T mx = *std::max_element(row, row + V);
+    double sum = 0;
+    for (int v = 0; v < V; ++v) sum += std::exp(row[v] - mx);
+    // Read the target logit before grad, which may alias row, overwrites it.
+    if (losses) losses[n] = static_cast<T>(std::log(sum) - static_cast<double>(row[t] - mx));
+    if (!grad) continue;
+    // The exponentials are recomputed rather than stored: no (V) buffer beside dlogits.
+    const double inv = 1.0 / sum;
+    for (int v = 0; v < V; ++v) {
+      const double p = static_cast<double>(std::exp(row[v] - mx)) * inv;
+      grad[v] = static_cast<T>(grad_scale * (p - (v == t ? 1.0 : 0.0)));
+    }
+  }
+}
+}  // namespace
+
+void cross_entropy_forward_backward_cpu(float* losses, float* dlogits, const float* logits,
+                                        const std::int32_t* targets, int N, int V, int ignore_index,
+                                        float grad_scale) {
+  cross_entropy(losses, dlogits, logits, targets, N, V, ignore_index, grad_scale);
+}
+
+void cross_entropy_forward_backward_cpu(double* losses, double* dlogits, const double* logits,
+                                        const std::int32_t* targets, int N, int V, int ignore_index,
+                                        double grad_scale) {
+  cross_entropy(losses, dlogits, logits, targets, N, V, ignore_index, grad_scale);
+}
+
+}  // namespace cugpt::kernels

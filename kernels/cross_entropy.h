@@ -1,0 +1,21 @@
+// cross_entropy: softmax + negative log likelihood of logits (N, V) against integer targets,
+// fused with its gradient so that no probability matrix exists beside the logits.
+#pragma once
+
+#include <cstdint>
+
+namespace cugpt::kernels {
+
+// Per row, max-subtracted: losses[n] = log(sum(exp(logits[n]))) - logits[n, targets[n]] and
+// dlogits[n] = grad_scale * (softmax(logits[n]) - onehot(targets[n])). A row whose target is
+// ignore_index gets loss 0 and a zero gradient. losses (N) and dlogits (N, V) may each be
+// nullptr; dlogits may alias logits (the gradient overwrites them row by row). A target outside
+// [0, V) that is not ignore_index throws cugpt::Error before anything is written.
+void cross_entropy_forward_backward_cpu(float* losses, float* dlogits, const float* logits,
+                                        const std::int32_t* targets, int N, int V, int ignore_index,
+                                        float grad_scale);
+void cross_entropy_forward_backward_cpu(double* losses, double* dlogits, const double* logits,
+                                        const std::int32_t* targets, int N, int V, int ignore_index,
+                                        double grad_scale);
+
+}  // namespace cugpt::kernels

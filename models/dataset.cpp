@@ -1,0 +1,113 @@
+#include "models/dataset.h"
+
+#include <fstream>
+#include <iterator>
+
+#include "kernels/error.h"
+
+namespace cugpt {
+
+namespace {
+std::uint64_t mix(std::uint64_t z) {  // splitmix64's finaliser
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void fill(const std::vector<std::int32_t>& tokens, std::int64_t start, std::int64_t T,
+          std::int64_t row, std::vector<std::int32_t>& inputs, std::vector<std::int32_t>& targets) {
+  for (std::int64_t t = 0; t < T; ++t) {
+    inputs[row * T + t] = tokens[start + t];
+    targets[row * T + t] = tokens[start + t + 1];
+  }
+}
+}  // namespace
+
+Dataset Dataset::load(const std::string& path, std::int64_t vocab, double val_fraction) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("data '" + path + "': cannot read");
+  const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
+                                         std::istreambuf_iterator<char>());
+  std::vector<std::int32_t> tokens;
+  const bool u32 = ends_with(path, ".u32.bin") || ends_with(path, ".bin32");
+  if (u32 || ends_with(path, ".bin")) {
+    const std::size_t width = u32 ? 4 : 2;
+    if (bytes.size() % width != 0)
+      throw Error("data '" + path + "': " + std::to_string(bytes.size()) +
+                  " bytes is not a whole number of uint" + std::to_string(8 * width) + " ids");
+    for (std::size_t i = 0; i < bytes.size(); i += width) {
+      std::uint32_t id = 0;
+      for (std::size_t b = 0; b < width; ++b)
+        id |= static_cast<std::uint32_t>(bytes[i + b]) << (8 * b);
+      if (id >= static_cast<std::uint64_t>(vocab))
+        throw Error("data '" + path + "': token id " + std::to_string(id) + " at position " +
+                    std::to_string(i / width) + " is outside the vocabulary of " +
+                    std::to_string(vocab));
+      tokens.push_back(static_cast<std::int32_t>(id));
+    }
+  } else {
+    if (vocab < 256)
+      throw Error("data '" + path +
+                  "': byte-level text needs a vocabulary of at least 256, the "
+                  "model has " +
+                  std::to_string(vocab));
+    tokens.assign(bytes.begin(), bytes.end());
+  }
+  try {
+    return from_tokens(std::move(tokens), vocab, val_fraction);
+  } catch (const Error& e) {
+    throw Error("data '" + path + "': " + e.what());
+  }
+}
+
+Dataset Dataset::from_tokens(std::vector<std::int32_t> tokens, std::int64_t vocab,
+                             double val_fraction) {
+  if (!(val_fraction > 0 && val_fraction < 1))
+    throw Error("validation fraction must be between 0 and 1");
+  for (std::int32_t t : tokens)
+    if (t < 0 || t >= vocab)
+      throw Error("token id " + std::to_string(t) + " outside the vocabulary");
+  Dataset d;
+  d.split_ = static_cast<std::int64_t>(static_cast<double>(tokens.size()) * (1 - val_fraction));
+  d.tokens_ = std::move(tokens);
+  return d;
+}
+
+void Dataset::train_batch(std::uint64_t seed, std::int64_t step, std::int64_t B, std::int64_t T,
+                          std::vector<std::int32_t>& inputs,
+                          std::vector<std::int32_t>& targets) const {
+  // A window of T inputs needs T + 1 tokens.
+  if (split_ < T + 1)
+    throw Error("the training split has " + std::to_string(split_) +
+                " tokens, fewer than one sequence of " + std::to_string(T) + " plus its target");
+  inputs.resize(static_cast<std::size_t>(B * T));
+  targets.resize(static_cast<std::size_t>(B * T));
+  const std::uint64_t span = static_cast<std::uint64_t>(split_ - T);
+  for (std::int64_t b = 0; b < B; ++b) {
+    const std::uint64_t r = mix(
+        seed ^ mix(static_cast<std::uint64_t>(step) * 1000003u + static_cast<std::uint64_t>(b)));
+    fill(tokens_, static_cast<std::int64_t>(r % span), T, b, inputs, targets);
+  }
+}
+
+void Dataset::val_batch(std::int64_t index, std::int64_t B, std::int64_t T,
+                        std::vector<std::int32_t>& inputs,
+                        std::vector<std::int32_t>& targets) const {
+  const std::int64_t n = val_tokens();
+  if (n < T + 1)
+    throw Error("the validation split has " + std::to_string(n) +
+                " tokens, fewer than one sequence of " + std::to_string(T) + " plus its target");
+  inputs.resize(static_cast<std::size_t>(B * T));
+  targets.resize(static_cast<std::size_t>(B * T));
+  const std::int64_t windows = (n - 1) / T;  // non-overlapping windows, cycled
+  for (std::int64_t b = 0; b < B; ++b)
+    fill(tokens_, split_ + ((index * B + b) % windows) * T, T, b, inputs, targets);
+}
+
+}  // namespace cugpt

@@ -1,0 +1,39 @@
+// Training data: a token stream from UTF-8 text (one token per byte, for byte-level models and
+// tests) or from a pre-tokenized .bin of little-endian uint16 or uint32 ids (nanoGPT's format).
+// The last `val_fraction` of the stream is held out for validation. Batches are drawn at
+// offsets that depend only on (seed, step, row), so a resumed run sees the same data as an
+// uninterrupted one without saving any reader state.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cugpt {
+
+enum class DataFormat { text, u16, u32 };
+
+class Dataset {
+ public:
+  // The format comes from the extension unless given: .bin is uint16 (nanoGPT), .u32.bin or
+  // .bin32 uint32, anything else text. Every id must be below `vocab`.
+  static Dataset load(const std::string& path, std::int64_t vocab, double val_fraction = 0.1);
+  static Dataset from_tokens(std::vector<std::int32_t> tokens, std::int64_t vocab,
+                             double val_fraction = 0.1);
+
+  // Inputs (B*T) and next-token targets (B*T) for one micro-batch of the training split.
+  void train_batch(std::uint64_t seed, std::int64_t step, std::int64_t B, std::int64_t T,
+                   std::vector<std::int32_t>& inputs, std::vector<std::int32_t>& targets) const;
+  // The i-th deterministic batch of the validation split.
+  void val_batch(std::int64_t index, std::int64_t B, std::int64_t T,
+                 std::vector<std::int32_t>& inputs, std::vector<std::int32_t>& targets) const;
+
+  std::int64_t train_tokens() const { return split_; }
+  std::int64_t val_tokens() const { return static_cast<std::int64_t>(tokens_.size()) - split_; }
+
+ private:
+  std::vector<std::int32_t> tokens_;
+  std::int64_t split_ = 0;  // [0, split) train, [split, end) validation
+};
+
+}  // namespace cugpt

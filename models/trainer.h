@@ -1,0 +1,56 @@
+// The training loop of the GPT families: micro-batches with gradient accumulation, AdamW or
+// SGD with global-norm clipping, warmup + cosine learning rate, validation, and checkpoints
+// (model and optimizer, written atomically) from which a run resumes bit-identically on cpu.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "models/dataset.h"
+#include "models/gpt.h"
+#include "nn/optimizer.h"
+
+namespace cugpt {
+
+struct TrainOptions {
+  std::int64_t steps = 100;
+  std::int64_t batch = 8, seq = 64;
+  std::int64_t accum = 1;  // micro-batches per optimizer step
+  OptimizerOptions optim;
+  std::int64_t warmup = 10;
+  double min_lr_fraction = 0.1;  // the cosine ends at lr * this
+  int recompute = 0;
+  std::int64_t eval_every = 0, eval_batches = 4;
+  std::uint64_t seed = 1234;
+};
+
+// Linear warmup to lr over `warmup` steps, then cosine decay to lr * min_lr_fraction at `steps`.
+double learning_rate(const TrainOptions& o, std::int64_t step);
+
+struct StepReport {
+  std::int64_t step = 0;  // optimizer steps done after this one
+  double loss = 0, lr = 0, grad_norm = 0, ms = 0, tokens_per_s = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(Gpt& model, const Dataset& data, const TrainOptions& options);
+
+  StepReport step();
+  double evaluate() const;  // mean validation loss over eval_batches batches
+  std::int64_t steps_done() const { return optimizer_.steps(); }
+  Optimizer& optimizer() { return optimizer_; }
+
+  // dir/model.safetensors (parameters) and dir/optimizer.safetensors (states), each written
+  // atomically and stamped with the step; resume() checks that the two belong together.
+  void save(const std::string& dir) const;
+  void resume(const std::string& dir);
+
+ private:
+  Gpt& model_;
+  const Dataset& data_;
+  TrainOptions options_;
+  Optimizer optimizer_;
+};
+
+}  // namespace cugpt

@@ -1,0 +1,119 @@
+// `cugpt train <config> --data FILE --steps N --batch B --seq T [--lr] [--dtype] [--device]
+// [--recompute L] [--accum K] [--out DIR] [--resume DIR] [--eval-every N]`.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "models/init.h"
+#include "models/trainer.h"
+#include "nn/bytes.h"
+#include "tools/commands.h"
+
+namespace cugpt::tools {
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) {
+  g_interrupted = true;
+}
+
+struct TrainCli {
+  std::string config, data, device = "cpu", dtype = "f32", out, resume, optimizer = "adamw";
+  std::int64_t log_every = 1;
+  TrainOptions o;
+};
+
+int run_train(TrainCli& c) {
+  const ModelConfig config = load_config(c.config);
+  if (config.family == ModelFamily::roberta)
+    throw Error("train: " + config.name + " is a roberta encoder; cugpt trains the GPT families");
+  c.o.optim.kind = parse_optimizer(c.optimizer);
+  const Device device = parse_device(c.device);
+  if (device.is_meta()) throw Error("train needs a device that computes (see `cugpt memory`)");
+  const Dataset data = Dataset::load(c.data, config.vocab_size);
+  auto arena = Arena::create(device, default_budget(device));
+  auto model = build_model(config, arena, parse_dtype(c.dtype));
+  auto& gpt = static_cast<Gpt&>(*model);
+  init_parameters(gpt, c.o.seed);
+  Trainer trainer(gpt, data, c.o);
+  if (!c.resume.empty()) {
+    trainer.resume(c.resume);
+    std::printf("resumed from %s at step %lld\n", c.resume.c_str(),
+                static_cast<long long>(trainer.steps_done()));
+  }
+  std::printf(
+      "training %s on %s (%s): %s parameters; data %s: %lld train / %lld validation "
+      "tokens; B=%lld T=%lld accum %lld, %s, recompute %d\n",
+      config.name.c_str(), device.str().c_str(), c.dtype.c_str(),
+      std::to_string(model->parameter_count()).c_str(), c.data.c_str(),
+      static_cast<long long>(data.train_tokens()), static_cast<long long>(data.val_tokens()),
+      static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
+      static_cast<long long>(c.o.accum), c.optimizer.c_str(), c.o.recompute);
+  std::signal(SIGINT, on_sigint);
+  const auto save = [&] {
+    if (c.out.empty()) return;
+    trainer.save(c.out);
+    std::printf("checkpoint: %s (step %lld)\n", c.out.c_str(),
+                static_cast<long long>(trainer.steps_done()));
+  };
+  while (trainer.steps_done() < c.o.steps) {
+    const StepReport r = trainer.step();
+    const ArenaStats s = arena->stats();
+    if (r.step % c.log_every == 0 || r.step == c.o.steps)
+      std::printf(
+          "step %5lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %8.0f tok/s | "
+          "%8.1f ms/step | arena %s (peak %s)\n",
+          static_cast<long long>(r.step), static_cast<long long>(c.o.steps), r.loss, r.lr,
+          r.grad_norm, r.tokens_per_s, r.ms, format_bytes(s.in_use).c_str(),
+          format_bytes(s.peak).c_str());
+    if (c.o.eval_every > 0 && (r.step % c.o.eval_every == 0 || r.step == c.o.steps))
+      std::printf("step %5lld | validation loss %.4f\n", static_cast<long long>(r.step),
+                  trainer.evaluate());
+    std::fflush(stdout);
+    if (g_interrupted) {
+      std::printf("interrupted at step %lld\n", static_cast<long long>(r.step));
+      save();
+      return 130;
+    }
+  }
+  save();
+  return 0;
+}
+
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto c = std::make_shared<TrainCli>();
+  auto* sub = app.add_subcommand("train", "Train a GPT-family model (cpu for now)");
+  sub->add_option("config", c->config, "Config path or bundled name")->required();
+  sub->add_option("--data", c->data, "UTF-8 text (byte tokens) or uint16/uint32 .bin")->required();
+  sub->add_option("--steps", c->o.steps, "Optimizer steps")->capture_default_str();
+  sub->add_option("--batch", c->o.batch, "Sequences per micro-batch")->capture_default_str();
+  sub->add_option("--seq", c->o.seq, "Tokens per sequence")->capture_default_str();
+  sub->add_option("--accum", c->o.accum, "Micro-batches per step")->capture_default_str();
+  sub->add_option("--lr", c->o.optim.lr, "Peak learning rate")->capture_default_str();
+  sub->add_option("--warmup", c->o.warmup, "Warmup steps")->capture_default_str();
+  sub->add_option("--weight-decay", c->o.optim.weight_decay)->capture_default_str();
+  sub->add_option("--clip", c->o.optim.clip, "Global gradient-norm clip (0: off)")
+      ->capture_default_str();
+  sub->add_option("--optimizer", c->optimizer, "adamw or sgd")->capture_default_str();
+  sub->add_option("--recompute", c->o.recompute,
+                  "0 keep all; 1 recompute the FFN activation; 2 also LayerNorms; 3 whole blocks")
+      ->check(CLI::Range(0, 3))
+      ->capture_default_str();
+  sub->add_option("--dtype", c->dtype, "f32 (cpu)")->capture_default_str();
+  sub->add_option("--device", c->device, "cpu")->capture_default_str();
+  sub->add_option("--seed", c->o.seed, "Initialisation and data seed")->capture_default_str();
+  sub->add_option("--eval-every", c->o.eval_every, "Validate every N steps (0: never)")
+      ->capture_default_str();
+  sub->add_option("--eval-batches", c->o.eval_batches)->capture_default_str();
+  sub->add_option("--log-every", c->log_every)->capture_default_str();
+  sub->add_option("--out", c->out, "Checkpoint directory (written at the end and on Ctrl-C)");
+  sub->add_option("--resume", c->resume, "Continue from this checkpoint directory");
+  on_run(sub, [c] { return run_train(*c); });
+}
+
+}  // namespace cugpt::tools

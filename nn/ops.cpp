@@ -178,9 +178,7 @@ void copy_rows(Tensor& dst, std::size_t dst_offset, std::size_t dst_pitch, const
   auto* to = static_cast<unsigned char*>(dst.data()) + dst_offset;
   const auto* from = static_cast<const unsigned char*>(src.data()) + src_offset;
   if (dst.device().is_cuda()) {
-#if CUGPT_WITH_CUDA
     kernels::copy_rows_cuda(to, dst_pitch, from, src_pitch, row_bytes, rows, nullptr);
-#endif
   } else {
     kernels::copy_rows_cpu(to, dst_pitch, from, src_pitch, row_bytes, rows);
   }

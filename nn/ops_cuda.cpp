@@ -1,4 +1,4 @@
-// The cuda half of nn/ops. In a build without CUDA every entry point says so.
+// The cuda half of nn/ops. In a build without CUDA the kernels it calls say so.
 #include <cmath>
 
 #include "kernels/activation.h"
@@ -11,8 +11,6 @@
 #include "nn/ops_backends.h"
 
 namespace cugpt::ops::backend {
-
-#if CUGPT_WITH_CUDA
 
 namespace {
 void check_dtype(const char* op, DType t) {
@@ -123,44 +121,5 @@ void cuda_attention_decode(Tensor& out, const Tensor& q, std::int64_t q_col, con
   a.dtype = q.dtype();
   kernels::attention_decode_cuda(a, nullptr);
 }
-
-#else  // CUGPT_WITH_CUDA
-
-namespace {
-[[noreturn]] void no_cuda() {
-  throw Error("cugpt was built without CUDA (CUGPT_CUDA=OFF)");
-}
-}  // namespace
-
-bool cuda_fuses(kernels::Activation) {
-  return false;
-}
-void cuda_linear(Tensor&, const Tensor&, const Tensor&, const Tensor*, bool,
-                 const kernels::Activation*, Tensor&) {
-  no_cuda();
-}
-void cuda_layernorm(Tensor&, Tensor*, const Tensor&, const Tensor*, const Tensor&, const Tensor&,
-                    double) {
-  no_cuda();
-}
-void cuda_activation(Tensor&, const Tensor&, kernels::Activation) {
-  no_cuda();
-}
-void cuda_add(Tensor&, const Tensor&, const Tensor&) {
-  no_cuda();
-}
-void cuda_embedding(Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                    const Tensor*) {
-  no_cuda();
-}
-void cuda_attention(Tensor&, const AttentionInputs&, std::int64_t, bool, const Tensor*) {
-  no_cuda();
-}
-void cuda_attention_decode(Tensor&, const Tensor&, std::int64_t, const Tensor&, const Tensor&,
-                           std::int64_t, std::int64_t) {
-  no_cuda();
-}
-
-#endif  // CUGPT_WITH_CUDA
 
 }  // namespace cugpt::ops::backend

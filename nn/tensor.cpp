@@ -191,9 +191,7 @@ void Tensor::fill(double value) {
   store_scalar(dtype_, &pattern, value);  // little-endian: the element sits in the low bytes
   const std::size_t n = static_cast<std::size_t>(numel());
   if (device().is_cuda()) {
-#if CUGPT_WITH_CUDA
     kernels::fill_cuda(storage_->ptr, n, dtype_size(dtype_), pattern, nullptr);
-#endif
   } else {
     kernels::fill_cpu(storage_->ptr, n, dtype_size(dtype_), pattern);
   }

@@ -1,0 +1,368 @@
+// matmul on CUDA: cuBLASLt with the bias and the activation fused into the GEMM's epilogue, so
+// the (N, OC) output is written once; cublasGemmEx plus a small epilogue kernel where cuBLASLt
+// has no algorithm for the shape, dtype or pointer alignment.
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <type_traits>
+
+#include "kernels/cuda/check.cuh"
+#include "kernels/matmul.h"
+
+namespace cugpt::kernels {
+
+namespace {
+
+// Row-major trick: the bytes of a row-major (R, C) matrix are the column-major (C, R) matrix,
+// so cuBLAS computes the transposed product and nothing is transposed in memory:
+//   D (OC, N) = op(A) (OC, IC) · B (IC, N)       D = out, column-major, ld OC
+//   B = x as column-major (IC, N), ld IC, op N
+//   A = W [OC, IC] (Linear): column-major (IC, OC), ld IC, op T
+//   A = W [IC, OC] (Conv1D, w_in_out): column-major (OC, IC), ld OC, op N
+// The bias has one entry per row of D (OC), which is the vector cuBLASLt's bias epilogue
+// broadcasts across D's columns.
+struct Geometry {
+  cublasOperation_t trans_a;
+  int a_rows, a_cols, lda;  // A as stored, before op
+};
+
+Geometry geometry(int IC, int OC, bool w_in_out) {
+  if (w_in_out) return {CUBLAS_OP_N, OC, IC, OC};
+  return {CUBLAS_OP_T, IC, OC, IC};
+}
+
+cudaDataType_t cuda_type(DType t) {
+  switch (t) {
+    case DType::f32:
+      return CUDA_R_32F;
+    case DType::bf16:
+      return CUDA_R_16BF;
+    case DType::f16:
+      return CUDA_R_16F;
+    default:
+      break;
+  }
+  throw Error(std::string("matmul: the cuda device computes in f32, bf16 or f16, not ") +
+              dtype_name(t));
+}
+
+cublasLtEpilogue_t lt_epilogue(Epilogue e, bool has_bias) {
+  switch (e) {
+    case Epilogue::relu:
+      return has_bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+    case Epilogue::gelu_tanh:
+      // cuBLASLt's GELU is the tanh approximation (GPT-2's gelu_new), as Epilogue names it.
+      return has_bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+    case Epilogue::none:
+      break;
+  }
+  return has_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+}
+
+// Largest power of two (up to 256, cuBLASLt's default assumption) dividing the address. x and
+// out may be views at any row offset, so the heuristic must be told what it really gets.
+std::uint32_t alignment(const void* p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  std::uint32_t bytes = 256;
+  while (bytes > 1 && address % bytes != 0) bytes /= 2;
+  return bytes;
+}
+
+// Set by a person (or a test) to route every matmul through cublasGemmEx and the epilogue
+// kernel: the only way to exercise, or time, the fallback on a GPU where cuBLASLt handles
+// every shape. Read per call so that a test can switch it on and off.
+bool forced_cublas() {
+  const char* v = std::getenv("CUGPT_MATMUL_CUBLAS");
+  return v && v[0] == '1';
+}
+
+template <typename H, cublasStatus_t (*destroy)(H)>
+struct LtDeleter {
+  void operator()(H h) const { destroy(h); }
+};
+using MatmulDesc = std::unique_ptr<std::remove_pointer_t<cublasLtMatmulDesc_t>,
+                                   LtDeleter<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>>;
+using MatrixLayout =
+    std::unique_ptr<std::remove_pointer_t<cublasLtMatrixLayout_t>,
+                    LtDeleter<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>>;
+using Preference =
+    std::unique_ptr<std::remove_pointer_t<cublasLtMatmulPreference_t>,
+                    LtDeleter<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>>;
+
+template <typename V>
+void set_desc(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t attr, const V& v) {
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d, attr, &v, sizeof(v)));
+}
+template <typename V>
+void set_pref(cublasLtMatmulPreference_t p, cublasLtMatmulPreferenceAttributes_t attr, const V& v) {
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(p, attr, &v, sizeof(v)));
+}
+
+MatrixLayout make_layout(cudaDataType_t type, int rows, int cols, int ld) {
+  cublasLtMatrixLayout_t raw = nullptr;
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&raw, type, static_cast<std::uint64_t>(rows),
+                                          static_cast<std::uint64_t>(cols), ld));
+  return MatrixLayout(raw);
+}
+
+// Everything the heuristic's answer depends on: the problem, the pointers' alignment and the
+// workspace it may use. Same key, same algorithm, so the heuristic runs once per key.
+struct Problem {
+  int N, IC, OC;
+  bool w_in_out;
+  Epilogue epilogue;
+  bool has_bias;
+  DType dtype;
+  std::uint32_t align_x, align_w, align_out, align_bias;
+  std::size_t workspace_bytes;
+
+  auto key() const {
+    return std::make_tuple(N, IC, OC, w_in_out, epilogue, has_bias, dtype, align_x, align_w,
+                           align_out, align_bias, workspace_bytes);
+  }
+  bool operator<(const Problem& o) const { return key() < o.key(); }
+};
+
+// A cuBLASLt plan, or use_lt == false: this problem goes to cublasGemmEx.
+struct Plan {
+  bool use_lt = false;
+  MatmulDesc desc;
+  MatrixLayout a, b, d;
+  cublasLtMatmulAlgo_t algo{};
+};
+
+Plan make_plan(cublasLtHandle_t lt, const Problem& p, const void* bias) {
+  const cudaDataType_t type = cuda_type(p.dtype);
+  const Geometry g = geometry(p.IC, p.OC, p.w_in_out);
+  Plan plan;
+  // f32 accumulation and f32 alpha/beta for every dtype. CUBLAS_COMPUTE_32F never uses TF32:
+  // f32 results match the CPU twin to ~1e-5. CUBLAS_COMPUTE_32F_FAST_TF32 would be the bench
+  // option for speed on f32 (10-bit mantissa products, ~1e-3 relative error).
+  cublasLtMatmulDesc_t desc = nullptr;
+  CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  plan.desc.reset(desc);
+  set_desc(desc, CUBLASLT_MATMUL_DESC_TRANSA, static_cast<std::int32_t>(g.trans_a));
+  set_desc(desc, CUBLASLT_MATMUL_DESC_TRANSB, static_cast<std::int32_t>(CUBLAS_OP_N));
+  set_desc(desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
+           static_cast<std::uint32_t>(lt_epilogue(p.epilogue, p.has_bias)));
+  if (p.has_bias) {
+    // The heuristic reads the bias pointer for its alignment; each call sets its own pointer.
+    set_desc(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+    set_desc(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, static_cast<std::int32_t>(type));
+  }
+  plan.a = make_layout(type, g.a_rows, g.a_cols, g.lda);
+  plan.b = make_layout(type, p.IC, p.N, p.IC);
+  plan.d = make_layout(type, p.OC, p.N, p.OC);
+
+  cublasLtMatmulPreference_t raw_pref = nullptr;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&raw_pref));
+  Preference pref(raw_pref);
+  set_pref(raw_pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+           static_cast<std::uint64_t>(p.workspace_bytes));
+  set_pref(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, p.align_w);
+  set_pref(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, p.align_x);
+  set_pref(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, p.align_out);
+  set_pref(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, p.align_out);
+
+  // C is D (beta = 0: never read), so both get D's layout.
+  cublasLtMatmulHeuristicResult_t result{};
+  int count = 0;
+  const cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(lt, desc, plan.a.get(), plan.b.get(), plan.d.get(),
+                                     plan.d.get(), raw_pref, 1, &result, &count);
+  // NOT_SUPPORTED or no algorithm: e.g. 16-bit data with an odd leading dimension or a
+  // pointer only 2-byte aligned on some architectures. cublasGemmEx takes any layout.
+  if (st == CUBLAS_STATUS_NOT_SUPPORTED) return plan;
+  CUBLAS_CHECK(st);
+  if (count == 0 || result.state != CUBLAS_STATUS_SUCCESS) return plan;
+  plan.algo = result.algo;
+  plan.use_lt = true;
+  return plan;
+}
+
+// Plans for decode and prefill at many lengths stay a small map: beyond this many the map is
+// emptied and refilled (a heuristic call is tens of microseconds).
+constexpr std::size_t kMaxPlans = 512;
+
+// The handles and plans of one device. The mutex covers the whole call: the cached descriptor
+// takes each call's bias pointer, and the fallback's cuBLAS handle its stream and workspace.
+struct DeviceState {
+  std::mutex mu;
+  cublasLtHandle_t lt = nullptr;
+  cublasHandle_t blas = nullptr;  // created when a problem first needs the fallback
+  std::map<Problem, Plan> plans;
+
+  DeviceState() = default;
+  DeviceState(const DeviceState&) = delete;
+  DeviceState& operator=(const DeviceState&) = delete;
+  // At exit. Statuses are ignored: there is no one left to report them to.
+  ~DeviceState() {
+    plans.clear();
+    if (blas) cublasDestroy(blas);
+    if (lt) cublasLtDestroy(lt);
+  }
+};
+
+// Created on the first matmul of each device, after the CUDA runtime is up, so destroyed
+// before the runtime tears down at exit.
+DeviceState& device_state(int device) {
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<DeviceState>> states;
+  std::lock_guard<std::mutex> lock(mu);
+  std::unique_ptr<DeviceState>& s = states[device];
+  if (!s) {
+    cublasLtHandle_t lt = nullptr;
+    CUBLAS_CHECK(cublasLtCreate(&lt));
+    s = std::make_unique<DeviceState>();
+    s->lt = lt;
+  }
+  return *s;
+}
+
+__device__ __forceinline__ float to_f32(float x) {
+  return x;
+}
+__device__ __forceinline__ float to_f32(__half x) {
+  return __half2float(x);
+}
+__device__ __forceinline__ float to_f32(__nv_bfloat16 x) {
+  return __bfloat162float(x);
+}
+template <typename T>
+__device__ __forceinline__ T from_f32(float x);
+template <>
+__device__ __forceinline__ float from_f32<float>(float x) {
+  return x;
+}
+template <>
+__device__ __forceinline__ __half from_f32<__half>(float x) {
+  return __float2half_rn(x);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
+
+// The fallback's epilogue, in place on out (N, OC): + bias, then the activation, in f32 with
+// the accurate tanhf, as the CPU twin computes it.
+template <typename T>
+__global__ void bias_epilogue_kernel(T* __restrict__ out, const T* __restrict__ bias, std::size_t n,
+                                     int OC, Epilogue epilogue) {
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += stride) {
+    float v = to_f32(out[i]);
+    if (bias) v += to_f32(bias[i % OC]);
+    if (epilogue == Epilogue::relu) {
+      v = v > 0.f ? v : 0.f;
+    } else if (epilogue == Epilogue::gelu_tanh) {
+      const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+      v = 0.5f * v * (1.f + tanhf(k * (v + 0.044715f * v * v * v)));
+    }
+    out[i] = from_f32<T>(v);
+  }
+}
+
+template <typename T>
+void launch_bias_epilogue(void* out, const void* bias, std::size_t n, int OC, Epilogue epilogue,
+                          Stream stream) {
+  constexpr int kThreads = 256;
+  const std::size_t blocks = std::min<std::size_t>((n + kThreads - 1) / kThreads, 4096);
+  bias_epilogue_kernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+      static_cast<T*>(out), static_cast<const T*>(bias), n, OC, epilogue);
+  CUDA_LAUNCH_CHECK();
+}
+
+// cublasGemmEx with the same column-major mapping, then bias and activation as a second pass
+// over the output (one more read and write of (N, OC): the price of the fallback).
+void gemm_ex(DeviceState& s, void* out, const void* x, const void* w, const void* bias,
+             const Problem& p, void* workspace, Stream stream) {
+  if (!s.blas) CUBLAS_CHECK(cublasCreate(&s.blas));
+  CUBLAS_CHECK(cublasSetStream(s.blas, stream));
+  // cublasSetStream resets the handle to cuBLAS's own workspace pool (its own cudaMalloc);
+  // the arena's block keeps every device byte accounted for.
+  if (p.workspace_bytes > 0) CUBLAS_CHECK(cublasSetWorkspace(s.blas, workspace, p.workspace_bytes));
+  const cudaDataType_t type = cuda_type(p.dtype);
+  const Geometry g = geometry(p.IC, p.OC, p.w_in_out);
+  const float alpha = 1.f, beta = 0.f;
+  // CUBLAS_COMPUTE_32F without TF32 (the handle's default math mode), as on the cuBLASLt path.
+  CUBLAS_CHECK(cublasGemmEx(s.blas, g.trans_a, CUBLAS_OP_N, p.OC, p.N, p.IC, &alpha, w, type, g.lda,
+                            x, type, p.IC, &beta, out, type, p.OC, CUBLAS_COMPUTE_32F,
+                            CUBLAS_GEMM_DEFAULT));
+  if (!bias && p.epilogue == Epilogue::none) return;
+  const std::size_t n = static_cast<std::size_t>(p.N) * p.OC;
+  // The dtype is one of the three: matmul_forward_cuda rejected the others.
+  if (p.dtype == DType::f32)
+    launch_bias_epilogue<float>(out, bias, n, p.OC, p.epilogue, stream);
+  else if (p.dtype == DType::bf16)
+    launch_bias_epilogue<__nv_bfloat16>(out, bias, n, p.OC, p.epilogue, stream);
+  else
+    launch_bias_epilogue<__half>(out, bias, n, p.OC, p.epilogue, stream);
+}
+
+}  // namespace
+
+void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bias, int N, int IC,
+                         int OC, bool w_in_out, Epilogue epilogue, DType dtype,
+                         MatmulWorkspace workspace, Stream stream) {
+  cuda_type(dtype);  // rejects f64 and i32 before anything else
+  CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0, "matmul: bad sizes");
+  if (N == 0) return;
+  CUGPT_CHECK(out && x && w, "matmul: null input, weight or output");
+  // Both libraries want a 256-byte aligned workspace; anything else runs without one.
+  const bool workspace_usable =
+      workspace.ptr && workspace.bytes > 0 && alignment(workspace.ptr) == 256;
+  const Problem p{N,
+                  IC,
+                  OC,
+                  w_in_out,
+                  epilogue,
+                  bias != nullptr,
+                  dtype,
+                  alignment(x),
+                  alignment(w),
+                  alignment(out),
+                  alignment(bias),
+                  workspace_usable ? workspace.bytes : 0};
+
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  DeviceState& s = device_state(device);
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (!forced_cublas()) {
+    auto it = s.plans.find(p);
+    if (it == s.plans.end()) {
+      if (s.plans.size() >= kMaxPlans) s.plans.clear();
+      it = s.plans.emplace(p, make_plan(s.lt, p, bias)).first;
+    }
+    Plan& plan = it->second;
+    if (plan.use_lt) {
+      if (bias) set_desc(plan.desc.get(), CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+      const float alpha = 1.f, beta = 0.f;
+      const cublasStatus_t st =
+          cublasLtMatmul(s.lt, plan.desc.get(), &alpha, w, plan.a.get(), x, plan.b.get(), &beta,
+                         out, plan.d.get(), out, plan.d.get(), &plan.algo,
+                         workspace_usable ? workspace.ptr : nullptr, p.workspace_bytes, stream);
+      if (st == CUBLAS_STATUS_SUCCESS) return;
+      // An algorithm the heuristic offered but the device refuses: remember, and fall back.
+      if (st != CUBLAS_STATUS_NOT_SUPPORTED)
+        throw Error(located(__FILE__, __LINE__,
+                            "cublasLtMatmul (N " + std::to_string(N) + ", IC " +
+                                std::to_string(IC) + ", OC " + std::to_string(OC) + ", " +
+                                dtype_name(dtype) + "): " + cublasGetStatusString(st)));
+      plan.use_lt = false;
+    }
+  }
+  gemm_ex(s, out, x, w, bias, p, workspace.ptr, stream);
+}
+
+}  // namespace cugpt::kernels

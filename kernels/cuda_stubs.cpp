@@ -1,0 +1,63 @@
+// The CUDA kernels' entry points in a build with CUGPT_CUDA=OFF: each says the build has no
+// CUDA. Everything links in both configurations, so the GPU tests build everywhere and skip
+// (with the reason) where no device can be used.
+#include "kernels/activation.h"
+#include "kernels/attention.h"
+#include "kernels/attention_decode.h"
+#include "kernels/copy_rows.h"
+#include "kernels/embedding.h"
+#include "kernels/error.h"
+#include "kernels/fill.h"
+#include "kernels/layernorm.h"
+#include "kernels/matmul.h"
+#include "kernels/residual.h"
+#include "kernels/softmax.h"
+
+namespace cugpt::kernels {
+
+namespace {
+[[noreturn]] void no_cuda(const char* op) {
+  throw Error(std::string(op) + ": cugpt was built without CUDA (CUGPT_CUDA=OFF)");
+}
+}  // namespace
+
+void fill_cuda(void*, std::size_t, std::size_t, std::uint64_t, Stream) {
+  no_cuda("fill");
+}
+void embedding_forward_cuda(const EmbeddingArgs&, void*, const void*, const void*, const void*,
+                            DType, Stream) {
+  no_cuda("embedding");
+}
+void layernorm_forward_cuda(void*, float*, float*, const void*, const void*, const void*, int, int,
+                            float, DType, Stream) {
+  no_cuda("layernorm");
+}
+void layernorm_residual_forward_cuda(void*, void*, float*, float*, const void*, const void*,
+                                     const void*, const void*, int, int, float, DType, Stream) {
+  no_cuda("layernorm");
+}
+void activation_forward_cuda(void*, const void*, std::size_t, Activation, DType, Stream) {
+  no_cuda("activation");
+}
+void residual_forward_cuda(void*, const void*, const void*, std::size_t, DType, Stream) {
+  no_cuda("residual");
+}
+void softmax_forward_cuda(void*, const void*, int, int, DType, Stream) {
+  no_cuda("softmax");
+}
+void matmul_forward_cuda(void*, const void*, const void*, const void*, int, int, int, bool,
+                         Epilogue, DType, MatmulWorkspace, Stream) {
+  no_cuda("matmul");
+}
+void attention_forward_cuda(const AttentionCudaArgs&, Stream) {
+  no_cuda("attention");
+}
+void attention_decode_cuda(const DecodeCudaArgs&, Stream) {
+  no_cuda("attention_decode");
+}
+void copy_rows_cuda(void*, std::size_t, const void*, std::size_t, std::size_t, std::size_t,
+                    Stream) {
+  no_cuda("copy_rows");
+}
+
+}  // namespace cugpt::kernels

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   cugpt::tools::add_generate(app);
   cugpt::tools::add_bench(app);
   cugpt::tools::add_train(app);
+  cugpt::tools::add_memory(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

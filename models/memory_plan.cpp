@@ -1,0 +1,113 @@
+#include "models/memory_plan.h"
+
+#include "models/gpt.h"
+#include "models/model.h"
+#include "nn/optimizer.h"
+
+namespace cugpt {
+
+namespace {
+
+Batch dummy_batch(std::int64_t B, std::int64_t T) {
+  Batch b;
+  b.B = B;
+  b.T = T;
+  b.tokens.assign(static_cast<std::size_t>(B * T), 0);  // any valid id: meta reads no data
+  return b;
+}
+
+void run_train(Model& model, const MemoryQuery& q, std::int64_t T) {
+  if (q.optimizer == OptimizerKind::none)
+    throw Error("memory: training needs an optimizer (adamw or sgd)");
+  auto* gpt = dynamic_cast<Gpt*>(&model);
+  if (!gpt) throw Error("memory: training is built for the GPT families");
+  OptimizerOptions o;
+  o.kind = q.optimizer;
+  Optimizer opt(model, o);
+  const Batch batch = dummy_batch(q.batch, T);
+  const std::vector<std::int32_t> targets(batch.tokens.size(), 0);
+  gpt->forward_backward(batch, targets, opt, q.recompute);
+  ArenaTag tag(model.named_parameters()[0].tensor.arena(), "optimizer step");
+  opt.step(o.lr);
+}
+
+void run_infer(Model& model, const MemoryQuery& q, std::int64_t T) {
+  auto* gpt = dynamic_cast<Gpt*>(&model);
+  if (!gpt) {  // an encoder: one forward
+    model.forward(dummy_batch(q.batch, T));
+    return;
+  }
+  // Prefill T-1 tokens, then decode one: the cache holds the whole context.
+  KvCache cache = gpt->make_cache(q.batch, T);
+  if (T > 1) gpt->forward_cached(dummy_batch(q.batch, T - 1), cache);
+  gpt->forward_cached(dummy_batch(q.batch, 1), cache);
+}
+
+}  // namespace
+
+MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
+  const std::int64_t T = q.seq > 0 ? q.seq : config.max_positions;
+  if (q.batch <= 0) throw Error("memory: --batch must be positive");
+  if (q.reserve >= q.vram) throw Error("memory: the reserve is larger than the card");
+  MemoryResult r;
+  r.available = q.vram - q.reserve;
+  // An unbounded meta arena: the peak is measured, then compared with what the card offers,
+  // so a shortfall is reported by how much rather than where it first ran out.
+  auto arena = Arena::create(Device::meta(), 1ull << 50);
+  arena->record_timeline(q.timeline);
+  {
+    std::unique_ptr<Model> model;
+    {
+      ArenaTag tag(*arena, "parameters");
+      model = build_model(config, arena, q.dtype);
+    }
+    if (q.mode == MemoryMode::train) {
+      run_train(*model, q, T);
+    } else {
+      run_infer(*model, q, T);
+    }
+    r.at_end = arena->stats().current;
+  }
+  const ArenaStats s = arena->stats();
+  r.peak = s.peak;
+  r.peak_at = s.peak_tag;
+  r.at_peak = s.at_peak;
+  r.fits = r.peak <= r.available;
+  if (q.timeline) r.timeline = arena->timeline();
+  return r;
+}
+
+namespace {
+// The largest n in [1, limit] with fits(n), assuming fits is monotone; 0 if fits(1) is false.
+template <typename F>
+std::int64_t largest(std::int64_t limit, F&& fits) {
+  if (!fits(1)) return 0;
+  std::int64_t lo = 1, hi = 2;
+  while (hi <= limit && fits(hi)) lo = hi, hi *= 2;
+  hi = std::min(hi, limit + 1);  // fits(lo) holds; fits(hi) fails or hi is past the limit
+  while (hi - lo > 1) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    (fits(mid) ? lo : hi) = mid;
+  }
+  return lo;
+}
+}  // namespace
+
+std::int64_t max_batch(const ModelConfig& config, MemoryQuery q) {
+  return largest(1 << 16, [&](std::int64_t b) {
+    q.batch = b;
+    return simulate_memory(config, q).fits;
+  });
+}
+
+std::int64_t max_seq(const ModelConfig& config, MemoryQuery q) {
+  const std::int64_t limit = config.family == ModelFamily::roberta
+                                 ? config.max_positions - config.pad_token_id - 1
+                                 : config.max_positions;
+  return largest(limit, [&](std::int64_t t) {
+    q.seq = t;
+    return simulate_memory(config, q).fits;
+  });
+}
+
+}  // namespace cugpt

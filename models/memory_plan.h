@@ -1,0 +1,50 @@
+// Exact memory answers without a GPU: the real training step or inference runs on the meta
+// device, whose arena places every allocation exactly as the cuda arena would (same code,
+// kernels skipped), so the peak it records is the peak the card's arena will record.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/config.h"
+#include "nn/arena.h"
+#include "nn/training_state.h"
+
+namespace cugpt {
+
+enum class MemoryMode { train, infer };
+
+struct MemoryQuery {
+  MemoryMode mode = MemoryMode::train;
+  std::int64_t batch = 1, seq = 0;  // seq 0: the config's positions
+  DType dtype = DType::f32;
+  OptimizerKind optimizer = OptimizerKind::adamw;
+  int recompute = 0;
+  std::uint64_t vram = 4ull << 30;  // the card
+  std::uint64_t reserve = 0;        // outside the arena: CUDA context, library workspaces
+  bool timeline = false;
+};
+
+// The memory a real card loses outside cugpt's arena, as a default for --reserve: the CUDA
+// context with lazy module loading (a few hundred MiB on Ampere/Hopper with CUDA 12-13) and
+// cuBLAS/cuBLASLt handle state. An estimate until a GPU run measures it (docs/memory.md).
+constexpr std::uint64_t kDefaultReserve = 320ull << 20;
+
+struct MemoryResult {
+  bool fits = false;
+  std::uint64_t peak = 0;       // arena bytes at the step's peak
+  std::uint64_t available = 0;  // vram - reserve: what the arena may use
+  std::string peak_at;          // the operation running at the peak
+  CategoryBytes at_peak{}, at_end{};
+  std::vector<TimelineEvent> timeline;
+};
+
+MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q);
+
+// The largest batch (for the query's seq) or the longest sequence (for its batch) that fits;
+// 0 when not even 1 does.
+std::int64_t max_batch(const ModelConfig& config, MemoryQuery q);
+std::int64_t max_seq(const ModelConfig& config, MemoryQuery q);
+
+}  // namespace cugpt

@@ -1,0 +1,124 @@
+// `cugpt memory <config> --mode train|infer --batch B --seq T [--dtype] [--optimizer]
+// [--recompute L] [--vram 4GiB] [--reserve SIZE] [--json] [--max-batch | --max-seq]`:
+// does it fit, answered by running the real step on the meta device.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "models/memory_plan.h"
+#include "nn/bytes.h"
+#include "tools/commands.h"
+
+namespace cugpt::tools {
+
+namespace {
+
+struct MemoryCli {
+  std::string config, mode = "train", dtype = "f32", optimizer = "adamw", vram = "4GiB", reserve;
+  std::int64_t batch = 1, seq = 0;
+  int recompute = 0;
+  bool json = false, max_batch = false, max_seq = false;
+};
+
+nlohmann::json categories_json(const CategoryBytes& end, const CategoryBytes& peak) {
+  nlohmann::json j = nlohmann::json::object();
+  for (int i = 0; i < kNumCategories; ++i)
+    j[category_name(category_at(i))] = {{"current", end[i]}, {"peak", peak[i]}};
+  return j;
+}
+
+int run_memory(const MemoryCli& c) {
+  const ModelConfig config = load_config(c.config);
+  MemoryQuery q;
+  if (c.mode != "train" && c.mode != "infer")
+    throw Error("--mode must be train or infer, not '" + c.mode + "'");
+  q.mode = c.mode == "train" ? MemoryMode::train : MemoryMode::infer;
+  q.batch = c.batch;
+  q.seq = c.seq;
+  q.dtype = parse_dtype(c.dtype);
+  q.optimizer = parse_optimizer(c.optimizer);
+  q.recompute = c.recompute;
+  q.vram = parse_bytes(c.vram);
+  q.reserve = c.reserve.empty() ? kDefaultReserve : parse_bytes(c.reserve);
+  const std::string what = c.mode == "train"
+                               ? std::string("training (") + c.optimizer + ", recompute " +
+                                     std::to_string(c.recompute) + ")"
+                               : std::string("inference (prefill + decode)");
+  if (c.max_batch || c.max_seq) {
+    const std::int64_t n = c.max_batch ? max_batch(config, q) : max_seq(config, q);
+    if (c.json) {
+      std::printf("%s\n",
+                  nlohmann::json{{c.max_batch ? "max_batch" : "max_seq", n}}.dump().c_str());
+    } else if (c.max_batch) {
+      std::printf("%s %s in %s, T=%lld: largest batch that fits %s: %lld\n", config.name.c_str(),
+                  dtype_name(q.dtype), what.c_str(),
+                  static_cast<long long>(q.seq > 0 ? q.seq : config.max_positions),
+                  format_bytes(q.vram).c_str(), static_cast<long long>(n));
+    } else {
+      std::printf("%s %s in %s, B=%lld: longest sequence that fits %s: %lld\n", config.name.c_str(),
+                  dtype_name(q.dtype), what.c_str(), static_cast<long long>(q.batch),
+                  format_bytes(q.vram).c_str(), static_cast<long long>(n));
+    }
+    return 0;
+  }
+  const MemoryResult r = simulate_memory(config, q);
+  if (c.json) {
+    const nlohmann::json j = {{"fits", r.fits},
+                              {"peak_bytes", r.peak},
+                              {"budget_bytes", q.vram},
+                              {"reserve_bytes", q.reserve},
+                              {"available_bytes", r.available},
+                              {"peak_at", r.peak_at},
+                              {"categories", categories_json(r.at_end, r.at_peak)}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  const std::int64_t T = q.seq > 0 ? q.seq : config.max_positions;
+  std::printf("%s, %s, %s, B=%lld T=%lld: the real allocation sequence on the meta device\n\n",
+              config.name.c_str(), dtype_name(q.dtype), what.c_str(),
+              static_cast<long long>(q.batch), static_cast<long long>(T));
+  std::printf("%-16s %14s %14s\n", "category", "at peak", "at end");
+  for (int i = 0; i < kNumCategories; ++i)
+    std::printf("%-16s %14s %14s\n", category_name(category_at(i)),
+                format_bytes(r.at_peak[i]).c_str(), format_bytes(r.at_end[i]).c_str());
+  std::printf("%-16s %14s\n\n", "total", format_bytes(r.peak).c_str());
+  std::printf("peak %s during '%s'\n", format_bytes(r.peak).c_str(), r.peak_at.c_str());
+  std::printf(
+      "card %s, less the reserve %s (CUDA context and library state outside the "
+      "arena%s) = %s for the arena\n",
+      format_bytes(q.vram).c_str(), format_bytes(q.reserve).c_str(),
+      c.reserve.empty() ? ", the default estimate" : "", format_bytes(r.available).c_str());
+  if (r.fits) {
+    std::printf("FITS with %s headroom\n", format_bytes(r.available - r.peak).c_str());
+  } else {
+    std::printf("DOES NOT FIT: %s short\n", format_bytes(r.peak - r.available).c_str());
+  }
+  return r.fits ? 0 : 3;
+}
+
+}  // namespace
+
+void add_memory(CLI::App& app) {
+  auto c = std::make_shared<MemoryCli>();
+  auto* sub = app.add_subcommand("memory", "Does it fit? The exact peak from a meta-device run");
+  sub->add_option("config", c->config, "Config path or bundled name")->required();
+  sub->add_option("--mode", c->mode, "train or infer")->capture_default_str();
+  sub->add_option("--batch", c->batch, "Sequences")->capture_default_str();
+  sub->add_option("--seq", c->seq, "Tokens per sequence (default: the config's positions)");
+  sub->add_option("--dtype", c->dtype, "f32, bf16 or f16")->capture_default_str();
+  sub->add_option("--optimizer", c->optimizer, "adamw, sgd or none")->capture_default_str();
+  sub->add_option("--recompute", c->recompute, "Activation recompute level 0-3")
+      ->check(CLI::Range(0, 3))
+      ->capture_default_str();
+  sub->add_option("--vram", c->vram, "The card's memory")->capture_default_str();
+  sub->add_option("--reserve", c->reserve,
+                  "Memory outside the arena (default 320 MiB: CUDA context + cuBLAS state)");
+  sub->add_flag("--max-batch", c->max_batch, "Print the largest batch that fits");
+  sub->add_flag("--max-seq", c->max_seq, "Print the longest sequence that fits");
+  sub->add_flag("--json", c->json, "Machine-readable output");
+  on_run(sub, [c] { return run_memory(*c); });
+}
+
+}  // namespace cugpt::tools

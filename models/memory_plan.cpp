@@ -52,8 +52,9 @@ MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
   MemoryResult r;
   r.available = q.vram - q.reserve;
   // An unbounded meta arena: the peak is measured, then compared with what the card offers,
-  // so a shortfall is reported by how much rather than where it first ran out.
-  auto arena = Arena::create(Device::meta(), 1ull << 50);
+  // so a shortfall is reported by how much rather than where it first ran out. On cpu and
+  // cuda the same code runs for real, with zero weights.
+  auto arena = Arena::create(q.device, q.device.is_meta() ? 1ull << 50 : default_budget(q.device));
   arena->record_timeline(q.timeline);
   {
     std::unique_ptr<Model> model;

@@ -24,6 +24,9 @@ struct MemoryQuery {
   std::uint64_t vram = 4ull << 30;  // the card
   std::uint64_t reserve = 0;        // outside the arena: CUDA context, library workspaces
   bool timeline = false;
+  // meta predicts; cpu and cuda run the same sequence for real (cpu in f32), which is how the
+  // tests hold prediction and measurement equal.
+  Device device = Device::meta();
 };
 
 // The memory a real card loses outside cugpt's arena, as a default for --reserve: the CUDA

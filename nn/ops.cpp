@@ -34,7 +34,8 @@ Shape with_last(const Shape& s, std::int64_t last) {
   return Shape(d);
 }
 
-// Host ids as an i32 tensor on the device (cuda and meta, whose accounting follows cuda's).
+// Host ids as an i32 tensor on the device. Every device allocates exactly the same tensors, so
+// a meta-device run predicts the cpu's and the cuda's arena byte for byte.
 Tensor ids_on(const Tensor& like_device, const std::vector<std::int32_t>& ids) {
   Tensor t = Tensor::empty(like_device.arena_ptr(), {static_cast<std::int64_t>(ids.size())},
                            DType::i32, Category::activation);
@@ -53,16 +54,16 @@ Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_
   if (bias && bias->numel() != OC)
     throw Error("linear: bias " + bias->shape().str() + " for " + std::to_string(OC) + " outputs");
   Tensor out = like(x, with_last(x.shape(), OC));
-  if (d.is_cpu()) {
-    cpu_linear(out, x, w, bias, w_in_out);
-    if (act) cpu_activation(out, out, *act);
-    return out;
-  }
-  // cuBLASLt's workspace lives in the arena like every other byte (meta counts it too).
+  // cuBLASLt's workspace lives in the arena like every other byte; the cpu reserves it too so
+  // that all devices allocate alike (untouched cpu pages cost nothing).
   Tensor workspace = Tensor::empty(x.arena_ptr(), {kernels::kMatmulWorkspaceBytes / 4}, DType::f32,
                                    Category::workspace);
-  const bool fused = act && cuda_fuses(*act);
+  const bool fused = act && fusable_in_gemm(*act);
   if (d.is_cuda()) cuda_linear(out, x, w, bias, w_in_out, fused ? act : nullptr, workspace);
+  if (d.is_cpu()) {
+    cpu_linear(out, x, w, bias, w_in_out);
+    if (fused) cpu_activation(out, out, *act);
+  }
   workspace = Tensor();
   if (act && !fused) return activation(out, *act);
   return out;
@@ -136,12 +137,9 @@ Tensor embedding(const std::vector<std::int32_t>& tokens,
     throw Error("embedding: " + std::to_string(tokens.size()) + " ids for a batch of " +
                 std::to_string(B) + "x" + std::to_string(T));
   Tensor out = like(wte, {B, T, C});
-  if (d.is_cpu()) {
-    cpu_embedding(out, tokens, positions, wte, wpe, wtt);
-  } else {
-    const Tensor tok = ids_on(wte, tokens), pos = ids_on(wte, positions);
-    if (d.is_cuda()) cuda_embedding(out, tok, pos, wte, wpe, wtt);
-  }
+  const Tensor tok = ids_on(wte, tokens), pos = ids_on(wte, positions);
+  if (d.is_cpu()) cpu_embedding(out, tok, pos, wte, wpe, wtt);
+  if (d.is_cuda()) cuda_embedding(out, tok, pos, wte, wpe, wtt);
   return out;
 }
 
@@ -162,12 +160,9 @@ Tensor attention(const AttentionInputs& in, std::int64_t C, std::int64_t H, bool
     throw Error("attention: probabilities are captured on the cpu device only for now");
   Tensor out = like(*in.q, {B, T, C});
   if (probs) *probs = like(*in.q, {B, H, T, T});
-  if (d.is_cpu()) {
-    cpu_attention(out, probs, in, H, causal, key_mask);
-  } else {
-    const Tensor mask = key_mask ? ids_on(out, *key_mask) : Tensor();
-    if (d.is_cuda()) cuda_attention(out, in, H, causal, key_mask ? &mask : nullptr);
-  }
+  const Tensor mask = key_mask ? ids_on(out, *key_mask) : Tensor();
+  if (d.is_cpu()) cpu_attention(out, probs, in, H, causal, key_mask ? &mask : nullptr);
+  if (d.is_cuda()) cuda_attention(out, in, H, causal, key_mask ? &mask : nullptr);
   return out;
 }
 

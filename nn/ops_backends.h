@@ -15,17 +15,18 @@ void cpu_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor* bia
 void cpu_layernorm(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b, double eps);
 void cpu_activation(Tensor& out, const Tensor& x, kernels::Activation act);
 void cpu_add(Tensor& out, const Tensor& a, const Tensor& b);
-void cpu_embedding(Tensor& out, const std::vector<std::int32_t>& tokens,
-                   const std::vector<std::int32_t>& positions, const Tensor& wte, const Tensor& wpe,
-                   const Tensor* wtt);
+void cpu_embedding(Tensor& out, const Tensor& tokens, const Tensor& positions, const Tensor& wte,
+                   const Tensor& wpe, const Tensor* wtt);
 void cpu_attention(Tensor& out, Tensor* probs, const AttentionInputs& in, std::int64_t H,
-                   bool causal, const std::vector<std::int32_t>* key_mask);
+                   bool causal, const Tensor* key_mask);
 void cpu_attention_decode(Tensor& out, const Tensor& q, std::int64_t q_col, const Tensor& k,
                           const Tensor& v, std::int64_t past, std::int64_t H);
 
-// cuda: hand-written kernels and cuBLASLt in f32, bf16 or f16. `act` is fused into the GEMM
-// epilogue where cuBLASLt has it (relu, gelu_tanh); the caller runs the others separately.
-bool cuda_fuses(kernels::Activation act);
+// Whether the activation runs inside the GEMM's epilogue (cuBLASLt has relu and gelu_tanh);
+// the cpu applies those in place, so both devices allocate the same tensors.
+bool fusable_in_gemm(kernels::Activation act);
+
+// cuda: hand-written kernels and cuBLASLt in f32, bf16 or f16.
 void cuda_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
                  const kernels::Activation* act, Tensor& workspace);
 void cuda_layernorm(Tensor& out, Tensor* sum, const Tensor& x, const Tensor* residual,

@@ -77,15 +77,14 @@ void cpu_add(Tensor& out, const Tensor& a, const Tensor& b) {
   });
 }
 
-void cpu_embedding(Tensor& out, const std::vector<std::int32_t>& tokens,
-                   const std::vector<std::int32_t>& positions, const Tensor& wte, const Tensor& wpe,
-                   const Tensor* wtt) {
+void cpu_embedding(Tensor& out, const Tensor& tokens, const Tensor& positions, const Tensor& wte,
+                   const Tensor& wpe, const Tensor* wtt) {
   kernels::EmbeddingArgs a;
   a.B = as_int(out.size(0), "B");
   a.T = as_int(out.size(1), "T");
   a.C = as_int(out.size(2), "C");
-  a.tokens = tokens.data();
-  a.positions = positions.data();
+  a.tokens = tokens.data_as<std::int32_t>();
+  a.positions = positions.data_as<std::int32_t>();
   by_dtype("embedding", wte.dtype(), [&](auto zero) {
     using T = decltype(zero);
     kernels::embedding_forward_cpu(a, out_of<T>(out), in<T>(wte), in<T>(wpe), in_or_null<T>(wtt));
@@ -93,7 +92,7 @@ void cpu_embedding(Tensor& out, const std::vector<std::int32_t>& tokens,
 }
 
 void cpu_attention(Tensor& out, Tensor* probs, const AttentionInputs& inputs, std::int64_t H,
-                   bool causal, const std::vector<std::int32_t>* key_mask) {
+                   bool causal, const Tensor* key_mask) {
   by_dtype("attention", out.dtype(), [&](auto zero) {
     using T = decltype(zero);
     kernels::AttentionArgs<T> a;
@@ -107,7 +106,7 @@ void cpu_attention(Tensor& out, Tensor* probs, const AttentionInputs& inputs, st
     a.row_stride = as_int(inputs.q->size(2), "row stride");
     a.out = out_of<T>(out);
     a.causal = causal;
-    a.key_mask = key_mask ? key_mask->data() : nullptr;
+    a.key_mask = key_mask ? key_mask->data_as<std::int32_t>() : nullptr;
     a.scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(a.D)));
     a.probs = probs ? out_of<T>(*probs) : nullptr;
     kernels::attention_forward_cpu(a);

@@ -24,7 +24,7 @@ const char* at(const Tensor& t, std::int64_t elements) {
 }
 }  // namespace
 
-bool cuda_fuses(kernels::Activation act) {
+bool fusable_in_gemm(kernels::Activation act) {
   return act != kernels::Activation::gelu_erf;
 }
 

@@ -1,0 +1,164 @@
+// The memory-budget suite: meta-device predictions equal what the cpu (and, with a GPU, the
+// cuda) arena measures for the same step, byte for byte; and every line of
+// configs/memory-suite.txt holds.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "kernels/runtime.h"
+#include "models/memory_plan.h"
+#include "nn/bytes.h"
+
+namespace cugpt {
+namespace {
+
+void expect_same(const MemoryResult& predicted, const MemoryResult& measured) {
+  EXPECT_EQ(predicted.peak, measured.peak);
+  EXPECT_EQ(predicted.at_peak, measured.at_peak);
+  EXPECT_EQ(predicted.at_end, measured.at_end);
+  EXPECT_EQ(predicted.peak_at, measured.peak_at);
+}
+
+TEST(MemoryPrediction, TrainingStepMetaEqualsCpu) {
+  for (const char* name : {"gpt-day18-tiny", "gpt2-tiny"}) {
+    for (int recompute = 0; recompute <= 3; ++recompute) {
+      for (OptimizerKind opt : {OptimizerKind::adamw, OptimizerKind::sgd}) {
+        MemoryQuery q;
+        q.batch = 3;
+        q.seq = 11;
+        q.recompute = recompute;
+        q.optimizer = opt;
+        const MemoryResult predicted = simulate_memory(load_config(name), q);
+        q.device = Device::cpu();
+        const MemoryResult measured = simulate_memory(load_config(name), q);
+        SCOPED_TRACE(std::string(name) + " recompute " + std::to_string(recompute));
+        expect_same(predicted, measured);
+        EXPECT_GT(predicted.at_peak[static_cast<int>(Category::gradient)], 0u);
+      }
+    }
+  }
+}
+
+TEST(MemoryPrediction, InferenceMetaEqualsCpu) {
+  for (const char* name : {"gpt-day18-tiny", "gpt2-tiny", "roberta-tiny"}) {
+    MemoryQuery q;
+    q.mode = MemoryMode::infer;
+    q.optimizer = OptimizerKind::none;
+    q.batch = 2;
+    q.seq = 13;
+    const MemoryResult predicted = simulate_memory(load_config(name), q);
+    q.device = Device::cpu();
+    SCOPED_TRACE(name);
+    expect_same(predicted, simulate_memory(load_config(name), q));
+  }
+}
+
+// Recompute levels move the peak by what they stop keeping.
+TEST(MemoryPrediction, RecomputeLowersThePeakOfDay18) {
+  MemoryQuery q;
+  q.dtype = DType::bf16;
+  q.batch = 8;
+  q.seq = 256;
+  std::uint64_t previous = ~0ull;
+  for (int level = 0; level <= 3; ++level) {
+    q.recompute = level;
+    const MemoryResult r = simulate_memory(load_config("gpt-day18"), q);
+    std::printf("gpt-day18 bf16 B=8 T=256 recompute %d: peak %s at '%s'\n", level,
+                format_bytes(r.peak).c_str(), r.peak_at.c_str());
+    EXPECT_LT(r.peak, previous);
+    previous = r.peak;
+  }
+}
+
+TEST(MemoryPrediction, PersistentBytesAreTheRegistrysAdamwTotals) {
+  MemoryQuery q;
+  q.dtype = DType::bf16;
+  q.batch = 1;
+  q.seq = 8;
+  const MemoryResult r = simulate_memory(load_config("gpt-day18"), q);
+  const auto at = [&](Category c) { return r.at_peak[static_cast<int>(c)]; };
+  // 16-bit parameters and gradients, f32 m and v, f32 master weights.
+  EXPECT_EQ(at(Category::gradient), at(Category::parameter));
+  EXPECT_EQ(at(Category::optimizer_state), 4 * at(Category::parameter));
+  EXPECT_EQ(at(Category::master_weight), 2 * at(Category::parameter));
+}
+
+TEST(MemoryPrediction, MaxBatchIsTheEdgeOfFitting) {
+  MemoryQuery q;
+  q.dtype = DType::bf16;
+  q.seq = 256;
+  const ModelConfig c = load_config("gpt-day18");
+  const std::int64_t b = max_batch(c, q);
+  ASSERT_GT(b, 0);
+  q.batch = b;
+  EXPECT_TRUE(simulate_memory(c, q).fits);
+  q.batch = b + 1;
+  EXPECT_FALSE(simulate_memory(c, q).fits);
+}
+
+// With a GPU, the cuda arena measures what meta predicted.
+TEST(CudaMemory, CudaArenaEqualsPrediction) {
+  std::string reason;
+  if (cuda_device_count(&reason) == 0) GTEST_SKIP() << reason;
+  MemoryQuery q;
+  q.mode = MemoryMode::infer;
+  q.optimizer = OptimizerKind::none;
+  q.dtype = DType::bf16;
+  q.batch = 2;
+  q.seq = 64;
+  const MemoryResult predicted = simulate_memory(load_config("gpt2-124m"), q);
+  q.device = Device::cuda(0);
+  expect_same(predicted, simulate_memory(load_config("gpt2-124m"), q));
+}
+
+struct Claim {
+  std::string config, mode, dtype, optimizer, vram, expect;
+  std::int64_t batch = 0, seq = 0;
+  int recompute = 0;
+  int line = 0;
+};
+
+std::vector<Claim> read_suite() {
+  std::ifstream in(std::string(CUGPT_SOURCE_DIR) + "/configs/memory-suite.txt");
+  std::vector<Claim> claims;
+  std::string text;
+  for (int line = 1; std::getline(in, text); ++line) {
+    if (text.empty() || text[0] == '#') continue;
+    std::istringstream is(text);
+    Claim c;
+    c.line = line;
+    is >> c.config >> c.mode >> c.dtype >> c.optimizer >> c.batch >> c.seq >> c.recompute >>
+        c.vram >> c.expect;
+    claims.push_back(c);
+  }
+  return claims;
+}
+
+class Suite : public ::testing::TestWithParam<Claim> {};
+
+TEST_P(Suite, ClaimHolds) {
+  const Claim& c = GetParam();
+  ASSERT_TRUE(c.expect == "fits" || c.expect == "no")
+      << "line " << c.line << ": '" << c.expect << "' (expected fits or no)";
+  MemoryQuery q;
+  q.mode = c.mode == "train" ? MemoryMode::train : MemoryMode::infer;
+  q.dtype = parse_dtype(c.dtype);
+  q.optimizer = parse_optimizer(c.optimizer);
+  q.batch = c.batch;
+  q.seq = c.seq;
+  q.recompute = c.recompute;
+  q.vram = parse_bytes(c.vram);
+  q.reserve = kDefaultReserve;
+  const MemoryResult r = simulate_memory(load_config(c.config), q);
+  EXPECT_EQ(r.fits, c.expect == "fits") << "line " << c.line << ": peak " << format_bytes(r.peak)
+                                        << " for " << format_bytes(r.available);
+}
+
+INSTANTIATE_TEST_SUITE_P(MemorySuite, Suite, ::testing::ValuesIn(read_suite()),
+                         [](const ::testing::TestParamInfo<Claim>& info) {
+                           return "line" + std::to_string(info.param.line);
+                         });
+
+}  // namespace
+}  // namespace cugpt

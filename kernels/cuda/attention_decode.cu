@@ -1,8 +1,7 @@
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include "kernels/attention_decode.h"
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/convert.cuh"
+#include "kernels/cuda/reduce.cuh"
 
 namespace cugpt::kernels {
 
@@ -11,50 +10,11 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kMaxKeys = 12288;  // 48 KB of f32 scores: the default dynamic smem limit
 
-__device__ __forceinline__ float to_f32(float x) {
-  return x;
-}
-__device__ __forceinline__ float to_f32(__half x) {
-  return __half2float(x);
-}
-__device__ __forceinline__ float to_f32(__nv_bfloat16 x) {
-  return __bfloat162float(x);
-}
-template <typename T>
-__device__ __forceinline__ T from_f32(float x);
-template <>
-__device__ __forceinline__ float from_f32<float>(float x) {
-  return x;
-}
-template <>
-__device__ __forceinline__ __half from_f32<__half>(float x) {
-  return __float2half_rn(x);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) {
-  return __float2bfloat16_rn(x);
-}
-
-__device__ float block_reduce(float v, bool is_max, float* scratch) {
-  for (int o = 16; o > 0; o >>= 1) {
-    const float w = __shfl_xor_sync(0xffffffffu, v, o);
-    v = is_max ? fmaxf(v, w) : v + w;
-  }
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  __syncthreads();  // scratch may still be read by the previous reduction
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  v = scratch[0];
-  for (int w = 1; w < kThreads / 32; ++w) v = is_max ? fmaxf(v, scratch[w]) : v + scratch[w];
-  return v;
-}
-
 // Decode is bound by reading the cache: each block streams its head's keys once for the
 // scores and its values once for the output; the softmax row stays in shared memory.
 template <typename T>
 __global__ void decode_kernel(DecodeCudaArgs a) {
   extern __shared__ float scores[];
-  __shared__ float scratch[kThreads / 32];
   const int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int keys = a.past + i + 1;
   const int C = a.H * a.D;
@@ -72,14 +32,14 @@ __global__ void decode_kernel(DecodeCudaArgs a) {
     scores[j] = s;
     mx = fmaxf(mx, s);
   }
-  mx = block_reduce(mx, true, scratch);
+  mx = block_max<kThreads>(mx);
   float sum = 0.f;
   for (int j = threadIdx.x; j < keys; j += kThreads) {
     const float e = __expf(scores[j] - mx);
     scores[j] = e;
     sum += e;
   }
-  sum = block_reduce(sum, false, scratch);  // its __syncthreads also publishes scores
+  sum = block_sum<kThreads>(sum);  // its __syncthreads also publishes scores
   const float inv = 1.f / sum;
   T* o = static_cast<T*>(a.out) + (static_cast<size_t>(b) * a.Tq + i) * C + h * a.D;
   for (int d = threadIdx.x; d < a.D; d += kThreads) {
@@ -105,16 +65,8 @@ void attention_decode_cuda(const DecodeCudaArgs& a, Stream stream) {
     throw Error("attention_decode: " + std::to_string(a.past + a.Tq) + " positions exceed the " +
                 std::to_string(kMaxKeys) + " the decode kernel holds in shared memory");
   if (a.past + a.Tq > a.t_max || a.q_stride < a.H * a.D) throw Error("attention_decode: bad sizes");
-  switch (a.dtype) {
-    case DType::f32:
-      return launch<float>(a, stream);
-    case DType::f16:
-      return launch<__half>(a, stream);
-    case DType::bf16:
-      return launch<__nv_bfloat16>(a, stream);
-    default:
-      throw Error(std::string("attention_decode: no CUDA kernel for ") + dtype_name(a.dtype));
-  }
+  dispatch_dtype("attention_decode", a.dtype,
+                 [&](auto zero) { launch<decltype(zero)>(a, stream); });
 }
 
 }  // namespace cugpt::kernels

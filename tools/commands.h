@@ -23,6 +23,8 @@ void add_memory(CLI::App& app);
 
 // The Day-18 style parameter table, shared by `params` and `report`.
 void print_param_summary(const std::string& config);
+// Does the config train and run in 4 GiB, for `report`.
+void print_memory_verdicts(const std::string& config);
 // A short forward benchmark of the config on the best device present, for `report`.
 void print_short_bench(const std::string& config);
 

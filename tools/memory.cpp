@@ -100,6 +100,30 @@ int run_memory(const MemoryCli& c) {
 
 }  // namespace
 
+void print_memory_verdicts(const std::string& name) {
+  const ModelConfig config = load_config(name);
+  const std::int64_t T = std::min<std::int64_t>(256, config.max_positions);
+  std::printf("4 GiB card, %s reserve, T=%lld (largest batch that fits; meta-device runs):\n",
+              format_bytes(kDefaultReserve).c_str(), static_cast<long long>(T));
+  for (const char* dtype : {"f32", "bf16"}) {
+    MemoryQuery q;
+    q.seq = T;
+    q.dtype = parse_dtype(dtype);
+    q.reserve = kDefaultReserve;
+    std::printf("  %-5s", dtype);
+    if (config.family != ModelFamily::roberta) {
+      for (int r : {0, 3}) {
+        q.recompute = r;
+        std::printf("  train AdamW recompute %d: %5lld", r,
+                    static_cast<long long>(max_batch(config, q)));
+      }
+    }
+    q.mode = MemoryMode::infer;
+    q.optimizer = OptimizerKind::none;
+    std::printf("  inference: %5lld\n", static_cast<long long>(max_batch(config, q)));
+  }
+}
+
 void add_memory(CLI::App& app) {
   auto c = std::make_shared<MemoryCli>();
   auto* sub = app.add_subcommand("memory", "Does it fit? The exact peak from a meta-device run");

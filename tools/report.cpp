@@ -42,6 +42,8 @@ int run_report(const std::string& config) {
   print_device_probe();
   std::printf("\n== parameters\n");
   print_param_summary(config);
+  std::printf("\n== 4 GiB verdicts\n");
+  print_memory_verdicts(config);
   std::printf("\n== forward benchmark\n");
   print_short_bench(config);
   return 0;

@@ -65,6 +65,38 @@ expect_out "bench json" '"tokens_per_s": [0-9.e+]+' "$cugpt" bench gpt-day18-tin
 expect_out "bench decode" 'decode +batch 1: [0-9.]+ tokens/s' "$cugpt" bench gpt2-tiny --seq 8 \
   --iters 2 --decode 4
 
+expect_out "memory fits" '^FITS with' "$cugpt" memory gpt-day18 --mode train --batch 8 --seq 256 \
+  --dtype bf16
+"$cugpt" memory gpt2-355m --mode train --batch 1 --seq 1024 >"$tmp/mem" 2>&1
+rc=$?
+if [ $rc -eq 3 ] && grep -q '^DOES NOT FIT: .* short' "$tmp/mem"; then ok; else bad "memory no-fit: rc $rc"; fi
+expect_out "memory json" '"fits": true' "$cugpt" memory gpt2-tiny --mode infer --batch 2 --seq 8 --json
+expect_out "memory max batch" 'largest batch that fits 4.00 GiB: 19$' "$cugpt" memory gpt-day18 \
+  --mode train --seq 256 --dtype bf16 --max-batch
+
+head -c 30000 /dev/urandom | base64 >"$tmp/text.txt"
+expect_out "train" '^step +20/20 \| loss [0-9.]+' "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" \
+  --steps 20 --batch 4 --seq 32 --log-every 10 --out "$tmp/run"
+[ -s "$tmp/run/model.safetensors" ] && [ -s "$tmp/run/optimizer.safetensors" ] && ok || bad "train wrote no checkpoint"
+expect_out "resume" '^resumed from .* at step 20' "$cugpt" train gpt2-bytes-tiny \
+  --data "$tmp/text.txt" --steps 25 --batch 4 --seq 32 --resume "$tmp/run"
+expect_error "train encoder" "roberta encoder" "$cugpt" train roberta-tiny --data "$tmp/text.txt"
+expect_error "train byte text small vocab" "at least 256" "$cugpt" train gpt2-tiny --data "$tmp/text.txt"
+# Ctrl-C: a checkpoint, then a clean exit with 130.
+"$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --steps 100000 --batch 4 --seq 32 \
+  --log-every 1000 --out "$tmp/interrupted" >"$tmp/int.out" 2>&1 &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid
+rc=$?
+if [ $rc -eq 130 ] && grep -q '^interrupted at step' "$tmp/int.out" && [ -s "$tmp/interrupted/model.safetensors" ]; then
+  ok
+else
+  bad "ctrl-c: rc $rc, $(tail -2 "$tmp/int.out")"
+fi
+ls "$tmp/interrupted" | grep -q '\.tmp\.' && bad "ctrl-c left a temporary file" || ok
+
 expect_error "unknown config" "neither a file nor a bundled name" "$cugpt" params gpt5
 echo '{"model_type": "gpt2", "vocab_size": 10' >"$tmp/broken.json"
 expect_error "invalid json" "invalid JSON" "$cugpt" params "$tmp/broken.json"

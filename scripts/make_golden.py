@@ -230,6 +230,22 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+def read_safetensors(path):
+    """{name: float32 numpy array} of an F32 safetensors file (cugpt init, write_safetensors)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        assert e["dtype"] == "F32", f"{path}: {name} is {e['dtype']}, expected F32"
+        b, t = e["data_offsets"]
+        out[name] = np.frombuffer(data[b:t], dtype="<f4").reshape(e["shape"]).copy()
+    return out
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "data", "golden")
     torch.use_deterministic_algorithms(True)

@@ -25,22 +25,6 @@ import make_golden as g  # noqa: E402
 HYPER = {"lr": 1e-2, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1}
 
 
-def read_safetensors(path):
-    import struct
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        b, t = e["data_offsets"]
-        arr = np.frombuffer(data[b:t], dtype="<f4").reshape(e["shape"])
-        out[name] = torch.tensor(arr, dtype=torch.float64, requires_grad=True)
-    return out
-
-
 class Given:
     """Stands in for make_golden.Params: hands out the given tensors by name, in order."""
 
@@ -67,7 +51,8 @@ def main():
     for name, seed in (("gpt-day18-tiny", 2801), ("gpt2-tiny", 2802)):
         cfg = g.load_config(name)
         d = os.path.join(out_dir, name)
-        params = read_safetensors(os.path.join(d, "weights.safetensors"))
+        params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+                  for k, v in g.read_safetensors(os.path.join(d, "weights.safetensors")).items()}
         gen = torch.Generator().manual_seed(seed)
         B, T = 3, 9
         tokens = torch.randint(0, cfg["vocab_size"], (B, T), generator=gen)

@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -26,23 +25,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_golden import read_safetensors  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        assert e["dtype"] == "F32", "cugpt init writes f32 here"
-        b, t = e["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[b:t], dtype="<f4").copy()).view(e["shape"])
-    return out
 
 
 def attend(q, k, v, heads):
@@ -144,7 +131,8 @@ def main():
             gen = torch.Generator().manual_seed(0)
             idx = torch.randint(0, cfg["vocab_size"], (B, T), generator=gen)
             tokens = ";".join(",".join(str(t) for t in row) for row in idx.tolist())
-            model = Gpt(cfg, read_safetensors(weights)).to(args.device, dt).eval()
+            w = {k: torch.from_numpy(v) for k, v in read_safetensors(weights).items()}
+            model = Gpt(cfg, w).to(args.device, dt).eval()
             idx_dev = idx.to(args.device)
 
             logits_path = os.path.join(tmp, "logits.npy")

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/convert.cuh"
 #include "kernels/matmul.h"
 
 namespace cugpt::kernels {
@@ -228,30 +229,6 @@ DeviceState& device_state(int device) {
   return *s;
 }
 
-__device__ __forceinline__ float to_f32(float x) {
-  return x;
-}
-__device__ __forceinline__ float to_f32(__half x) {
-  return __half2float(x);
-}
-__device__ __forceinline__ float to_f32(__nv_bfloat16 x) {
-  return __bfloat162float(x);
-}
-template <typename T>
-__device__ __forceinline__ T from_f32(float x);
-template <>
-__device__ __forceinline__ float from_f32<float>(float x) {
-  return x;
-}
-template <>
-__device__ __forceinline__ __half from_f32<__half>(float x) {
-  return __float2half_rn(x);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) {
-  return __float2bfloat16_rn(x);
-}
-
 // The fallback's epilogue, in place on out (N, OC): + bias, then the activation, in f32 with
 // the accurate tanhf, as the CPU twin computes it.
 template <typename T>
@@ -276,8 +253,7 @@ template <typename T>
 void launch_bias_epilogue(void* out, const void* bias, std::size_t n, int OC, Epilogue epilogue,
                           Stream stream) {
   constexpr int kThreads = 256;
-  const std::size_t blocks = std::min<std::size_t>((n + kThreads - 1) / kThreads, 4096);
-  bias_epilogue_kernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+  bias_epilogue_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
       static_cast<T*>(out), static_cast<const T*>(bias), n, OC, epilogue);
   CUDA_LAUNCH_CHECK();
 }

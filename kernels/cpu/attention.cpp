@@ -1,7 +1,5 @@
-#include <algorithm>
-#include <cmath>
+#include <Eigen/Core>
 #include <limits>
-#include <vector>
 
 #include "kernels/attention.h"
 #include "kernels/error.h"
@@ -9,53 +7,67 @@
 namespace cugpt::kernels {
 
 namespace {
-// One (batch, head) at a time: scores for a query row, max-subtracted softmax over the keys it
-// may see, then the weighted sum of values. The T x T matrix exists only as one row.
+template <typename T>
+using Rows = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// A head's (T, D) slice of a (B, T, row_stride) buffer, read in place.
+template <typename T>
+using HeadView = Eigen::Map<T, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// Turns a row of scores into probabilities over the keys the query may see (the first `keys`,
+// minus padding); every other entry becomes exactly 0, so that the row can be copied to probs
+// as is and P * V ignores it.
+template <typename T>
+void masked_softmax(T* row, int cols, int keys, const std::int32_t* mask) {
+  constexpr T lowest = -std::numeric_limits<T>::infinity();
+  Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> s(row, cols);
+  s.tail(cols - keys).setZero();
+  auto seen = s.head(keys);
+  if (mask)
+    for (int j = 0; j < keys; ++j)
+      if (!mask[j]) seen[j] = lowest;
+  const T mx = seen.maxCoeff();
+  if (mx == lowest) {  // no attendable key: a zero row
+    seen.setZero();
+    return;
+  }
+  seen = (seen - mx).exp();
+  // Eigen 3.3's vectorised exp clamps its input, so exp(-inf) is not exactly 0 there.
+  if (mask)
+    for (int j = 0; j < keys; ++j)
+      if (!mask[j]) seen[j] = 0;
+  seen /= seen.sum();
+}
+
+// One (batch, head) at a time, as two GEMMs around a row-wise softmax: for T up to ~1K the
+// (T, T) score block is a few MB, and Eigen's GEMM is far faster than a per-query dot loop.
 template <typename T>
 void attend(const AttentionArgs<T>& a) {
   CUGPT_CHECK(a.B >= 0 && a.T >= 0 && a.H > 0 && a.D > 0 && a.row_stride >= a.H * a.D,
               "attention: bad sizes");
-  const std::size_t T_ = static_cast<std::size_t>(a.T), D = static_cast<std::size_t>(a.D);
-  const std::size_t stride = static_cast<std::size_t>(a.row_stride);
-  const std::size_t C = static_cast<std::size_t>(a.H) * D;
-  std::vector<T> p(T_);
-  for (std::size_t b = 0; b < static_cast<std::size_t>(a.B); ++b) {
-    const std::int32_t* mask = a.key_mask ? a.key_mask + b * T_ : nullptr;
-    for (std::size_t h = 0; h < static_cast<std::size_t>(a.H); ++h) {
-      for (std::size_t i = 0; i < T_; ++i) {
-        const T* q = a.q + (b * T_ + i) * stride + h * D;
-        const std::size_t keys = a.causal ? i + 1 : T_;
-        T mx = -std::numeric_limits<T>::infinity();
-        for (std::size_t j = 0; j < keys; ++j) {
-          if (mask && mask[j] == 0) {
-            p[j] = -std::numeric_limits<T>::infinity();
-            continue;
-          }
-          const T* k = a.k + (b * T_ + j) * stride + h * D;
-          T s = 0;
-          for (std::size_t d = 0; d < D; ++d) s += q[d] * k[d];
-          p[j] = s * a.scale;
-          mx = std::max(mx, p[j]);
-        }
-        T sum = 0;
-        for (std::size_t j = 0; j < keys; ++j) {
-          p[j] = std::isinf(mx) ? T(0) : std::exp(p[j] - mx);  // all masked: a zero row
-          sum += p[j];
-        }
-        const T inv = sum > T(0) ? T(1) / sum : T(0);
-        T* o = a.out + (b * T_ + i) * C + h * D;
-        std::fill(o, o + D, T(0));
-        for (std::size_t j = 0; j < keys; ++j) {
-          p[j] *= inv;
-          if (p[j] == T(0)) continue;
-          const T* v = a.v + (b * T_ + j) * stride + h * D;
-          for (std::size_t d = 0; d < D; ++d) o[d] += p[j] * v[d];
-        }
-        if (a.probs) {
-          T* row = a.probs + ((b * a.H + h) * T_ + i) * T_;
-          std::copy(p.begin(), p.begin() + static_cast<long>(keys), row);
-          std::fill(row + keys, row + T_, T(0));
-        }
+  const int C = a.H * a.D;
+  const Eigen::OuterStride<> in_stride(a.row_stride), out_stride(C);
+  Rows<T> S(a.T, a.T);
+  for (int b = 0; b < a.B; ++b) {
+    const std::size_t row0 = static_cast<std::size_t>(b) * a.T;
+    const std::int32_t* mask = a.key_mask ? a.key_mask + row0 : nullptr;
+    for (int h = 0; h < a.H; ++h) {
+      const std::size_t in0 = row0 * a.row_stride + static_cast<std::size_t>(h) * a.D;
+      const HeadView<const Rows<T>> Q(a.q + in0, a.T, a.D, in_stride);
+      const HeadView<const Rows<T>> K(a.k + in0, a.T, a.D, in_stride);
+      const HeadView<const Rows<T>> V(a.v + in0, a.T, a.D, in_stride);
+      S.noalias() = (Q * a.scale) * K.transpose();  // the scale folds into the GEMM's alpha
+      for (int i = 0; i < a.T; ++i)
+        masked_softmax(S.row(i).data(), a.T, a.causal ? i + 1 : a.T, mask);
+      HeadView<Rows<T>> O(a.out + row0 * C + static_cast<std::size_t>(h) * a.D, a.T, a.D,
+                          out_stride);
+      if (a.causal) {
+        O.noalias() = S.template triangularView<Eigen::Lower>() * V;  // half the products
+      } else {
+        O.noalias() = S * V;
+      }
+      if (a.probs) {
+        const std::size_t p0 = (static_cast<std::size_t>(b) * a.H + h) * a.T * a.T;
+        Eigen::Map<Rows<T>>(a.probs + p0, a.T, a.T) = S;
       }
     }
   }

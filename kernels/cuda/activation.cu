@@ -1,26 +1,48 @@
+#include <algorithm>
+
 #include "kernels/activation.h"
 #include "kernels/cuda/check.cuh"
-#include "kernels/cuda/convert.cuh"
+#include "kernels/cuda/vec.cuh"
 
 namespace cugpt::kernels {
 
 namespace {
-template <typename T>
-__global__ void activation_kernel(T* out, const T* x, std::size_t n, Activation act) {
-  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    const float v = to_f32(x[i]);
-    float y;
-    if (act == Activation::relu) {
-      y = v > 0.f ? v : 0.f;
-    } else if (act == Activation::gelu_tanh) {
-      y = 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-    } else {
-      y = 0.5f * v * (1.f + erff(v * 0.7071067811865476f));
-    }
-    out[i] = from_f32<T>(y);
+
+constexpr int kThreads = 256;
+
+// The CPU twin's formulas in f32; tanhf and erff rather than their fast intrinsics, since the
+// kernel waits on memory either way.
+__device__ __forceinline__ float activate(float v, Activation act) {
+  switch (act) {
+    case Activation::relu:
+      return v > 0.f ? v : 0.f;
+    case Activation::gelu_tanh:
+      return 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    case Activation::gelu_erf:
+      break;
   }
+  return 0.5f * v * (1.f + erff(v * 0.7071067811865476f));
 }
+
+// Grid-stride over packs of kVec elements, then the n % kVec left at the end one each by the
+// first threads. In place (out == x) is safe: each element is read by the thread that writes it.
+template <typename T, int kVec>
+__global__ void __launch_bounds__(kThreads)
+    activation_kernel(T* out, const T* x, std::size_t n, Activation act) {
+  const std::size_t packs = n / kVec;
+  const std::size_t tid = static_cast<std::size_t>(blockIdx.x) * kThreads + threadIdx.x;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * kThreads;
+  for (std::size_t p = tid; p < packs; p += stride) {
+    float v[kVec];
+    load_vec(v, x + p * kVec);
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) v[k] = activate(v[k], act);
+    store_vec(out + p * kVec, v);
+  }
+  const std::size_t i = packs * kVec + tid;
+  if (i < n) out[i] = from_f32<T>(activate(to_f32(x[i]), act));
+}
+
 }  // namespace
 
 void activation_forward_cuda(void* out, const void* x, std::size_t n, Activation act, DType dtype,
@@ -28,9 +50,13 @@ void activation_forward_cuda(void* out, const void* x, std::size_t n, Activation
   dispatch_dtype("activation", dtype, [&](auto zero) {
     using T = decltype(zero);
     if (n == 0) return;
-    activation_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<T*>(out),
-                                                               static_cast<const T*>(x), n, act);
-    CUDA_LAUNCH_CHECK();
+    dispatch_vec<T>(aligned16(out) && aligned16(x), [&](auto vec) {
+      constexpr int kVec = decltype(vec)::value;
+      activation_kernel<T, kVec>
+          <<<grid_for(std::max<std::size_t>(n / kVec, 1), kThreads), kThreads, 0, stream>>>(
+              static_cast<T*>(out), static_cast<const T*>(x), n, act);
+      CUDA_LAUNCH_CHECK();
+    });
   });
 }
 

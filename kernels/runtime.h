@@ -43,7 +43,6 @@ void cuda_free(void* ptr) noexcept;
 void cuda_memcpy_h2d(void* dst, const void* src, std::size_t bytes, Stream stream = nullptr);
 void cuda_memcpy_d2h(void* dst, const void* src, std::size_t bytes, Stream stream = nullptr);
 void cuda_memcpy_d2d(void* dst, const void* src, std::size_t bytes, Stream stream = nullptr);
-void cuda_memset(void* dst, int value, std::size_t bytes, Stream stream = nullptr);
 void cuda_synchronize();
 // Bytes the driver reports in use on the current device (total - free).
 std::size_t cuda_used_bytes();

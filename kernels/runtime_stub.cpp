@@ -43,9 +43,6 @@ void cuda_memcpy_d2h(void*, const void*, std::size_t, Stream) {
 void cuda_memcpy_d2d(void*, const void*, std::size_t, Stream) {
   no_cuda();
 }
-void cuda_memset(void*, int, std::size_t, Stream) {
-  no_cuda();
-}
 void cuda_synchronize() {
   no_cuda();
 }

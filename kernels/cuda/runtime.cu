@@ -73,10 +73,6 @@ void cuda_memcpy_d2d(void* dst, const void* src, std::size_t bytes, Stream strea
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
 }
 
-void cuda_memset(void* dst, int value, std::size_t bytes, Stream stream) {
-  CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, stream));
-}
-
 void cuda_synchronize() {
   CUDA_CHECK(cudaDeviceSynchronize());
 }

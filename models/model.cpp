@@ -32,6 +32,7 @@ void Model::validate(const Batch& b) const {
 
 std::unique_ptr<Model> build_model(const ModelConfig& config, const std::shared_ptr<Arena>& arena,
                                    DType dtype) {
+  if (dtype == DType::i32) throw Error("models hold floating-point weights: f32, bf16, f16 or f64");
   switch (config.family) {
     case ModelFamily::gpt_day18:
     case ModelFamily::gpt2:

@@ -4,7 +4,7 @@
 # without it cugpt builds for the cpu and meta devices only).
 set -euo pipefail
 
-packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libcli11-dev libgtest-dev libstb-dev
+packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libcli11-dev libgtest-dev
           libbenchmark-dev)
 missing=()
 for p in "${packages[@]}"; do

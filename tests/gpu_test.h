@@ -5,12 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/dtype.h"
 #include "kernels/runtime.h"
+#include "nn/tensor.h"
 
 namespace cugpt::testing {
 
@@ -74,6 +78,57 @@ inline ::testing::AssertionResult close(const std::vector<float>& got,
   return ::testing::AssertionFailure()
          << "scaled error " << max_diff / max_ref << " > " << tol << " (worst at " << worst << ": "
          << got[worst] << " vs " << want[worst] << ")";
+}
+
+// n elements of dtype on the device, `offset` elements into their allocation (1 breaks 16-byte
+// alignment), with NaN before them and kGuard NaNs after that no kernel may overwrite.
+class DeviceArray {
+ public:
+  static constexpr std::size_t kGuard = 8;
+
+  DeviceArray(const std::shared_ptr<Arena>& arena, std::size_t n, DType dtype,
+              std::size_t offset = 0)
+      : n_(n), offset_(offset) {
+    t_ = Tensor::empty(arena, {static_cast<std::int64_t>(offset + n + kGuard)}, dtype,
+                       Category::activation);
+    t_.fill(NAN);
+  }
+  void upload(const std::vector<float>& values) {
+    std::vector<float> all(offset_ + n_ + kGuard, NAN);
+    std::copy(values.begin(), values.end(), all.begin() + offset_);
+    t_.copy_from_floats(all);
+  }
+  void* ptr() { return static_cast<char*>(t_.data()) + offset_ * dtype_size(t_.dtype()); }
+  float* f32() { return static_cast<float*>(ptr()); }
+  // The n elements; a guard that is no longer NaN is a failure of the kernel that wrote it.
+  std::vector<float> download() const {
+    cuda_synchronize();
+    const std::vector<float> all = t_.to_floats();
+    for (std::size_t i = 0; i < all.size(); ++i)
+      if ((i < offset_ || i >= offset_ + n_) && !std::isnan(all[i]))
+        ADD_FAILURE() << "guard element " << i << " of " << all.size() << " was written";
+    return {all.begin() + offset_, all.begin() + offset_ + n_};
+  }
+
+ private:
+  std::size_t n_, offset_;
+  Tensor t_;
+};
+
+// Bit-for-bit equality (NaN fails), naming the first difference.
+inline ::testing::AssertionResult identical(const std::vector<float>& got,
+                                            const std::vector<float>& want) {
+  if (got.size() != want.size())
+    return ::testing::AssertionFailure() << "sizes " << got.size() << " vs " << want.size();
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    std::uint32_t a, b;
+    std::memcpy(&a, &got[i], 4);
+    std::memcpy(&b, &want[i], 4);
+    if (a != b || std::isnan(got[i]))
+      return ::testing::AssertionFailure()
+             << "element " << i << ": " << got[i] << " vs " << want[i];
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace cugpt::testing

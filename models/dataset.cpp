@@ -29,14 +29,21 @@ void fill(const std::vector<std::int32_t>& tokens, std::int64_t start, std::int6
 }
 }  // namespace
 
-Dataset Dataset::load(const std::string& path, std::int64_t vocab, double val_fraction) {
+DataFormat data_format(const std::string& path) {
+  if (ends_with(path, ".u32.bin") || ends_with(path, ".bin32")) return DataFormat::u32;
+  return ends_with(path, ".bin") ? DataFormat::u16 : DataFormat::text;
+}
+
+Dataset Dataset::load(const std::string& path, std::int64_t vocab, double val_fraction,
+                      const Tokenizer* tokenizer) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("data '" + path + "': cannot read");
   const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
                                          std::istreambuf_iterator<char>());
   std::vector<std::int32_t> tokens;
-  const bool u32 = ends_with(path, ".u32.bin") || ends_with(path, ".bin32");
-  if (u32 || ends_with(path, ".bin")) {
+  const DataFormat format = data_format(path);
+  const bool u32 = format == DataFormat::u32;
+  if (format != DataFormat::text) {
     const std::size_t width = u32 ? 4 : 2;
     if (bytes.size() % width != 0)
       throw Error("data '" + path + "': " + std::to_string(bytes.size()) +
@@ -52,12 +59,13 @@ Dataset Dataset::load(const std::string& path, std::int64_t vocab, double val_fr
       tokens.push_back(static_cast<std::int32_t>(id));
     }
   } else {
-    if (vocab < 256)
-      throw Error("data '" + path +
-                  "': byte-level text needs a vocabulary of at least 256, the "
-                  "model has " +
-                  std::to_string(vocab));
-    tokens.assign(bytes.begin(), bytes.end());
+    static const ByteTokenizer bytes_only;
+    const Tokenizer& t = tokenizer ? *tokenizer : bytes_only;
+    if (vocab < t.vocab_size())
+      throw Error("data '" + path + "': text tokenized by the " + t.name() +
+                  " tokenizer needs a vocabulary of at least " + std::to_string(t.vocab_size()) +
+                  ", the model has " + std::to_string(vocab));
+    tokens = t.encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   }
   try {
     return from_tokens(std::move(tokens), vocab, val_fraction);

@@ -1,5 +1,6 @@
-// Training data: a token stream from UTF-8 text (one token per byte, for byte-level models and
-// tests) or from a pre-tokenized .bin of little-endian uint16 or uint32 ids (nanoGPT's format).
+// Training data: a token stream from UTF-8 text (tokenized by a Tokenizer: one token per byte by
+// default, or GPT-2's BPE) or from a pre-tokenized .bin of little-endian uint16 or uint32 ids
+// (nanoGPT's format).
 // The last `val_fraction` of the stream is held out for validation. Batches are drawn at
 // offsets that depend only on (seed, step, row), so a resumed run sees the same data as an
 // uninterrupted one without saving any reader state.
@@ -9,15 +10,22 @@
 #include <string>
 #include <vector>
 
+#include "models/tokenizer.h"
+
 namespace cugpt {
 
 enum class DataFormat { text, u16, u32 };
 
+// .bin is uint16 (nanoGPT), .u32.bin or .bin32 uint32, anything else text.
+DataFormat data_format(const std::string& path);
+
 class Dataset {
  public:
-  // The format comes from the extension unless given: .bin is uint16 (nanoGPT), .u32.bin or
-  // .bin32 uint32, anything else text. Every id must be below `vocab`.
-  static Dataset load(const std::string& path, std::int64_t vocab, double val_fraction = 0.1);
+  // The format comes from the extension (see data_format). Text is encoded by `tokenizer` (the
+  // byte tokenizer when null), whose vocabulary must fit in the model's. Every id must be below
+  // `vocab`.
+  static Dataset load(const std::string& path, std::int64_t vocab, double val_fraction = 0.1,
+                      const Tokenizer* tokenizer = nullptr);
   static Dataset from_tokens(std::vector<std::int32_t> tokens, std::int64_t vocab,
                              double val_fraction = 0.1);
 

@@ -1,0 +1,65 @@
+#include "models/tokenizer.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "kernels/error.h"
+#include "models/bpe.h"
+
+namespace cugpt {
+
+namespace fs = std::filesystem;
+
+std::vector<std::int32_t> ByteTokenizer::encode(std::string_view text) const {
+  std::vector<std::int32_t> ids;
+  ids.reserve(text.size());
+  for (char c : text) ids.push_back(static_cast<unsigned char>(c));
+  return ids;
+}
+
+std::string ByteTokenizer::decode(const std::vector<std::int32_t>& ids) const {
+  std::string text;
+  text.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] > 255)
+      throw Error("token id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
+                  " is not in the vocabulary of the byte tokenizer (0..255)");
+    text += static_cast<char>(ids[i]);
+  }
+  return text;
+}
+
+std::string ByteTokenizer::token_text(std::int32_t id) const {
+  if (id < 0 || id > 255)
+    throw Error("token id " + std::to_string(id) +
+                " is not in the vocabulary of the byte tokenizer (0..255)");
+  if (id > 0x20 && id < 0x7F) return std::string(1, static_cast<char>(id));
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "<0x%02X>", id);
+  return buf;
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec,
+                                          const TokenizerOptions& options) {
+  if (spec == "byte") return std::make_unique<ByteTokenizer>();
+  TokenizerOptions o = options;
+  std::string dir = spec;
+  for (const auto& [prefix, kind] :
+       {std::make_pair(std::string("gpt2:"), TokenizerKind::gpt2),
+        std::make_pair(std::string("roberta:"), TokenizerKind::roberta)}) {
+    if (dir.compare(0, prefix.size(), prefix) == 0) {
+      dir = dir.substr(prefix.size());
+      o.kind = kind;
+      break;
+    }
+  }
+  std::error_code ec;
+  if (dir.empty() || !fs::is_directory(dir, ec))
+    throw Error("tokenizer '" + spec +
+                "': expected 'byte' or a directory holding vocab.json and merges.txt");
+  const fs::path root(dir);
+  return std::make_unique<BpeTokenizer>((root / "vocab.json").string(),
+                                        (root / "merges.txt").string(), o);
+}
+
+}  // namespace cugpt

@@ -1,0 +1,57 @@
+// Tokenizers: text <-> token ids. Three kinds:
+// - byte: one token per byte, id = byte value, vocabulary 256; always available, no files.
+// - gpt2: GPT-2's byte-level BPE from a vocab.json + merges.txt (models/bpe.h).
+// - roberta: the same BPE with RoBERTa's <s> </s> <pad> <mask>; encode wraps in <s> ... </s>.
+// For every kind decode(encode(text)) == text for any bytes (RoBERTa adds its two markers).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cugpt {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  virtual std::vector<std::int32_t> encode(std::string_view text) const = 0;
+  // The bytes of the tokens in order. Throws cugpt::Error for an id outside the vocabulary.
+  virtual std::string decode(const std::vector<std::int32_t>& ids) const = 0;
+  // A short printable label for one token (attention maps, tables): never empty, no control
+  // characters. Throws for an id outside the vocabulary.
+  virtual std::string token_text(std::int32_t id) const = 0;
+  // One more than the largest id.
+  virtual std::int64_t vocab_size() const = 0;
+  // "byte", "gpt2" or "roberta", with where it came from, for messages.
+  virtual std::string name() const = 0;
+};
+
+class ByteTokenizer final : public Tokenizer {
+ public:
+  std::vector<std::int32_t> encode(std::string_view text) const override;
+  std::string decode(const std::vector<std::int32_t>& ids) const override;
+  // Printable ASCII other than space as itself, every other byte as <0xNN>.
+  std::string token_text(std::int32_t id) const override;
+  std::int64_t vocab_size() const override { return 256; }
+  std::string name() const override { return "byte"; }
+};
+
+enum class TokenizerKind { automatic, gpt2, roberta };
+
+struct TokenizerOptions {
+  // automatic: roberta when vocab.json has a "<s>" token, else gpt2.
+  TokenizerKind kind = TokenizerKind::automatic;
+  // roberta only: wrap every encoded text in <s> ... </s>.
+  bool add_special_tokens = true;
+};
+
+// `spec` is "byte", or a directory holding vocab.json and merges.txt. A directory may be
+// prefixed with "gpt2:" or "roberta:" to choose the kind, overriding options.kind. Throws
+// cugpt::Error naming the file (and line) for anything missing or malformed.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec,
+                                          const TokenizerOptions& options = {});
+
+}  // namespace cugpt

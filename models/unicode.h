@@ -1,0 +1,37 @@
+// UTF-8 decoding and the coarse Unicode classes that GPT-2's pre-tokenizer needs: letter
+// (\p{L}), number (\p{N}), space (\s) and everything else (punctuation, symbols, marks,
+// controls). There is no full Unicode database here: ASCII is classified exactly, White_Space
+// exactly, and for the rest of the code space a table of known number and non-letter ranges
+// (Latin-1 signs, combining marks, general punctuation, arrows, mathematical and technical
+// symbols, box drawing, dingbats, CJK punctuation, fullwidth signs, emoji, digits of the main
+// scripts, ...) is checked; any code point in none of them counts as a letter. This keeps
+// words of every script together; docs/tokenizers.md says where it can differ from Unicode.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cugpt {
+
+enum class CharClass { letter, number, space, other };
+
+// A byte that does not start a valid UTF-8 sequence decodes to this value, one byte long.
+constexpr std::uint32_t kInvalidCodePoint = 0xFFFFFFFFu;
+
+// Decodes the code point starting at byte i of s (i < s.size()) and returns its length in
+// bytes. Overlong forms, surrogates, values above U+10FFFF and truncated sequences are invalid:
+// cp = kInvalidCodePoint and the length is 1, so every byte of any input is consumed once.
+std::size_t utf8_decode(std::string_view s, std::size_t i, std::uint32_t& cp);
+
+// Appends the UTF-8 encoding of cp (a valid scalar value) to out.
+void utf8_append(std::uint32_t cp, std::string& out);
+
+// True when every byte of s belongs to a valid UTF-8 sequence.
+bool utf8_valid(std::string_view s);
+
+// The class of a code point; kInvalidCodePoint is `other`.
+CharClass char_class(std::uint32_t cp);
+
+}  // namespace cugpt

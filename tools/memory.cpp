@@ -1,6 +1,7 @@
 // `cugpt memory <config> --mode train|infer --batch B --seq T [--dtype] [--optimizer]
-// [--recompute L] [--vram 4GiB] [--reserve SIZE] [--json] [--max-batch | --max-seq]`:
-// does it fit, answered by running the real step on the meta device.
+// [--recompute L] [--vram 4GiB] [--reserve SIZE] [--json] [--max-batch | --max-seq]
+// [--plot FILE]`: does it fit, answered by running the real step on the meta device.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 #include "models/memory_plan.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
+#include "viz/memory_plot.h"
 
 namespace cugpt::tools {
 
@@ -17,6 +19,7 @@ namespace {
 
 struct MemoryCli {
   std::string config, mode = "train", dtype = "f32", optimizer = "adamw", vram = "4GiB", reserve;
+  std::string plot;  // a PNG of the step's timeline
   std::int64_t batch = 1, seq = 0;
   int recompute = 0;
   bool json = false, max_batch = false, max_seq = false;
@@ -27,6 +30,13 @@ nlohmann::json categories_json(const CategoryBytes& end, const CategoryBytes& pe
   for (int i = 0; i < kNumCategories; ++i)
     j[category_name(category_at(i))] = {{"current", end[i]}, {"peak", peak[i]}};
   return j;
+}
+
+// `r` was simulated with q.timeline on; the title spells out the sequence length.
+void write_plot(const std::string& path, const ModelConfig& config, MemoryQuery q,
+                const MemoryResult& r) {
+  if (q.seq <= 0) q.seq = config.max_positions;
+  viz::write_memory_plot(path, config.name, q, r);
 }
 
 int run_memory(const MemoryCli& c) {
@@ -48,6 +58,13 @@ int run_memory(const MemoryCli& c) {
                                : std::string("inference (prefill + decode)");
   if (c.max_batch || c.max_seq) {
     const std::int64_t n = c.max_batch ? max_batch(config, q) : max_seq(config, q);
+    if (!c.plot.empty()) {
+      // The largest case that fits; when none does, the smallest, to show by how much.
+      MemoryQuery p = q;
+      (c.max_batch ? p.batch : p.seq) = std::max<std::int64_t>(n, 1);
+      p.timeline = true;
+      write_plot(c.plot, config, p, simulate_memory(config, p));
+    }
     if (c.json) {
       std::printf("%s\n",
                   nlohmann::json{{c.max_batch ? "max_batch" : "max_seq", n}}.dump().c_str());
@@ -61,9 +78,12 @@ int run_memory(const MemoryCli& c) {
                   dtype_name(q.dtype), what.c_str(), static_cast<long long>(q.batch),
                   format_bytes(q.vram).c_str(), static_cast<long long>(n));
     }
+    if (!c.plot.empty() && !c.json) std::printf("plot written to %s\n", c.plot.c_str());
     return 0;
   }
+  q.timeline = !c.plot.empty();
   const MemoryResult r = simulate_memory(config, q);
+  if (!c.plot.empty()) write_plot(c.plot, config, q, r);
   if (c.json) {
     const nlohmann::json j = {{"fits", r.fits},
                               {"peak_bytes", r.peak},
@@ -95,6 +115,7 @@ int run_memory(const MemoryCli& c) {
   } else {
     std::printf("DOES NOT FIT: %s short\n", format_bytes(r.peak - r.available).c_str());
   }
+  if (!c.plot.empty()) std::printf("plot written to %s\n", c.plot.c_str());
   return r.fits ? 0 : 3;
 }
 
@@ -142,6 +163,9 @@ void add_memory(CLI::App& app) {
   sub->add_flag("--max-batch", c->max_batch, "Print the largest batch that fits");
   sub->add_flag("--max-seq", c->max_seq, "Print the longest sequence that fits");
   sub->add_flag("--json", c->json, "Machine-readable output");
+  sub->add_option("--plot", c->plot,
+                  "Write a PNG of the step's memory timeline (with --max-batch/--max-seq: of "
+                  "the largest case that fits)");
   on_run(sub, [c] { return run_memory(*c); });
 }
 

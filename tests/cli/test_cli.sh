@@ -123,5 +123,36 @@ expect_error "unwritable output" "cannot write" \
 [ ! -e "$tmp/x.npy" ] && ok || bad "a failed forward left $tmp/x.npy behind"
 expect_error "bad dtype" "unknown dtype 'int8'" "$cugpt" init gpt2-tiny --out "$tmp/y" --dtype int8
 
+expect_out "memory plot" 'plot written to .*/m\.png$' "$cugpt" memory gpt-day18-tiny --mode train \
+  --batch 2 --seq 16 --plot "$tmp/m.png"
+[ "$(head -c 8 "$tmp/m.png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && ok ||
+  bad "memory plot: $tmp/m.png does not start with the PNG signature"
+expect_error "memory plot unwritable" "cannot write '/nonexistent/dir/x.png'" "$cugpt" memory \
+  gpt-day18-tiny --mode train --batch 2 --seq 16 --plot /nonexistent/dir/x.png
+
+# Text prompts through a tokenizer (byte by default): ids, then the decoded continuation.
+expect_out "init bytes" 'gpt2-bytes-tiny' "$cugpt" init gpt2-bytes-tiny --out "$tmp/bytes.safetensors" --seed 3
+expect_out "generate text ids" '^[0-9]+(,[0-9]+){3}$' "$cugpt" generate gpt2-bytes-tiny \
+  --weights "$tmp/bytes.safetensors" --text "Hello" --max-new 4
+expect_out "generate text decoded" '^text: ".*"$' "$cugpt" generate gpt2-bytes-tiny \
+  --weights "$tmp/bytes.safetensors" --text "Hello" --max-new 4
+by_text=$("$cugpt" generate gpt2-bytes-tiny --weights "$tmp/bytes.safetensors" --text "Hello" \
+  --max-new 6 2>/dev/null | head -1)
+by_ids=$("$cugpt" generate gpt2-bytes-tiny --weights "$tmp/bytes.safetensors" \
+  --tokens "72,101,108,108,111" --max-new 6 2>/dev/null)
+[ -n "$by_text" ] && [ "$by_text" = "$by_ids" ] && ok || bad "--text 'Hello' != --tokens of its bytes: '$by_text' vs '$by_ids'"
+expect_out "generate tokens with tokenizer" '^text: ".*"$' "$cugpt" generate gpt2-bytes-tiny \
+  --weights "$tmp/bytes.safetensors" --tokens "72,105" --tokenizer byte --max-new 3
+expect_error "text and tokens" "mutually exclusive" "$cugpt" generate gpt2-bytes-tiny \
+  --weights "$tmp/bytes.safetensors" --text "Hi" --tokens "1,2" --max-new 2
+expect_error "no prompt" "no prompt" "$cugpt" generate gpt2-bytes-tiny \
+  --weights "$tmp/bytes.safetensors" --max-new 2
+expect_error "text beyond vocab" "token id 104 at batch 0, position 0 is outside the vocabulary" \
+  "$cugpt" generate gpt2-tiny --weights "$golden/gpt2-tiny/weights.safetensors" --text "hi" --max-new 2
+expect_error "bad tokenizer" "expected 'byte' or a directory" "$cugpt" generate gpt2-bytes-tiny \
+  --weights "$tmp/bytes.safetensors" --text "Hi" --tokenizer "$tmp/none" --max-new 2
+expect_error "train tokenizer vocab" "needs a vocabulary of at least 278" "$cugpt" train \
+  gpt2-bytes-tiny --data "$tmp/text.txt" --tokenizer "$(dirname "$0")/../data/bpe" --steps 1
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,5 +1,5 @@
 // Whole-model forward and decode: ms, tokens/s, achieved TFLOP/s and GB/s, and their fraction
-// of the device's ceilings (published figures for known GPUs, measured otherwise). CUDA cases
+// of the device's ceilings (bench/bench_util.h). CUDA cases
 // report an error and skip on machines without a GPU.
 #include <benchmark/benchmark.h>
 
@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "bench/bench_util.h"
 #include "kernels/runtime.h"
 #include "models/cost.h"
 #include "models/generate.h"
@@ -30,35 +31,14 @@ Loaded& model_for(const std::string& config, Device device, DType dtype) {
   if (it != cache.end()) return it->second;
   cache.clear();  // one model at a time: a 4 GB card holds one gpt2-124m with room to run
   Loaded l;
-  l.arena = Arena::create(device, default_budget(device));
+  l.arena = bench::shared_arena(device);
   l.model = build_model(load_config(config), l.arena, dtype);
   init_parameters(*l.model, 0);
   return cache.emplace(key, std::move(l)).first->second;
 }
 
-const DevicePeaks& peaks_for(const Loaded& l, DType dtype) {
-  static std::map<std::string, DevicePeaks> cache;
-  const Device d = l.arena->device();
-  const std::string key = d.str() + dtype_name(dtype);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  std::optional<DevicePeaks> p;
-  if (d.is_cuda()) p = published_peaks(cuda_probe(d.index).name);
-  if (!p) p = measure_peaks(l.arena, dtype);
-  return cache.emplace(key, *p).first->second;
-}
-
-bool skip_without_gpu(benchmark::State& state, Device device) {
-  std::string reason;
-  if (device.is_cuda() && cuda_device_count(&reason) == 0) {
-    state.SkipWithError(reason.c_str());
-    return true;
-  }
-  return false;
-}
-
 void forward(benchmark::State& state, const std::string& config, Device device, DType dtype) {
-  if (skip_without_gpu(state, device)) return;
+  if (bench::skip_without_gpu(state, device)) return;
   const std::int64_t B = state.range(0), T = state.range(1);
   Loaded& l = model_for(config, device, dtype);
   Batch batch;
@@ -72,7 +52,7 @@ void forward(benchmark::State& state, const std::string& config, Device device, 
     state.SetIterationTime(ms / 1e3);
   }
   const ForwardCost cost = forward_cost(*l.model, B, T);
-  const DevicePeaks& p = peaks_for(l, dtype);
+  const DevicePeaks& p = bench::peaks_for(l.arena, dtype);
   const double iters = static_cast<double>(state.iterations());
   using C = benchmark::Counter;
   state.counters["tokens/s"] = C(static_cast<double>(B * T) * iters, C::kIsRate);
@@ -84,7 +64,7 @@ void forward(benchmark::State& state, const std::string& config, Device device, 
 }
 
 void decode(benchmark::State& state, const std::string& config, Device device, DType dtype) {
-  if (skip_without_gpu(state, device)) return;
+  if (bench::skip_without_gpu(state, device)) return;
   const std::int64_t context = state.range(0);
   Loaded& l = model_for(config, device, dtype);
   const auto& gpt = static_cast<const Gpt&>(*l.model);
@@ -99,7 +79,7 @@ void decode(benchmark::State& state, const std::string& config, Device device, D
     state.SetIterationTime(r.decode_ms / 1e3);
   }
   const ForwardCost cost = decode_cost(*l.model, 1, context + 4);
-  const DevicePeaks& p = peaks_for(l, dtype);
+  const DevicePeaks& p = bench::peaks_for(l.arena, dtype);
   const double steps = 8.0 * static_cast<double>(state.iterations());
   using C = benchmark::Counter;
   state.counters["tokens/s"] = C(steps, C::kIsRate);

@@ -27,7 +27,7 @@ void attention_decode_cpu(const DecodeArgs<float>& a);
 void attention_decode_cpu(const DecodeArgs<double>& a);
 
 // CUDA: one block per (query, head, sequence); the scores of a row live in shared memory
-// (4 bytes per cached position: 48 KB holds 12288 positions), f32 accumulation.
+// (4 bytes per cached position: up to 12288 positions), f32 accumulation, head dims 1 to 256.
 struct DecodeCudaArgs {
   int B = 0, Tq = 0, past = 0, H = 0, D = 0;
   const void* q = nullptr;

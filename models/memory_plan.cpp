@@ -1,5 +1,7 @@
 #include "models/memory_plan.h"
 
+#include "kernels/runtime.h"
+
 #include "models/gpt.h"
 #include "models/model.h"
 #include "nn/optimizer.h"
@@ -54,7 +56,10 @@ MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
   // An unbounded meta arena: the peak is measured, then compared with what the card offers,
   // so a shortfall is reported by how much rather than where it first ran out. On cpu and
   // cuda the same code runs for real, with zero weights.
-  auto arena = Arena::create(q.device, q.device.is_meta() ? 1ull << 50 : default_budget(q.device));
+  const std::uint64_t budget = q.device.is_meta() ? 1ull << 50
+                               : q.arena_budget   ? q.arena_budget
+                                                  : default_budget(q.device);
+  auto arena = Arena::create(q.device, budget);
   arena->record_timeline(q.timeline);
   {
     std::unique_ptr<Model> model;
@@ -69,6 +74,7 @@ MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
     }
     r.at_end = arena->stats().current;
   }
+  if (q.device.is_cuda()) r.driver_used = cuda_used_bytes();
   const ArenaStats s = arena->stats();
   r.peak = s.peak;
   r.peak_at = s.peak_tag;

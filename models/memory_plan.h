@@ -24,6 +24,9 @@ struct MemoryQuery {
   std::uint64_t vram = 4ull << 30;  // the card
   std::uint64_t reserve = 0;        // outside the arena: CUDA context, library workspaces
   bool timeline = false;
+  // cpu and cuda: the arena's budget (0: the device's default). Giving a real run exactly the
+  // predicted peak checks that the prediction is enough, to the byte.
+  std::uint64_t arena_budget = 0;
   // meta predicts; cpu and cuda run the same sequence for real (cpu in f32), which is how the
   // tests hold prediction and measurement equal.
   Device device = Device::meta();
@@ -41,6 +44,8 @@ struct MemoryResult {
   std::string peak_at;          // the operation running at the peak
   CategoryBytes at_peak{}, at_end{};
   std::vector<TimelineEvent> timeline;
+  // cuda: the driver's used bytes on the card at the end of the step, the arena still held.
+  std::uint64_t driver_used = 0;
 };
 
 MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q);

@@ -25,11 +25,27 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import read_safetensors  # noqa: E402
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
+
+
+def read_weights(path):
+    """The tensors of a safetensors file (F32, BF16 or F16) as torch tensors."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    kinds = {"F32": (np.float32, None), "BF16": (np.int16, torch.bfloat16),
+             "F16": (np.float16, None)}
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, t = e["data_offsets"]
+        np_dtype, view = kinds[e["dtype"]]
+        a = np.frombuffer(data[8 + n + b:8 + n + t], dtype=np_dtype).reshape(e["shape"]).copy()
+        out[name] = torch.from_numpy(a).view(view) if view else torch.from_numpy(a)
+    return out
 
 
 def attend(q, k, v, heads):
@@ -126,12 +142,13 @@ def main():
             with open(os.path.join(ROOT, "configs", name + ".json")) as f:
                 cfg = json.load(f)
             weights = os.path.join(tmp, name + ".safetensors")
-            subprocess.run([args.cugpt, "init", name, "--out", weights, "--seed", "1"], check=True,
+            subprocess.run([args.cugpt, "init", name, "--out", weights, "--seed", "1", "--dtype",
+                            args.dtype], check=True,
                            stdout=subprocess.DEVNULL)
             gen = torch.Generator().manual_seed(0)
             idx = torch.randint(0, cfg["vocab_size"], (B, T), generator=gen)
             tokens = ";".join(",".join(str(t) for t in row) for row in idx.tolist())
-            w = {k: torch.from_numpy(v) for k, v in read_safetensors(weights).items()}
+            w = read_weights(weights)
             model = Gpt(cfg, w).to(args.device, dt).eval()
             idx_dev = idx.to(args.device)
 

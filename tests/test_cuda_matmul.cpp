@@ -266,9 +266,10 @@ TEST_F(CudaMatmul, ZeroRowsDoNothing) {
 }
 
 TEST_F(CudaMatmul, RejectsOtherDtypes) {
-  Tensor x = Tensor::empty(arena_, {4, 8}, DType::f64, Category::activation);
-  Tensor w = Tensor::empty(arena_, {8, 8}, DType::f64, Category::parameter);
-  Tensor out = Tensor::empty(arena_, {4, 8}, DType::f64, Category::activation);
+  // f64 tensors cannot exist on cuda at all; the kernel must refuse the dtype by itself too.
+  Tensor x = Tensor::empty(arena_, {4, 8}, DType::f32, Category::activation);
+  Tensor w = Tensor::empty(arena_, {8, 8}, DType::f32, Category::parameter);
+  Tensor out = Tensor::empty(arena_, {8, 8}, DType::f32, Category::activation);
   for (DType t : {DType::f64, DType::i32}) {
     EXPECT_THROW(kernels::matmul_forward_cuda(out.data(), x.data(), w.data(), nullptr, 4, 8, 8,
                                               false, Epilogue::none, t, workspace(), nullptr),

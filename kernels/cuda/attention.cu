@@ -15,6 +15,7 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/cuda/attention_generic.cuh"
 #include "kernels/cuda/check.cuh"
 
 namespace cugpt::kernels {
@@ -416,13 +417,14 @@ void attention_forward_cuda(const AttentionCudaArgs& a, Stream stream) {
   if (a.dtype != DType::f32 && a.dtype != DType::f16 && a.dtype != DType::bf16)
     throw Error(std::string("attention: no CUDA kernel for ") + dtype_name(a.dtype) +
                 " (supported: f32, f16, bf16)");
-  if (a.D != 32 && a.D != 64 && a.D != 80 && a.D != 96 && a.D != 128)
-    throw Error("attention: no CUDA kernel for head dim " + std::to_string(a.D) +
-                " (supported: 32, 64, 80, 96, 128)");
-  CUGPT_CHECK(a.B >= 0 && a.T >= 0 && a.H > 0 && a.row_stride >= a.H * a.D, "attention: bad sizes");
+  CUGPT_CHECK(a.B >= 0 && a.T >= 0 && a.H > 0 && a.D > 0 && a.row_stride >= a.H * a.D,
+              "attention: bad sizes");
   if (a.B == 0 || a.T == 0) return;
   CUGPT_CHECK(a.q && a.k && a.v && a.out, "attention: null pointer");
   CUGPT_CHECK(a.H <= 65535 && a.B <= 65535, "attention: B and H must be at most 65535");
+  // Head dims without a tiled kernel take the exact, slow generic one.
+  if (a.D != 32 && a.D != 64 && a.D != 80 && a.D != 96 && a.D != 128)
+    return attention_generic_cuda(a, stream);
 
   Params p;
   p.T = a.T, p.H = a.H, p.row_stride = a.row_stride;

@@ -24,4 +24,9 @@ void activation_backward_cpu(double* dx, const double* dout, const double* x, st
 void activation_forward_cuda(void* out, const void* x, std::size_t n, Activation act, DType dtype,
                              Stream stream);
 
+// CUDA backward: dx = dout * act'(x) in f32 with the CPU twin's formulas, rounded once; dx may
+// alias dout. f32, bf16 or f16.
+void activation_backward_cuda(void* dx, const void* dout, const void* x, std::size_t n,
+                              Activation act, DType dtype, Stream stream);
+
 }  // namespace cugpt::kernels

@@ -5,6 +5,9 @@
 
 #include <cstddef>
 
+#include "kernels/dtype.h"
+#include "kernels/runtime.h"
+
 namespace cugpt::kernels {
 
 struct AdamwHyper {
@@ -32,5 +35,25 @@ void sgd_step_cpu(double* param, const double* grad, float* momentum_buf, std::s
 // Sum of squares of a gradient, in double, for global-norm clipping.
 double sum_squares_cpu(const float* x, std::size_t n);
 double sum_squares_cpu(const double* x, std::size_t n);
+
+// CUDA updates, f32 math, parameters f32, bf16 or f16 (gradients in the parameter dtype). With
+// `master` (f32, n), the update reads and writes the master copy and stores it rounded into
+// param; without it, param is read and written directly (f32 parameters).
+void adamw_step_cuda(void* param, const void* grad, float* m, float* v, float* master,
+                     std::size_t n, const AdamwHyper& h, DType dtype, Stream stream);
+void sgd_step_cuda(void* param, const void* grad, float* momentum_buf, float* master, std::size_t n,
+                   float lr, float momentum, float weight_decay, float grad_scale, DType dtype,
+                   Stream stream);
+// master = param, widened to f32 (the master copy of 16-bit parameters).
+void copy_to_master_cuda(float* master, const void* param, std::size_t n, DType dtype,
+                         Stream stream);
+
+// Sum of squares on CUDA into *out (device): kSumSquaresBlocks fixed blocks write partial sums
+// (f64) into `partials` (device, kSumSquaresBlocks doubles), then one thread adds them in order.
+// The split does not depend on the GPU, so the result is bit-reproducible everywhere. A
+// non-finite element makes the sum non-finite (the f16 overflow check).
+constexpr int kSumSquaresBlocks = 256;
+void sum_squares_cuda(const void* x, std::size_t n, DType dtype, double* out, double* partials,
+                      Stream stream);
 
 }  // namespace cugpt::kernels

@@ -7,6 +7,7 @@
 #include "kernels/dtype.h"
 #include "kernels/runtime.h"
 
+#include <cstddef>
 #include <cstdint>
 
 namespace cugpt::kernels {
@@ -71,5 +72,35 @@ struct AttentionCudaArgs {
   DType dtype = DType::f32;
 };
 void attention_forward_cuda(const AttentionCudaArgs& a, Stream stream);
+
+// CUDA backward, flash style: no T x T matrix in device memory, f32 accumulation, dtypes f32,
+// bf16 and f16, any head dim up to 128 (tiled for 32, 64, 80, 96, 128; others padded). The forward
+// keeps no statistics, so a first pass recomputes, per query row, the log-sum-exp of its scores and
+// D_i = dout_i . out_i into `workspace`; then one pass per key tile writes dk and dv (looping over
+// the query rows), and one pass per query tile writes dq (looping over the key tiles). Every
+// gradient row is owned by one block: no atomics, bit-reproducible. Semantics as
+// attention_backward_cpu (only this head's columns of dq, dk and dv are written; masked keys and
+// fully masked rows get zeros).
+struct AttentionBackwardCudaArgs {
+  int B = 0, T = 0, H = 0, D = 0;
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  int row_stride = 0;          // of q, k, v, dq, dk and dv
+  const void* dout = nullptr;  // (B, T, H*D)
+  void* dq = nullptr;
+  void* dk = nullptr;
+  void* dv = nullptr;
+  bool causal = false;
+  const std::int32_t* key_mask = nullptr;  // device (B, T) or nullptr
+  float scale = 0;
+  DType dtype = DType::f32;
+  float* workspace = nullptr;  // attention_backward_workspace_floats(B, H, T) floats
+};
+inline std::size_t attention_backward_workspace_floats(int B, int H, int T) {
+  return 2 * static_cast<std::size_t>(B) * static_cast<std::size_t>(H) *
+         static_cast<std::size_t>(T);
+}
+void attention_backward_cuda(const AttentionBackwardCudaArgs& a, Stream stream);
 
 }  // namespace cugpt::kernels

@@ -4,6 +4,9 @@
 
 #include <cstdint>
 
+#include "kernels/dtype.h"
+#include "kernels/runtime.h"
+
 namespace cugpt::kernels {
 
 // Per row, max-subtracted: losses[n] = log(sum(exp(logits[n]))) - logits[n, targets[n]] and
@@ -17,5 +20,13 @@ void cross_entropy_forward_backward_cpu(float* losses, float* dlogits, const flo
 void cross_entropy_forward_backward_cpu(double* losses, double* dlogits, const double* logits,
                                         const std::int32_t* targets, int N, int V, int ignore_index,
                                         double grad_scale);
+
+// CUDA: one block per row, f32 math (max, sum of exponentials, loss) whatever the dtype of the
+// logits; losses (N) are f32 or nullptr, dlogits may alias logits or be nullptr. targets is a
+// device array that the caller has validated (ids in [0, V) or ignore_index).
+void cross_entropy_forward_backward_cuda(float* losses, void* dlogits, const void* logits,
+                                         const std::int32_t* targets, int N, int V,
+                                         int ignore_index, float grad_scale, DType dtype,
+                                         Stream stream);
 
 }  // namespace cugpt::kernels

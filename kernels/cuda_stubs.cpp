@@ -2,9 +2,11 @@
 // CUDA. Everything links in both configurations, so the GPU tests build everywhere and skip
 // (with the reason) where no device can be used.
 #include "kernels/activation.h"
+#include "kernels/adamw.h"
 #include "kernels/attention.h"
 #include "kernels/attention_decode.h"
 #include "kernels/copy_rows.h"
+#include "kernels/cross_entropy.h"
 #include "kernels/embedding.h"
 #include "kernels/error.h"
 #include "kernels/fill.h"
@@ -58,6 +60,44 @@ void attention_decode_cuda(const DecodeCudaArgs&, Stream) {
 void copy_rows_cuda(void*, std::size_t, const void*, std::size_t, std::size_t, std::size_t,
                     Stream) {
   no_cuda("copy_rows");
+}
+
+// Training (backward kernels and optimizer updates).
+void matmul_backward_cuda(void*, void*, void*, const void*, const void*, const void*, int, int, int,
+                          bool, DType, MatmulWorkspace, Stream) {
+  no_cuda("matmul_backward");
+}
+void layernorm_backward_cuda(void*, void*, void*, const void*, const void*, const void*,
+                             const float*, const float*, int, int, float*, DType, Stream) {
+  no_cuda("layernorm_backward");
+}
+void activation_backward_cuda(void*, const void*, const void*, std::size_t, Activation, DType,
+                              Stream) {
+  no_cuda("activation_backward");
+}
+void attention_backward_cuda(const AttentionBackwardCudaArgs&, Stream) {
+  no_cuda("attention_backward");
+}
+void embedding_backward_cuda(const void*, int, void*, const EmbeddingGradGroups&, DType, Stream) {
+  no_cuda("embedding_backward");
+}
+void cross_entropy_forward_backward_cuda(float*, void*, const void*, const std::int32_t*, int, int,
+                                         int, float, DType, Stream) {
+  no_cuda("cross_entropy");
+}
+void adamw_step_cuda(void*, const void*, float*, float*, float*, std::size_t, const AdamwHyper&,
+                     DType, Stream) {
+  no_cuda("adamw");
+}
+void sgd_step_cuda(void*, const void*, float*, float*, std::size_t, float, float, float, float,
+                   DType, Stream) {
+  no_cuda("sgd");
+}
+void copy_to_master_cuda(float*, const void*, std::size_t, DType, Stream) {
+  no_cuda("copy_to_master");
+}
+void sum_squares_cuda(const void*, std::size_t, DType, double*, double*, Stream) {
+  no_cuda("sum_squares");
 }
 
 }  // namespace cugpt::kernels

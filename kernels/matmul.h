@@ -40,4 +40,12 @@ void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bi
                          int OC, bool w_in_out, Epilogue epilogue, DType dtype,
                          MatmulWorkspace workspace, Stream stream);
 
+// CUDA backward, the CPU twin's contract: dx (N, IC) written, dw and dbias accumulated (+=),
+// nullptr gradients skipped. dx and dw are cuBLAS GEMMs (cublasGemmEx, CUBLAS_COMPUTE_32F: f32
+// accumulation, no TF32; dw with beta = 1), in the workspace given (or none). dbias is a
+// deterministic column reduction of dout (fixed split over rows, fixed order, no atomics).
+void matmul_backward_cuda(void* dx, void* dw, void* dbias, const void* dout, const void* x,
+                          const void* w, int N, int IC, int OC, bool w_in_out, DType dtype,
+                          MatmulWorkspace workspace, Stream stream);
+
 }  // namespace cugpt::kernels

@@ -1,6 +1,7 @@
 #include "models/trainer.h"
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -10,6 +11,14 @@
 #include "nn/timing.h"
 
 namespace cugpt {
+
+namespace {
+std::string format_double(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
+}
+}  // namespace
 
 double learning_rate(const TrainOptions& o, std::int64_t step) {
   const double lr = o.optim.lr;
@@ -39,6 +48,8 @@ StepReport Trainer::step() {
   batch.B = options_.batch;
   batch.T = options_.seq;
   std::vector<std::int32_t> targets;
+  // With f16 loss scaling the backward multiplies the loss by the scale; step() divides it out.
+  r.loss_scale = optimizer_.loss_scale();
   r.ms = time_ms(device, [&] {
     optimizer_.zero_grad();
     for (std::int64_t micro = 0; micro < options_.accum; ++micro) {
@@ -46,12 +57,14 @@ StepReport Trainer::step() {
                         batch.tokens, targets);
       // Each micro-batch contributes 1/accum of the mean loss's gradient.
       r.loss += model_.forward_backward(batch, targets, optimizer_, options_.recompute,
-                                        1.0 / static_cast<double>(options_.accum)) /
+                                        r.loss_scale / static_cast<double>(options_.accum)) /
                 static_cast<double>(options_.accum);
     }
     r.grad_norm = optimizer_.step(r.lr);
   });
   r.step = optimizer_.steps();
+  r.skipped = optimizer_.last_step_skipped();
+  r.skipped_steps = optimizer_.skipped_steps();
   r.tokens_per_s =
       static_cast<double>(options_.batch * options_.seq * options_.accum) / (r.ms / 1e3);
   return r;
@@ -79,7 +92,11 @@ void Trainer::save(const std::string& dir) const {
       {"generator", "cugpt train"},
       {"config", model_.config().name},
       {"step", std::to_string(optimizer_.steps())},
-      {"optimizer", optimizer_name(options_.optim.kind)}};
+      {"optimizer", optimizer_name(options_.optim.kind)},
+      {"skipped_steps", std::to_string(optimizer_.skipped_steps())},
+      // %.17g: the scale is a power of two, but any double survives the round trip.
+      {"loss_scale", format_double(optimizer_.scaler().scale())},
+      {"loss_scale_good_steps", std::to_string(optimizer_.scaler().good_steps())}};
   // The optimizer first: a crash between the two writes leaves a model file from the previous
   // step, which resume() refuses rather than mixing steps.
   save_safetensors(dir + "/optimizer.safetensors", optimizer_.named_state(), meta);
@@ -120,6 +137,14 @@ void Trainer::resume(const std::string& dir) {
     t.copy_from_host(buf.data(), buf.size());
   }
   optimizer_.set_steps(static_cast<long>(step));
+  optimizer_.master_weights_loaded();  // 16-bit parameters: the masters came with the states
+  // Checkpoints from before mixed precision carry no scaler state: keep the defaults.
+  const auto& meta = opt_file.metadata();
+  const auto skipped = meta.find("skipped_steps");
+  if (skipped != meta.end()) optimizer_.set_skipped_steps(std::stol(skipped->second));
+  const auto scale = meta.find("loss_scale"), good = meta.find("loss_scale_good_steps");
+  if (scale != meta.end() && good != meta.end())
+    optimizer_.scaler().restore(std::stod(scale->second), std::stol(good->second));
 }
 
 }  // namespace cugpt

@@ -30,6 +30,9 @@ double learning_rate(const TrainOptions& o, std::int64_t step);
 struct StepReport {
   std::int64_t step = 0;  // optimizer steps done after this one
   double loss = 0, lr = 0, grad_norm = 0, ms = 0, tokens_per_s = 0;
+  double loss_scale = 1;           // the scale this step's backward used (1: no loss scaling)
+  bool skipped = false;            // the gradients overflowed: no update (f16 loss scaling)
+  std::int64_t skipped_steps = 0;  // skipped so far, this one included
 };
 
 class Trainer {
@@ -41,8 +44,9 @@ class Trainer {
   std::int64_t steps_done() const { return optimizer_.steps(); }
   Optimizer& optimizer() { return optimizer_; }
 
-  // dir/model.safetensors (parameters) and dir/optimizer.safetensors (states), each written
-  // atomically and stamped with the step; resume() checks that the two belong together.
+  // dir/model.safetensors (parameters) and dir/optimizer.safetensors (states, master weights,
+  // and the loss scaler's state in the metadata), each written atomically and stamped with the
+  // step; resume() checks that the two belong together.
   void save(const std::string& dir) const;
   void resume(const std::string& dir);
 

@@ -1,9 +1,11 @@
 #include "nn/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "kernels/adamw.h"
+#include "kernels/runtime.h"
 
 namespace cugpt {
 
@@ -22,20 +24,60 @@ void by_dtype(const Tensor& t, F&& f) {
   throw Error(std::string("optimizer: the cpu update runs in f32 or f64, not ") +
               dtype_name(t.dtype()));
 }
+
+float* f32_or_null(Tensor* t) {
+  return t ? static_cast<float*>(t->data()) : nullptr;
+}
 }  // namespace
 
-Optimizer::Optimizer(const Module& model, const OptimizerOptions& options) : options_(options) {
+DynamicLossScaler::DynamicLossScaler(double init, long growth_interval)
+    : scale_(init), interval_(growth_interval) {
+  if (!(init > 0) || !std::isfinite(init)) throw Error("loss scale: the initial scale must be > 0");
+  if (growth_interval <= 0) throw Error("loss scale: the growth interval must be positive");
+}
+
+bool DynamicLossScaler::update(double grad_norm) {
+  if (!std::isfinite(grad_norm)) {
+    scale_ = std::max(kMinScale, scale_ / 2);
+    good_steps_ = 0;
+    return false;
+  }
+  if (++good_steps_ >= interval_) {
+    scale_ *= 2;
+    good_steps_ = 0;
+  }
+  return true;
+}
+
+void DynamicLossScaler::restore(double scale, long good_steps) {
+  if (!(scale > 0) || !std::isfinite(scale) || good_steps < 0)
+    throw Error("loss scale: bad checkpoint state");
+  scale_ = scale;
+  good_steps_ = good_steps;
+}
+
+Optimizer::Optimizer(const Module& model, const OptimizerOptions& options)
+    : options_(options), scaler_(options.loss_scale_init, options.loss_scale_growth_interval) {
   if (options.kind == OptimizerKind::none) throw Error("optimizer: kind none cannot step");
   for (auto& p : model.named_parameters())
     if (p.trainable) params_.push_back(p);
   state_ = allocate_training_state(model, options.kind);
   std::set<const void*> no_decay;
   collect_no_decay(model, no_decay);
+  bool f16 = false;
+  int masters = 0;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& t = params_[i].tensor;
     decay_.push_back(t.ndim() >= 2 && !no_decay.count(t.storage_id()));
     index_.emplace(t.storage_id(), i);
+    // allocate_training_state gives a master weight to each 16-bit parameter, in order.
+    master_of_.push_back(dtype_size(t.dtype()) < 4 ? masters++ : -1);
+    f16 = f16 || t.dtype() == DType::f16;
   }
+  if (masters != static_cast<int>(state_.master_weights.size()))
+    throw Error("optimizer: master weights do not match the 16-bit parameters");
+  scaling_ = options.loss_scaling == LossScaling::dynamic ||
+             (options.loss_scaling == LossScaling::automatic && f16);
 }
 
 Tensor& Optimizer::grad(const Tensor& param) {
@@ -54,51 +96,118 @@ void Optimizer::zero_grad() {
     if (!g.device().is_meta()) g.zero();
 }
 
-double Optimizer::step(double lr, double grad_scale) {
-  ++steps_;
-  if (params_.empty() || params_[0].tensor.device().is_meta()) return 0.0;
-  if (params_[0].tensor.device().is_cuda())
-    throw Error("optimizer: the CUDA update is not built yet; train with --device cpu");
+// The sum of the squares of every gradient, in double. On cuda, each tensor's sum lands in one
+// slot of a small f64 workspace (after kSumSquaresBlocks slots of partials), and the slots come
+// back in one copy and are added in parameter order. The workspace is allocated on every device,
+// as every op's is, so that a meta run predicts the step's memory.
+double Optimizer::global_squares() const {
+  const auto count = static_cast<std::int64_t>(state_.gradients.size());
+  // Doubles, in an f32 tensor of twice the elements (f64 tensors are for cpu references only).
+  Tensor ws =
+      Tensor::empty(params_[0].tensor.arena_ptr(), {2 * (count + kernels::kSumSquaresBlocks)},
+                    DType::f32, Category::workspace);
+  const Device d = ws.device();
+  if (d.is_meta()) return 0.0;
   double squares = 0;
-  for (auto& g : state_.gradients)
+  if (d.is_cuda()) {
+    auto* slots = static_cast<double*>(ws.data());
+    for (std::int64_t i = 0; i < count; ++i) {
+      const Tensor& g = state_.gradients[static_cast<std::size_t>(i)];
+      kernels::sum_squares_cuda(g.data(), static_cast<std::size_t>(g.numel()), g.dtype(), slots + i,
+                                slots + count, nullptr);
+    }
+    std::vector<double> host(static_cast<std::size_t>(count));
+    cuda_memcpy_d2h(host.data(), slots, host.size() * sizeof(double));
+    for (double s : host) squares += s;
+    return squares;
+  }
+  for (const auto& g : state_.gradients)
     by_dtype(g, [&](auto zero) {
       using T = decltype(zero);
       squares += kernels::sum_squares_cpu(static_cast<const T*>(g.data()),
                                           static_cast<std::size_t>(g.numel()));
     });
-  const double norm = std::sqrt(squares) * grad_scale;
-  double scale = grad_scale;
-  if (options_.clip > 0 && norm > options_.clip) scale *= options_.clip / norm;
+  return squares;
+}
 
-  const int per_param = options_.kind == OptimizerKind::adamw ? 2 : 1;
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = params_[i].tensor;
-    Tensor& g = state_.gradients[i];
-    const auto n = static_cast<std::size_t>(p.numel());
-    const float wd = decay_[i] ? static_cast<float>(options_.weight_decay) : 0.0f;
-    float* s0 = static_cast<float*>(state_.states[per_param * i].data());
-    by_dtype(p, [&](auto zero) {
-      using T = decltype(zero);
-      T* pp = static_cast<T*>(p.data());
-      const T* gp = static_cast<const T*>(g.data());
-      if (options_.kind == OptimizerKind::adamw) {
-        kernels::AdamwHyper h;
-        h.lr = static_cast<float>(lr);
-        h.beta1 = static_cast<float>(options_.beta1);
-        h.beta2 = static_cast<float>(options_.beta2);
-        h.eps = static_cast<float>(options_.eps);
-        h.weight_decay = wd;
-        h.grad_scale = static_cast<float>(scale);
-        h.step = steps_;
-        float* s1 = static_cast<float*>(state_.states[per_param * i + 1].data());
-        kernels::adamw_step_cpu(pp, gp, s0, s1, n, h);
-      } else {
-        kernels::sgd_step_cpu(pp, gp, s0, n, static_cast<float>(lr),
-                              static_cast<float>(options_.momentum), wd, static_cast<float>(scale));
-      }
-    });
+double Optimizer::step(double lr, double grad_scale) {
+  ++steps_;
+  last_skipped_ = false;
+  if (params_.empty()) return 0.0;
+  // grad_scale also removes the loss scale the backward multiplied in.
+  const double unscale = grad_scale / loss_scale();
+  const double squares = global_squares();
+  if (params_[0].tensor.device().is_meta()) return 0.0;
+  const double norm = std::sqrt(squares) * unscale;
+  if (scaling_ && !scaler_.update(norm)) {
+    ++state_.skipped_steps;
+    last_skipped_ = true;
+    return norm;
   }
+  double scale = unscale;
+  if (options_.clip > 0 && norm > options_.clip) scale *= options_.clip / norm;
+  if (!master_ready_) {
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      if (master_of_[i] < 0) continue;
+      const Tensor& p = params_[i].tensor;
+      if (!p.device().is_cuda())
+        throw Error(std::string("optimizer: the cpu update runs in f32 or f64, not ") +
+                    dtype_name(p.dtype()));
+      kernels::copy_to_master_cuda(
+          static_cast<float*>(
+              state_.master_weights[static_cast<std::size_t>(master_of_[i])].data()),
+          p.data(), static_cast<std::size_t>(p.numel()), p.dtype(), nullptr);
+    }
+    master_ready_ = true;
+  }
+  // AdamW's bias corrections count the updates applied, not the skipped steps.
+  const long applied = steps_ - state_.skipped_steps;
+  for (std::size_t i = 0; i < params_.size(); ++i) update(i, lr, scale, applied);
   return norm;
+}
+
+void Optimizer::update(std::size_t i, double lr, double scale, long applied_steps) {
+  Tensor& p = params_[i].tensor;
+  Tensor& g = state_.gradients[i];
+  const auto n = static_cast<std::size_t>(p.numel());
+  const float wd = decay_[i] ? static_cast<float>(options_.weight_decay) : 0.0f;
+  const int per_param = options_.kind == OptimizerKind::adamw ? 2 : 1;
+  float* s0 = static_cast<float*>(state_.states[per_param * i].data());
+  Tensor* master = master_of_[i] >= 0
+                       ? &state_.master_weights[static_cast<std::size_t>(master_of_[i])]
+                       : nullptr;
+  kernels::AdamwHyper h;
+  h.lr = static_cast<float>(lr);
+  h.beta1 = static_cast<float>(options_.beta1);
+  h.beta2 = static_cast<float>(options_.beta2);
+  h.eps = static_cast<float>(options_.eps);
+  h.weight_decay = wd;
+  h.grad_scale = static_cast<float>(scale);
+  h.step = applied_steps;
+  const bool adamw = options_.kind == OptimizerKind::adamw;
+  float* s1 = adamw ? static_cast<float*>(state_.states[per_param * i + 1].data()) : nullptr;
+  if (p.device().is_cuda()) {
+    if (adamw) {
+      kernels::adamw_step_cuda(p.data(), g.data(), s0, s1, f32_or_null(master), n, h, p.dtype(),
+                               nullptr);
+    } else {
+      kernels::sgd_step_cuda(p.data(), g.data(), s0, f32_or_null(master), n, h.lr,
+                             static_cast<float>(options_.momentum), wd, h.grad_scale, p.dtype(),
+                             nullptr);
+    }
+    return;
+  }
+  by_dtype(p, [&](auto zero) {
+    using T = decltype(zero);
+    T* pp = static_cast<T*>(p.data());
+    const T* gp = static_cast<const T*>(g.data());
+    if (adamw) {
+      kernels::adamw_step_cpu(pp, gp, s0, s1, n, h);
+    } else {
+      kernels::sgd_step_cpu(pp, gp, s0, n, h.lr, static_cast<float>(options_.momentum), wd,
+                            h.grad_scale);
+    }
+  });
 }
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::named_state() const {
@@ -112,6 +221,9 @@ std::vector<std::pair<std::string, Tensor>> Optimizer::named_state() const {
     } else {
       out.emplace_back("optimizer.momentum." + name, state_.states[i]);
     }
+    if (master_of_[i] >= 0)
+      out.emplace_back("optimizer.master." + name,
+                       state_.master_weights[static_cast<std::size_t>(master_of_[i])]);
   }
   return out;
 }

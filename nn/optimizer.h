@@ -2,6 +2,9 @@
 // parameters, with their gradients and states allocated once in the arena (nn/training_state).
 // Decoupled weight decay applies to weight matrices only: biases, LayerNorm parameters and
 // embedding tables (and so GPT-2's tied lm_head) are not decayed, as is usual for GPTs.
+// Mixed precision: 16-bit parameters are updated through f32 master weights (category
+// master_weight); f16 training scales the loss dynamically (DynamicLossScaler) and skips the
+// steps whose gradients overflowed. Runs on cpu (f32, f64) and cuda (f32, bf16, f16).
 #pragma once
 
 #include <string>
@@ -13,6 +16,32 @@
 
 namespace cugpt {
 
+// Loss scaling: automatic is dynamic for f16 parameters and off otherwise (f32 needs none, bf16
+// has f32's exponent range).
+enum class LossScaling { automatic, off, dynamic };
+
+// Dynamic loss scaling. The loss, so every gradient, is multiplied by scale() in the backward,
+// which keeps small gradients representable in f16; the optimizer divides it out again. A
+// non-finite global gradient norm is an overflow: the step is skipped and the scale halves
+// (never below kMinScale). After `growth_interval` applied steps in a row it doubles.
+class DynamicLossScaler {
+ public:
+  static constexpr double kMinScale = 1.0 / 65536;
+  explicit DynamicLossScaler(double init = 65536.0, long growth_interval = 2000);
+  double scale() const { return scale_; }
+  long good_steps() const { return good_steps_; }
+  long growth_interval() const { return interval_; }
+  // With the step's global gradient norm: true when it may be applied (the norm is finite).
+  bool update(double grad_norm);
+  // A checkpoint's state.
+  void restore(double scale, long good_steps);
+
+ private:
+  double scale_;
+  long interval_;
+  long good_steps_ = 0;
+};
+
 struct OptimizerOptions {
   OptimizerKind kind = OptimizerKind::adamw;
   double lr = 3e-4;
@@ -20,6 +49,9 @@ struct OptimizerOptions {
   double weight_decay = 0.1;
   double momentum = 0.9;  // sgd
   double clip = 1.0;      // global gradient-norm clipping; 0 turns it off
+  LossScaling loss_scaling = LossScaling::automatic;
+  double loss_scale_init = 65536.0;        // 2^16
+  long loss_scale_growth_interval = 2000;  // applied steps before the scale doubles
 };
 
 class Optimizer {
@@ -30,14 +62,30 @@ class Optimizer {
   Tensor& grad(const Tensor& param);
   void zero_grad();
   // Clips by the global norm (if options.clip > 0) after multiplying the gradients by
-  // grad_scale, updates every parameter at learning rate lr, and returns the global norm of
-  // the scaled gradients before clipping.
+  // grad_scale / loss_scale(), updates every parameter at learning rate lr, and returns the
+  // global norm of the scaled gradients before clipping. With loss scaling, a non-finite norm
+  // skips the update (the step still counts; skipped_steps() counts it too) and lowers the scale.
   double step(double lr, double grad_scale = 1.0);
   long steps() const { return steps_; }
   void set_steps(long steps) { steps_ = steps; }
   const OptimizerOptions& options() const { return options_; }
 
-  // The optimizer's state tensors under checkpoint names ("optimizer.m.<param>", ...).
+  // What the backward multiplies the loss by (1 without loss scaling); step() divides it out.
+  double loss_scale() const { return scaling_ ? scaler_.scale() : 1.0; }
+  bool loss_scaling() const { return scaling_; }
+  DynamicLossScaler& scaler() { return scaler_; }
+  const DynamicLossScaler& scaler() const { return scaler_; }
+  long skipped_steps() const { return state_.skipped_steps; }
+  void set_skipped_steps(long n) { state_.skipped_steps = n; }
+  bool last_step_skipped() const { return last_skipped_; }
+
+  // f32 master weights of 16-bit parameters: copied from the parameters before the first update
+  // unless a checkpoint supplied them (call this after loading them into named_state()).
+  void master_weights_loaded() { master_ready_ = true; }
+  const std::vector<Tensor>& master_weights() const { return state_.master_weights; }
+
+  // The optimizer's state tensors under checkpoint names ("optimizer.m.<param>", ...,
+  // "optimizer.master.<param>" for 16-bit parameters).
   std::vector<std::pair<std::string, Tensor>> named_state() const;
   // Whether the parameter is decayed (for tests and reports).
   bool decays(const Tensor& param) const;
@@ -47,8 +95,16 @@ class Optimizer {
   std::vector<NamedParameter> params_;
   TrainingState state_;
   std::vector<bool> decay_;
+  std::vector<int> master_of_;  // per parameter: its master weight, or -1
   std::unordered_map<const void*, std::size_t> index_;
   long steps_ = 0;
+  bool scaling_ = false;
+  DynamicLossScaler scaler_;
+  bool last_skipped_ = false;
+  bool master_ready_ = false;
+
+  double global_squares() const;
+  void update(std::size_t i, double lr, double scale, long applied_steps);
 };
 
 }  // namespace cugpt

@@ -19,6 +19,7 @@ struct TrainingState {
   std::vector<Tensor> gradients;       // parameter dtype, Category::gradient
   std::vector<Tensor> states;          // f32, Category::optimizer_state (AdamW: m then v)
   std::vector<Tensor> master_weights;  // f32, Category::master_weight (16-bit parameters only)
+  long skipped_steps = 0;              // optimizer steps not applied (f16 gradient overflow)
 };
 
 // Gradients are allocated for every optimizer except none; states and master weights as the

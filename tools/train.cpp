@@ -1,5 +1,5 @@
-// `cugpt train <config> --data FILE --steps N --batch B --seq T [--lr] [--dtype] [--device]
-// [--recompute L] [--accum K] [--out DIR] [--resume DIR] [--eval-every N]`.
+// `cugpt train <config> --data FILE [--tokenizer SPEC] --steps N --batch B --seq T [--lr]
+// [--dtype] [--device] [--recompute L] [--accum K] [--out DIR] [--resume DIR] [--eval-every N]`.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "models/init.h"
+#include "models/tokenizer.h"
 #include "models/trainer.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
@@ -16,12 +17,19 @@ namespace cugpt::tools {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+
+std::string format_scale(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
 extern "C" void on_sigint(int) {
   g_interrupted = true;
 }
 
 struct TrainCli {
-  std::string config, data, device = "cpu", dtype = "f32", out, resume, optimizer = "adamw";
+  std::string config, data, tokenizer = "byte", device = "cpu", dtype = "f32", out, resume,
+                            optimizer = "adamw";
   std::int64_t log_every = 1;
   TrainOptions o;
 };
@@ -33,7 +41,10 @@ int run_train(TrainCli& c) {
   c.o.optim.kind = parse_optimizer(c.optimizer);
   const Device device = parse_device(c.device);
   if (device.is_meta()) throw Error("train needs a device that computes (see `cugpt memory`)");
-  const Dataset data = Dataset::load(c.data, config.vocab_size);
+  const auto tokenizer = load_tokenizer(c.tokenizer);
+  const Dataset data = Dataset::load(c.data, config.vocab_size, 0.1, tokenizer.get());
+  const std::string data_name =
+      data_format(c.data) == DataFormat::text ? c.data + " [" + tokenizer->name() + "]" : c.data;
   auto arena = Arena::create(device, default_budget(device));
   auto model = build_model(config, arena, parse_dtype(c.dtype));
   auto& gpt = static_cast<Gpt&>(*model);
@@ -48,7 +59,7 @@ int run_train(TrainCli& c) {
       "training %s on %s (%s): %s parameters; data %s: %lld train / %lld validation "
       "tokens; B=%lld T=%lld accum %lld, %s, recompute %d\n",
       config.name.c_str(), device.str().c_str(), c.dtype.c_str(),
-      std::to_string(model->parameter_count()).c_str(), c.data.c_str(),
+      std::to_string(model->parameter_count()).c_str(), data_name.c_str(),
       static_cast<long long>(data.train_tokens()), static_cast<long long>(data.val_tokens()),
       static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
       static_cast<long long>(c.o.accum), c.optimizer.c_str(), c.o.recompute);
@@ -62,13 +73,18 @@ int run_train(TrainCli& c) {
   while (trainer.steps_done() < c.o.steps) {
     const StepReport r = trainer.step();
     const ArenaStats s = arena->stats();
-    if (r.step % c.log_every == 0 || r.step == c.o.steps)
+    // With f16 loss scaling: the scale this step used, and the steps skipped for overflow.
+    const std::string scaling = trainer.optimizer().loss_scaling()
+                                    ? " | loss scale " + format_scale(r.loss_scale) +
+                                          (r.skipped ? " (overflow: skipped)" : "")
+                                    : "";
+    if (r.step % c.log_every == 0 || r.step == c.o.steps || r.skipped)
       std::printf(
           "step %5lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %8.0f tok/s | "
-          "%8.1f ms/step | arena %s (peak %s)\n",
+          "%8.1f ms/step | arena %s (peak %s) | skipped %lld%s\n",
           static_cast<long long>(r.step), static_cast<long long>(c.o.steps), r.loss, r.lr,
           r.grad_norm, r.tokens_per_s, r.ms, format_bytes(s.in_use).c_str(),
-          format_bytes(s.peak).c_str());
+          format_bytes(s.peak).c_str(), static_cast<long long>(r.skipped_steps), scaling.c_str());
     if (c.o.eval_every > 0 && (r.step % c.o.eval_every == 0 || r.step == c.o.steps))
       std::printf("step %5lld | validation loss %.4f\n", static_cast<long long>(r.step),
                   trainer.evaluate());
@@ -87,9 +103,13 @@ int run_train(TrainCli& c) {
 
 void add_train(CLI::App& app) {
   auto c = std::make_shared<TrainCli>();
-  auto* sub = app.add_subcommand("train", "Train a GPT-family model (cpu for now)");
+  auto* sub = app.add_subcommand("train", "Train a GPT-family model (cpu or cuda)");
   sub->add_option("config", c->config, "Config path or bundled name")->required();
-  sub->add_option("--data", c->data, "UTF-8 text (byte tokens) or uint16/uint32 .bin")->required();
+  sub->add_option("--data", c->data, "UTF-8 text (encoded by --tokenizer) or uint16/uint32 .bin")
+      ->required();
+  sub->add_option("--tokenizer", c->tokenizer,
+                  "For text data: byte, or a directory with GPT-2/RoBERTa vocab.json + merges.txt")
+      ->capture_default_str();
   sub->add_option("--steps", c->o.steps, "Optimizer steps")->capture_default_str();
   sub->add_option("--batch", c->o.batch, "Sequences per micro-batch")->capture_default_str();
   sub->add_option("--seq", c->o.seq, "Tokens per sequence")->capture_default_str();
@@ -104,8 +124,10 @@ void add_train(CLI::App& app) {
                   "0 keep all; 1 recompute the FFN activation; 2 also LayerNorms; 3 whole blocks")
       ->check(CLI::Range(0, 3))
       ->capture_default_str();
-  sub->add_option("--dtype", c->dtype, "f32 (cpu)")->capture_default_str();
-  sub->add_option("--device", c->device, "cpu")->capture_default_str();
+  sub->add_option("--dtype", c->dtype,
+                  "f32 or f64 on cpu; f32, bf16 or f16 on cuda (f16: dynamic loss scaling)")
+      ->capture_default_str();
+  sub->add_option("--device", c->device, "cpu or cuda")->capture_default_str();
   sub->add_option("--seed", c->o.seed, "Initialisation and data seed")->capture_default_str();
   sub->add_option("--eval-every", c->o.eval_every, "Validate every N steps (0: never)")
       ->capture_default_str();

@@ -1,0 +1,162 @@
+// matmul backward on CUDA: the two GEMMs of a Linear layer's gradient through cublasGemmEx, and
+// the bias gradient as a column reduction.
+//
+// Design.
+//  - GEMMs: row-major matrices read as column-major ones (the bytes of a row-major (R, C) matrix
+//    are the column-major (C, R) one), so nothing is transposed in memory; the mapping of each
+//    product is written out below. CUBLAS_COMPUTE_32F (f32 accumulation, never TF32, as the
+//    forward), f32 alpha and beta; dw takes beta = 1 so that micro-batches accumulate. cuBLAS
+//    gives the same bits for the same problem on the same GPU; the handle uses the caller's
+//    arena workspace (or none), never a pool of its own.
+//  - dbias (OC) += column sums of dout (N, OC): a block of 32 x 16 threads owns 32 columns;
+//    thread (x, y) sums rows y, y + 16, ... of column x in f32, and the 16 partials are added in
+//    y order through shared memory before the one read-add-round of dbias. A fixed split and a
+//    fixed order, no atomics: bit-reproducible.
+#include <cublas_v2.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "kernels/cuda/check.cuh"
+#include "kernels/cuda/convert.cuh"
+#include "kernels/matmul.h"
+
+namespace cugpt::kernels {
+
+namespace {
+
+cudaDataType_t cuda_type(DType t) {
+  switch (t) {
+    case DType::f32:
+      return CUDA_R_32F;
+    case DType::bf16:
+      return CUDA_R_16BF;
+    case DType::f16:
+      return CUDA_R_16F;
+    default:
+      break;
+  }
+  throw Error(std::string("matmul_backward: the cuda device computes in f32, bf16 or f16, not ") +
+              dtype_name(t));
+}
+
+// One cuBLAS handle per device, created on first use; the mutex covers a whole call, since the
+// handle takes each call's stream and workspace.
+struct BlasState {
+  std::mutex mu;
+  cublasHandle_t blas = nullptr;
+  BlasState() = default;
+  BlasState(const BlasState&) = delete;
+  BlasState& operator=(const BlasState&) = delete;
+  ~BlasState() {
+    if (blas) cublasDestroy(blas);  // at exit: nobody is left to hear about a failure
+  }
+};
+
+BlasState& blas_state(int device) {
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<BlasState>> states;
+  std::lock_guard<std::mutex> lock(mu);
+  std::unique_ptr<BlasState>& s = states[device];
+  if (!s) {
+    cublasHandle_t h = nullptr;
+    CUBLAS_CHECK(cublasCreate(&h));
+    s = std::make_unique<BlasState>();
+    s->blas = h;
+  }
+  return *s;
+}
+
+// C (m, n) = op(A) op(B) + beta C, column-major, every matrix in `type`.
+void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+          const void* A, int lda, const void* B, int ldb, float beta, void* C, int ldc,
+          cudaDataType_t type) {
+  const float alpha = 1.f;
+  CUBLAS_CHECK(cublasGemmEx(h, ta, tb, m, n, k, &alpha, A, type, lda, B, type, ldb, &beta, C, type,
+                            ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+constexpr int kBiasCols = 32, kBiasLanes = 16;
+
+template <typename T>
+__global__ void __launch_bounds__(kBiasCols* kBiasLanes)
+    bias_grad_kernel(T* dbias, const T* dout, int N, int OC) {
+  __shared__ float part[kBiasLanes][kBiasCols + 1];
+  const int c = blockIdx.x * kBiasCols + threadIdx.x;
+  float s = 0.f;
+  if (c < OC)
+    for (int r = threadIdx.y; r < N; r += kBiasLanes)
+      s += to_f32(dout[static_cast<std::size_t>(r) * OC + c]);
+  part[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.y != 0 || c >= OC) return;
+  float total = 0.f;
+#pragma unroll
+  for (int y = 0; y < kBiasLanes; ++y) total += part[y][threadIdx.x];
+  dbias[c] = from_f32<T>(to_f32(dbias[c]) + total);
+}
+
+bool aligned256(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % 256 == 0;
+}
+
+}  // namespace
+
+void matmul_backward_cuda(void* dx, void* dw, void* dbias, const void* dout, const void* x,
+                          const void* w, int N, int IC, int OC, bool w_in_out, DType dtype,
+                          MatmulWorkspace workspace, Stream stream) {
+  const cudaDataType_t type = cuda_type(dtype);
+  CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0, "matmul_backward: bad sizes");
+  if (N == 0) return;
+  CUGPT_CHECK(dout && (!dx || w) && (!dw || x), "matmul_backward: null input");
+
+  if (dx || dw) {
+    int device = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    BlasState& s = blas_state(device);
+    std::lock_guard<std::mutex> lock(s.mu);
+    CUBLAS_CHECK(cublasSetStream(s.blas, stream));
+    // cublasSetStream resets the handle to cuBLAS's own workspace pool: give it the arena's
+    // block, or none at all, so that every device byte stays accounted for.
+    const bool usable = workspace.ptr && workspace.bytes > 0 && aligned256(workspace.ptr);
+    CUBLAS_CHECK(
+        cublasSetWorkspace(s.blas, usable ? workspace.ptr : nullptr, usable ? workspace.bytes : 0));
+    if (dx) {
+      // dx (N, IC) = dout (N, OC) . Wm, Wm (OC, IC) the forward's matrix (W, or W^T for Conv1D).
+      // Column-major: dx^T (IC, N) = Wm^T (IC, OC) . dout^T (OC, N); dout^T is dout's bytes.
+      // W [OC, IC] row-major is column-major (IC, OC) = Wm^T: op N, ld IC. W [IC, OC] row-major
+      // is column-major (OC, IC) = Wm: op T, ld OC.
+      if (w_in_out) {
+        gemm(s.blas, CUBLAS_OP_T, CUBLAS_OP_N, IC, N, OC, w, OC, dout, OC, 0.f, dx, IC, type);
+      } else {
+        gemm(s.blas, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, w, IC, dout, OC, 0.f, dx, IC, type);
+      }
+    }
+    if (dw) {
+      if (w_in_out) {
+        // dW [IC, OC] += x^T dout. Column-major: dW^T (OC, IC) += dout^T (OC, N) . x (N, IC);
+        // dout^T is dout's bytes (op N, ld OC), x is x's bytes (IC, N) transposed (op T, ld IC).
+        gemm(s.blas, CUBLAS_OP_N, CUBLAS_OP_T, OC, IC, N, dout, OC, x, IC, 1.f, dw, OC, type);
+      } else {
+        // dW [OC, IC] += dout^T x. Column-major: dW^T (IC, OC) += x^T (IC, N) . dout (N, OC);
+        // x^T is x's bytes (op N, ld IC), dout is dout's bytes (OC, N) transposed (op T, ld OC).
+        gemm(s.blas, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, x, IC, dout, OC, 1.f, dw, IC, type);
+      }
+    }
+  }
+  if (dbias) {
+    dispatch_dtype("matmul_backward", dtype, [&](auto zero) {
+      using T = decltype(zero);
+      const dim3 block(kBiasCols, kBiasLanes);
+      const unsigned blocks = static_cast<unsigned>((OC + kBiasCols - 1) / kBiasCols);
+      bias_grad_kernel<T><<<blocks, block, 0, stream>>>(static_cast<T*>(dbias),
+                                                        static_cast<const T*>(dout), N, OC);
+      CUDA_LAUNCH_CHECK();
+    });
+  }
+}
+
+}  // namespace cugpt::kernels

@@ -66,7 +66,7 @@ GptBlock::GptBlock(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DT
 
 Tensor GptBlock::forward(const Tensor& x) const {
   const ops::AddNorm h = add_ln2(x, attn_.forward(ln1_.forward(x)));
-  return ops::add(h.sum, mlp_.forward(h.normed));
+  return hooked(ops::add(h.sum, mlp_.forward(h.normed)));
 }
 
 ops::AddNorm GptBlock::add_ln2(const Tensor& x, const Tensor& attn_out) const {
@@ -107,6 +107,7 @@ Tensor Gpt::forward(const Batch& batch) const {
     positions[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(batch.T));
   Tensor x = ops::embedding(batch.tokens, positions, batch.B, batch.T, wte_.weight(), wpe_.weight(),
                             nullptr);
+  hook_as("embeddings", x);  // the residual stream entering the first block
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     ArenaTag tag(x.arena(), "block " + std::to_string(i));
     x = blocks_[i].forward(x);

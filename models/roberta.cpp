@@ -40,7 +40,7 @@ RobertaLayer::RobertaLayer(const ModelConfig& c, const std::shared_ptr<Arena>& a
 Tensor RobertaLayer::forward(const Tensor& x, const std::vector<std::int32_t>* key_mask) const {
   const Tensor a = attn_ln_.forward(ops::add(x, attn_dense_.forward(self_.forward(x, key_mask))));
   const Tensor h = ops::linear_act(a, inter_dense_.weight(), inter_dense_.bias(), false, act_);
-  return out_ln_.forward(ops::add(a, out_dense_.forward(h)));
+  return hooked(out_ln_.forward(ops::add(a, out_dense_.forward(h))));
 }
 
 Roberta::Roberta(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype)
@@ -101,6 +101,7 @@ Tensor Roberta::forward(const Batch& batch) const {
   Tensor x =
       emb_ln_.forward(ops::embedding(batch.tokens, positions, batch.B, batch.T, word_.weight(),
                                      position_.weight(), &token_type_.weight()));
+  hook_as("embeddings", x);  // the residual stream entering the first layer
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     ArenaTag tag(x.arena(), "layer " + std::to_string(i));
     x = layers_[i].forward(x, mask);

@@ -1,5 +1,6 @@
 #include "nn/attention.h"
 
+#include "nn/hooks.h"
 #include "nn/ops.h"
 #include "nn/ops_backward.h"
 
@@ -32,16 +33,36 @@ MultiHeadAttention::MultiHeadAttention(const std::shared_ptr<Arena>& arena,
 Tensor MultiHeadAttention::forward(const Tensor& x, const std::vector<std::int32_t>* key_mask,
                                    Tensor* probs) const {
   const std::int64_t C = spec_.n_embd;
+  const bool capture = hooks() && hooks()->wants_attention(path()) && !x.device().is_meta();
+  // On the cpu the forward's own kernel writes the probabilities; on cuda they are recomputed.
+  Tensor captured;
+  Tensor* wanted = probs ? probs : (capture && x.device().is_cpu() ? &captured : nullptr);
+  auto attend = [&](const ops::AttentionInputs& in) {
+    Tensor y = ops::attention(in, C, spec_.n_head, spec_.causal, key_mask, wanted);
+    if (!capture) return y;
+    const std::string name = path() + ".probs";
+    if (wanted) {
+      hooks()->record(name, *wanted, "written by the forward's attention kernel");
+    } else {
+      const Shape& s = in.q->shape();
+      hooks()->record(
+          Capture{name,
+                  {s[0], spec_.n_head, s[1], s[1]},
+                  ops::attention_probs_host(in, C, spec_.n_head, spec_.causal, key_mask),
+                  "recomputed on the host in f32 from this layer's q and k: the fused "
+                  "CUDA kernel keeps no probabilities"});
+    }
+    return y;
+  };
   Tensor y;
   if (qkv_) {
     const Tensor qkv = qkv_->forward(x);  // (B, T, 3C): q | k | v
-    y = ops::attention({&qkv, 0, &qkv, C, &qkv, 2 * C}, C, spec_.n_head, spec_.causal, key_mask,
-                       probs);
+    y = attend({&qkv, 0, &qkv, C, &qkv, 2 * C});
   } else {
     const Tensor q = q_->forward(x), k = k_->forward(x), v = v_->forward(x);
-    y = ops::attention({&q, 0, &k, 0, &v, 0}, C, spec_.n_head, spec_.causal, key_mask, probs);
+    y = attend({&q, 0, &k, 0, &v, 0});
   }
-  return out_ ? out_->forward(y) : y;
+  return hooked(out_ ? out_->forward(y) : y);
 }
 
 Tensor MultiHeadAttention::forward_cached(const Tensor& x, KvCache& cache,

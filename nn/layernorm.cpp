@@ -11,7 +11,7 @@ LayerNorm::LayerNorm(const std::shared_ptr<Arena>& arena, std::int64_t dim, doub
 }
 
 Tensor LayerNorm::forward(const Tensor& x) const {
-  return ops::layernorm(x, weight_, bias_, eps_);
+  return hooked(ops::layernorm(x, weight_, bias_, eps_));
 }
 
 ops::NormOut LayerNorm::forward_train(const Tensor& x) const {

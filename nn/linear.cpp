@@ -15,7 +15,7 @@ Linear::Linear(const std::shared_ptr<Arena>& arena, std::int64_t in, std::int64_
 }
 
 Tensor Linear::forward(const Tensor& x) const {
-  return ops::linear(x, weight_, bias(), layout_ == WeightLayout::in_out);
+  return hooked(ops::linear(x, weight_, bias(), layout_ == WeightLayout::in_out));
 }
 
 Tensor Linear::backward(const Tensor& dout, const Tensor& x, Optimizer& opt, bool need_dx) const {

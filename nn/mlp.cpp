@@ -16,7 +16,7 @@ Mlp::Mlp(const std::shared_ptr<Arena>& arena, const MlpSpec& spec, DType dtype)
 Tensor Mlp::forward(const Tensor& x) const {
   const Tensor h = ops::linear_act(x, up_.weight(), up_.bias(),
                                    spec_.layout == WeightLayout::in_out, spec_.activation);
-  return down_.forward(h);
+  return hooked(down_.forward(h));
 }
 
 Tensor Mlp::forward_train(const Tensor& x, Saved& saved, bool keep_activation) const {

@@ -2,6 +2,8 @@
 
 #include <unordered_map>
 
+#include "nn/hooks.h"
+
 namespace cugpt {
 
 void Module::check_name(const std::string& name) const {
@@ -83,6 +85,23 @@ Module* Module::find_module(const std::string& path) {
       return dot == std::string::npos ? child : child->find_module(path.substr(dot + 1));
   }
   return nullptr;
+}
+
+void Module::attach_hooks(Hooks* hooks, const std::string& path) {
+  hooks_ = hooks;
+  path_ = path;
+  for (auto& [name, child] : children_)
+    child->attach_hooks(hooks, path.empty() ? name : path + "." + name);
+}
+
+const Tensor& Module::hooked(const Tensor& out) const {
+  if (hooks_ && hooks_->wants_output(path_)) hooks_->record(path_, out);
+  return out;
+}
+
+void Module::hook_as(const std::string& suffix, const Tensor& t) const {
+  const std::string name = path_.empty() ? suffix : path_ + "." + suffix;
+  if (hooks_ && hooks_->wants_output(name)) hooks_->record(name, t);
 }
 
 }  // namespace cugpt

@@ -13,6 +13,8 @@
 
 namespace cugpt {
 
+class Hooks;
+
 struct NamedParameter {
   std::string name;
   Tensor tensor;
@@ -50,6 +52,21 @@ class Module {
   // The child at a dot path ("blocks.3.sa"), or nullptr.
   Module* find_module(const std::string& path);
 
+  // Forward hooks (nn/hooks.h): attaches `hooks` to this module and every descendant, each
+  // learning its qualified name below this one; nullptr detaches.
+  void attach_hooks(Hooks* hooks, const std::string& path = "");
+  // The qualified name given by the last attach_hooks ("" for the module it was called on).
+  const std::string& path() const { return path_; }
+
+ protected:
+  Hooks* hooks() const { return hooks_; }
+  // Forward implementations return their output through this: it is recorded when the
+  // attached hooks ask for this module's output.
+  const Tensor& hooked(const Tensor& out) const;
+  // Records `t` under "<path>.<suffix>" (or "<suffix>" at the root) when the hooks ask for that
+  // name: values a forward computes without a module of their own (the embeddings' sum).
+  void hook_as(const std::string& suffix, const Tensor& t) const;
+
  private:
   void check_name(const std::string& name) const;
   struct Entry {
@@ -62,6 +79,8 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> params_;
   std::vector<bool> trainable_;
   std::vector<std::pair<std::string, Module*>> children_;
+  Hooks* hooks_ = nullptr;
+  std::string path_;
 };
 
 }  // namespace cugpt

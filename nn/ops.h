@@ -49,6 +49,11 @@ struct AttentionInputs {
 Tensor attention(const AttentionInputs& in, std::int64_t C, std::int64_t H, bool causal,
                  const std::vector<std::int32_t>* key_mask, Tensor* probs = nullptr);
 
+// The (B, H, T, T) probabilities of that attention, recomputed on the host in f32 from q and k
+// on any device with values (hooks use it where the fused CUDA kernel keeps none).
+std::vector<float> attention_probs_host(const AttentionInputs& in, std::int64_t C, std::int64_t H,
+                                        bool causal, const std::vector<std::int32_t>* key_mask);
+
 // The last position of x (B, T, C): (B, 1, C).
 Tensor last_position(const Tensor& x);
 

@@ -11,6 +11,7 @@
 #include "models/generate.h"
 #include "models/init.h"
 #include "models/weights.h"
+#include "nn/hooks.h"
 #include "tests/gpu_test.h"
 
 namespace cugpt {
@@ -60,6 +61,39 @@ TEST_P(CudaModels, TinyModelLogitsMatchTheCpu) {
     const double tol = t == DType::f32 ? 1e-5 : 5 * testing::tolerance(t);
     EXPECT_TRUE(close(got, want, tol)) << name << " " << dtype_name(t);
   }
+}
+
+// Captured on cuda, the attention maps (recomputed on the host from the layer's q and k) and
+// the module outputs match the cpu capture, and say how they were obtained.
+TEST_P(CudaModels, HooksCaptureTheSameAsTheCpu) {
+  const std::string name = GetParam();
+  const std::string weights = kGolden + name + "/weights.safetensors";
+  const Batch batch = golden_batch(name);
+  Hooks on_cpu, on_gpu;
+  for (Hooks* h : {&on_cpu, &on_gpu}) {
+    h->capture_outputs({"**"});
+    h->capture_attention({"**"});
+  }
+  OnDevice cpu = load_on(Device::cpu(), DType::f32, name, weights);
+  OnDevice gpu = load_on(Device::cuda(0), DType::f32, name, weights);
+  cpu.model->attach_hooks(&on_cpu);
+  gpu.model->attach_hooks(&on_gpu);
+  cpu.model->forward(batch);
+  gpu.model->forward(batch);
+  ASSERT_EQ(on_cpu.captures().size(), on_gpu.captures().size());
+  int maps = 0;
+  for (std::size_t i = 0; i < on_cpu.captures().size(); ++i) {
+    const Capture& c = on_cpu.captures()[i];
+    const Capture& g = on_gpu.captures()[i];
+    ASSERT_EQ(c.name, g.name);
+    EXPECT_EQ(c.shape, g.shape) << c.name;
+    EXPECT_TRUE(close(g.values, c.values, 1e-5)) << c.name;
+    if (c.name.size() > 6 && c.name.substr(c.name.size() - 6) == ".probs") {
+      ++maps;
+      EXPECT_NE(g.note.find("recomputed"), std::string::npos) << g.note;
+    }
+  }
+  EXPECT_EQ(maps, load_config(name).n_layer);
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, CudaModels,

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   cugpt::tools::add_bench(app);
   cugpt::tools::add_train(app);
   cugpt::tools::add_memory(app);
+  cugpt::tools::add_inspect(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,197 @@
+// Forward hooks: globs, captured module outputs, and attention probabilities — rows that sum
+// to 1, causal and padding zeros, agreement with PyTorch's probabilities (scripts/make_golden.py)
+// — and that capturing does not change the logits.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "models/activation_stats.h"
+#include "models/batch.h"
+#include "models/npy.h"
+#include "models/weights.h"
+#include "nn/hooks.h"
+
+namespace cugpt {
+namespace {
+
+const std::string kGolden = std::string(CUGPT_SOURCE_DIR) + "/tests/data/golden/";
+
+TEST(Glob, StarStaysInOneSegmentAndDoubleStarCrosses) {
+  EXPECT_TRUE(glob_match("blocks.*.sa", "blocks.3.sa"));
+  EXPECT_TRUE(glob_match("blocks.*.sa", "blocks.11.sa"));
+  EXPECT_FALSE(glob_match("blocks.*.sa", "blocks.3.sa.key"));
+  EXPECT_FALSE(glob_match("blocks.*.sa", "blocks.3.x.sa"));
+  EXPECT_TRUE(glob_match("blocks.**", "blocks.3.sa.key"));
+  EXPECT_TRUE(glob_match("**.key", "blocks.3.sa.key"));
+  EXPECT_TRUE(glob_match("transformer.h.1*", "transformer.h.10"));
+  EXPECT_FALSE(glob_match("transformer.h.1", "transformer.h.10"));
+  EXPECT_TRUE(glob_match("*", "lm_head"));
+  EXPECT_FALSE(glob_match("*", "ln_f.x"));
+  EXPECT_FALSE(glob_match("", "x"));
+}
+
+struct Loaded {
+  ModelConfig config;
+  std::shared_ptr<Arena> arena;
+  std::unique_ptr<Model> model;
+  Batch batch;
+};
+
+Loaded golden_model(const std::string& name) {
+  Loaded l;
+  l.config = load_config(name);
+  l.arena = Arena::create(Device::cpu(), 256ull << 20);
+  l.model = build_model(l.config, l.arena, DType::f32);
+  load_weights(*l.model, kGolden + name + "/weights.safetensors");
+  std::ifstream in(kGolden + name + "/input.json");
+  const nlohmann::json j = nlohmann::json::parse(in);
+  const auto rows = j.at("tokens").get<std::vector<std::vector<std::int32_t>>>();
+  if (j.contains("attention_mask")) {
+    const auto mask = j.at("attention_mask").get<std::vector<std::vector<std::int32_t>>>();
+    l.batch = make_batch(l.config, rows, &mask);
+  } else {
+    l.batch = make_batch(l.config, rows);
+  }
+  return l;
+}
+
+// The attention module of layer 0 in each family's naming.
+std::string layer0_attention(const std::string& name) {
+  if (name == "gpt2-tiny") return "transformer.h.0.attn";
+  if (name == "roberta-tiny") return "roberta.encoder.layer.0.attention.self";
+  return "blocks.0.sa";
+}
+
+class HookFamilies : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(HookFamilies, CapturingLeavesTheLogitsUnchanged) {
+  Loaded l = golden_model(GetParam());
+  const std::vector<float> plain = l.model->forward(l.batch).to_floats();
+  Hooks hooks;
+  hooks.capture_outputs({"**"});
+  hooks.capture_attention({"**"});
+  l.model->attach_hooks(&hooks);
+  const std::vector<float> hooked = l.model->forward(l.batch).to_floats();
+  l.model->attach_hooks(nullptr);
+  EXPECT_EQ(plain, hooked);  // bit for bit
+  EXPECT_GT(hooks.captures().size(), static_cast<std::size_t>(4 * l.config.n_layer));
+  EXPECT_NE(hooks.find(layer0_attention(GetParam()) + ".probs"), nullptr);
+}
+
+TEST_P(HookFamilies, ProbabilitiesMatchPyTorch) {
+  const std::string name = GetParam();
+  Loaded l = golden_model(name);
+  Hooks hooks;
+  hooks.capture_attention({layer0_attention(name)});
+  l.model->attach_hooks(&hooks);
+  l.model->forward(l.batch);
+  ASSERT_EQ(hooks.captures().size(), 1u);
+  const Capture& c = hooks.captures()[0];
+  const NpyArray want = read_npy(kGolden + name + "/probs_layer0.npy");
+  ASSERT_EQ(c.shape.vec(), want.shape);
+  const std::vector<float> w = want.as_floats();
+  double worst = 0;
+  for (std::size_t i = 0; i < w.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(c.values[i]) - w[i]));
+  std::printf("%s layer 0: max |cugpt - torch| = %.3g\n", name.c_str(), worst);
+  EXPECT_LE(worst, 1e-5);
+}
+
+// Rows sum to 1; a causal model gives exact zeros above the diagonal; a padded key (RoBERTa's
+// second sequence) gets exactly zero in every row of its sequence.
+TEST_P(HookFamilies, RowsSumToOneAndMasksGiveZeros) {
+  const std::string name = GetParam();
+  Loaded l = golden_model(name);
+  Hooks hooks;
+  hooks.capture_attention({"**"});
+  l.model->attach_hooks(&hooks);
+  l.model->forward(l.batch);
+  ASSERT_EQ(hooks.captures().size(), static_cast<std::size_t>(l.config.n_layer));
+  const bool causal = l.config.family != ModelFamily::roberta;
+  const std::int64_t B = l.batch.B, T = l.batch.T, H = l.config.n_head;
+  int padded_checked = 0;
+  for (const Capture& c : hooks.captures()) {
+    ASSERT_EQ(c.shape.vec(), (std::vector<std::int64_t>{B, H, T, T})) << c.name;
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t h = 0; h < H; ++h)
+        for (std::int64_t i = 0; i < T; ++i) {
+          const float* row = c.values.data() + ((b * H + h) * T + i) * T;
+          double sum = 0;
+          for (std::int64_t j = 0; j < T; ++j) {
+            sum += row[j];
+            if (causal && j > i) {
+              ASSERT_EQ(row[j], 0.0f) << c.name << " above the diagonal";
+            }
+            if (!l.batch.attention_mask.empty() && l.batch.attention_mask[b * T + j] == 0) {
+              ASSERT_EQ(row[j], 0.0f) << c.name << " attends to padding";
+              ++padded_checked;
+            }
+          }
+          EXPECT_NEAR(sum, 1.0, 1e-5) << c.name << " b" << b << " h" << h << " row " << i;
+        }
+  }
+  if (name == "roberta-tiny") {
+    EXPECT_GT(padded_checked, 0) << "the golden batch has padding";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, HookFamilies,
+                         ::testing::Values("gpt-day18-tiny", "gpt2-tiny", "roberta-tiny"));
+
+TEST(Hooks, GlobSelectsEveryBlockInOrderWithItsShape) {
+  Loaded l = golden_model("gpt-day18-tiny");
+  Hooks hooks;
+  hooks.capture_outputs({"blocks.*.sa", "embeddings"});
+  l.model->attach_hooks(&hooks);
+  l.model->forward(l.batch);
+  ASSERT_EQ(hooks.captures().size(), static_cast<std::size_t>(l.config.n_layer + 1));
+  EXPECT_EQ(hooks.captures()[0].name, "embeddings");
+  for (std::int64_t i = 0; i < l.config.n_layer; ++i) {
+    const Capture& c = hooks.captures()[static_cast<std::size_t>(i + 1)];
+    EXPECT_EQ(c.name, "blocks." + std::to_string(i) + ".sa");
+    EXPECT_EQ(c.shape.vec(), (std::vector<std::int64_t>{l.batch.B, l.batch.T, l.config.n_embd}));
+    EXPECT_EQ(c.values.size(), static_cast<std::size_t>(c.shape.numel()));
+  }
+}
+
+TEST(Hooks, DetachedModelCapturesNothing) {
+  Loaded l = golden_model("gpt2-tiny");
+  Hooks hooks;
+  hooks.capture_outputs({"**"});
+  l.model->attach_hooks(&hooks);
+  l.model->attach_hooks(nullptr);
+  l.model->forward(l.batch);
+  EXPECT_TRUE(hooks.captures().empty());
+}
+
+// A causal, uniform head: row i spreads over i + 1 keys, entropy ln(i + 1); a peaked head has
+// entropy 0; an all-masked row is left out of the mean.
+TEST(ActivationStats, EntropyOfKnownRows) {
+  const std::int64_t T = 4;
+  std::vector<float> probs(2 * T * T, 0.0f);
+  double want = 0;
+  for (std::int64_t i = 0; i < T; ++i) {
+    for (std::int64_t j = 0; j <= i; ++j) probs[i * T + j] = 1.0f / static_cast<float>(i + 1);
+    want += std::log(static_cast<double>(i + 1)) / T;
+  }
+  for (std::int64_t i = 0; i < T - 1; ++i) probs[T * T + i * T] = 1.0f;  // head 1: peaked
+  const std::vector<double> e = attention_entropy(probs, 1, 2, T);
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_NEAR(e[0], want, 1e-6);
+  EXPECT_NEAR(e[1], 0.0, 1e-12);
+  EXPECT_THROW(attention_entropy(probs, 1, 3, T), Error);
+}
+
+TEST(ActivationStats, MeanStdRmsAndLargestMagnitude) {
+  const ValueStats s = value_stats({1.0f, -3.0f, 2.0f, 0.0f});
+  EXPECT_DOUBLE_EQ(s.mean, 0.0);
+  EXPECT_DOUBLE_EQ(s.rms, std::sqrt(14.0 / 4));
+  EXPECT_DOUBLE_EQ(s.std, std::sqrt(14.0 / 4));
+  EXPECT_DOUBLE_EQ(s.max_abs, 3.0);
+}
+
+}  // namespace
+}  // namespace cugpt

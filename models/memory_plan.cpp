@@ -47,21 +47,16 @@ void run_infer(Model& model, const MemoryQuery& q, std::int64_t T) {
 
 }  // namespace
 
-MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
-  const std::int64_t T = q.seq > 0 ? q.seq : config.max_positions;
-  if (q.batch <= 0) throw Error("memory: --batch must be positive");
-  if (q.reserve >= q.vram) throw Error("memory: the reserve is larger than the card");
+namespace {
+
+// One step in an arena of `budget` bytes. On the meta device running out is an answer, not an
+// error: `ran_out_at` names the operation, the result holds the statistics until then.
+MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int64_t T,
+                      std::uint64_t budget) {
   MemoryResult r;
-  r.available = q.vram - q.reserve;
-  // An unbounded meta arena: the peak is measured, then compared with what the card offers,
-  // so a shortfall is reported by how much rather than where it first ran out. On cpu and
-  // cuda the same code runs for real, with zero weights.
-  const std::uint64_t budget = q.device.is_meta() ? 1ull << 50
-                               : q.arena_budget   ? q.arena_budget
-                                                  : default_budget(q.device);
   auto arena = Arena::create(q.device, budget);
   arena->record_timeline(q.timeline);
-  {
+  try {
     std::unique_ptr<Model> model;
     {
       ArenaTag tag(*arena, "parameters");
@@ -73,14 +68,46 @@ MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
       run_infer(*model, q, T);
     }
     r.at_end = arena->stats().current;
+  } catch (const OutOfMemory& e) {
+    if (!q.device.is_meta()) throw;
+    r.ran_out_at = e.tag().empty() ? "setup" : e.tag();
+    r.ran_out_requested = e.requested();
+    r.ran_out_largest_free = e.stats().largest_free;
   }
   if (q.device.is_cuda()) r.driver_used = cuda_used_bytes();
   const ArenaStats s = arena->stats();
   r.peak = s.peak;
   r.peak_at = s.peak_tag;
   r.at_peak = s.at_peak;
-  r.fits = r.peak <= r.available;
   if (q.timeline) r.timeline = arena->timeline();
+  return r;
+}
+
+}  // namespace
+
+MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
+  const std::int64_t T = q.seq > 0 ? q.seq : config.max_positions;
+  if (q.batch <= 0) throw Error("memory: --batch must be positive");
+  if (q.reserve >= q.vram) throw Error("memory: the reserve is larger than the card");
+  const std::uint64_t available = q.vram - q.reserve;
+  // On meta the arena gets exactly what the card would give it, so every block lands where it
+  // would on the card: a step that runs out of contiguous space there runs out here, even with
+  // its live bytes under the budget. On cpu and cuda the same code runs for real (zero
+  // weights) in an arena of arena_budget, or the device's default.
+  const std::uint64_t budget = q.arena_budget       ? q.arena_budget
+                               : q.device.is_meta() ? available
+                                                    : default_budget(q.device);
+  MemoryResult r = run_step(config, q, T, budget);
+  if (!r.ran_out_at.empty() && !q.arena_budget) {
+    // It does not fit: the same step in an unbounded arena says by how much it would need.
+    const MemoryResult bounded = r;
+    r = run_step(config, q, T, 1ull << 50);
+    r.ran_out_at = bounded.ran_out_at;
+    r.ran_out_requested = bounded.ran_out_requested;
+    r.ran_out_largest_free = bounded.ran_out_largest_free;
+  }
+  r.available = available;
+  r.fits = r.ran_out_at.empty() && r.peak <= available;
   return r;
 }
 

@@ -46,6 +46,10 @@ struct MemoryResult {
   std::vector<TimelineEvent> timeline;
   // cuda: the driver's used bytes on the card at the end of the step, the arena still held.
   std::uint64_t driver_used = 0;
+  // Where the step ran out of arena on the card ("" if it did not): with the peak under the
+  // arena's size, the space was there but not in one piece (fragmentation).
+  std::string ran_out_at;
+  std::uint64_t ran_out_requested = 0, ran_out_largest_free = 0;
 };
 
 MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q);

@@ -105,7 +105,7 @@ Block Arena::allocate(std::uint64_t bytes, Category category) {
   }
   if (!found) {
     ArenaStats s = stats_locked();
-    throw OutOfMemory(oom_message(bytes, category), bytes, category, std::move(s));
+    throw OutOfMemory(oom_message(bytes, category), bytes, category, std::move(s), tag_);
   }
 
   erase_free(hole_offset, hole_size);

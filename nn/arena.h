@@ -83,16 +83,24 @@ struct TimelineEvent {
 // in use per category and the largest free block; the arena is unchanged and still usable.
 class OutOfMemory : public Error {
  public:
-  OutOfMemory(const std::string& what, std::uint64_t requested, Category category, ArenaStats stats)
-      : Error(what), requested_(requested), category_(category), stats_(std::move(stats)) {}
+  OutOfMemory(const std::string& what, std::uint64_t requested, Category category, ArenaStats stats,
+              std::string tag = "")
+      : Error(what),
+        requested_(requested),
+        category_(category),
+        stats_(std::move(stats)),
+        tag_(std::move(tag)) {}
   std::uint64_t requested() const { return requested_; }
   Category category() const { return category_; }
   const ArenaStats& stats() const { return stats_; }
+  // The arena's tag when it ran out: the operation that asked.
+  const std::string& tag() const { return tag_; }
 
  private:
   std::uint64_t requested_;
   Category category_;
   ArenaStats stats_;
+  std::string tag_;
 };
 
 class Arena {

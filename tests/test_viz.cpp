@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -235,7 +236,10 @@ TEST(Heatmap, RejectsMismatchedInput) {
 
 TEST(Png, UnwritablePathThrowsAndLeavesNothing) {
   const std::vector<float> p = causal_softmax(4);
-  const std::string path = "/nonexistent/dir/x.png";
+  // Below a regular file: no directory can be made there, not even by root.
+  const std::string file = ::testing::TempDir() + "cugpt-viz-a-file";
+  std::ofstream(file).put('x');
+  const std::string path = file + "/x.png";
   try {
     write_attention_heatmap(path, p, 4, {}, "x");
     FAIL() << "no error";

@@ -91,6 +91,7 @@ int run_memory(const MemoryCli& c) {
                               {"reserve_bytes", q.reserve},
                               {"available_bytes", r.available},
                               {"peak_at", r.peak_at},
+                              {"ran_out_at", r.ran_out_at},
                               {"categories", categories_json(r.at_end, r.at_peak)}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
@@ -112,8 +113,15 @@ int run_memory(const MemoryCli& c) {
       c.reserve.empty() ? ", the default estimate" : "", format_bytes(r.available).c_str());
   if (r.fits) {
     std::printf("FITS with %s headroom\n", format_bytes(r.available - r.peak).c_str());
+  } else if (r.peak <= r.available) {
+    std::printf(
+        "DOES NOT FIT: the peak is under the arena's size, but at %s no free block of %s "
+        "was left (largest %s): the arena fragments\n",
+        r.ran_out_at.c_str(), format_bytes(r.ran_out_requested).c_str(),
+        format_bytes(r.ran_out_largest_free).c_str());
   } else {
-    std::printf("DOES NOT FIT: %s short\n", format_bytes(r.peak - r.available).c_str());
+    std::printf("DOES NOT FIT: %s short (ran out at %s)\n",
+                format_bytes(r.peak - r.available).c_str(), r.ran_out_at.c_str());
   }
   if (!c.plot.empty()) std::printf("plot written to %s\n", c.plot.c_str());
   return r.fits ? 0 : 3;

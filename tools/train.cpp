@@ -1,4 +1,4 @@
-// `cugpt train <config> --data FILE [--tokenizer SPEC] --steps N --batch B --seq T [--lr]
+// `cugpt train <config> --data FILE [--tokenizer SPEC] --steps N --batch B|auto --seq T [--lr]
 // [--dtype] [--device] [--recompute L] [--accum K] [--out DIR] [--resume DIR] [--eval-every N]`.
 #include <atomic>
 #include <csignal>
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "models/init.h"
+#include "models/memory_plan.h"
 #include "models/tokenizer.h"
 #include "models/trainer.h"
 #include "nn/bytes.h"
@@ -29,10 +30,43 @@ extern "C" void on_sigint(int) {
 
 struct TrainCli {
   std::string config, data, tokenizer = "byte", device = "cpu", dtype = "f32", out, resume,
-                            optimizer = "adamw";
+                            optimizer = "adamw", batch = "8", arena;
   std::int64_t log_every = 1;
   TrainOptions o;
 };
+
+// --batch N, or "auto": the largest batch whose training step fits the arena this run will
+// get, found by running the step on the meta device before anything is allocated.
+std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::uint64_t budget,
+                           Device device) {
+  if (c.batch != "auto") {
+    std::size_t used = 0;
+    long long b = 0;
+    try {
+      b = std::stoll(c.batch, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != c.batch.size() || b <= 0)
+      throw Error("train: --batch must be a positive integer or 'auto', not '" + c.batch + "'");
+    return b;
+  }
+  MemoryQuery q;
+  q.mode = MemoryMode::train;
+  q.seq = c.o.seq;
+  q.dtype = parse_dtype(c.dtype);
+  q.optimizer = c.o.optim.kind;
+  q.recompute = c.o.recompute;
+  q.vram = budget;
+  const std::int64_t b = max_batch(config, q);
+  if (b == 0)
+    throw Error("train: --batch auto: not even batch 1 at T=" + std::to_string(c.o.seq) +
+                " fits the " + format_bytes(budget) + " arena on " + device.str() +
+                " (see `cugpt memory`)");
+  std::printf("batch auto: %lld, the largest whose step fits the %s arena on %s\n",
+              static_cast<long long>(b), format_bytes(budget).c_str(), device.str().c_str());
+  return b;
+}
 
 int run_train(TrainCli& c) {
   const ModelConfig config = load_config(c.config);
@@ -45,7 +79,9 @@ int run_train(TrainCli& c) {
   const Dataset data = Dataset::load(c.data, config.vocab_size, 0.1, tokenizer.get());
   const std::string data_name =
       data_format(c.data) == DataFormat::text ? c.data + " [" + tokenizer->name() + "]" : c.data;
-  auto arena = Arena::create(device, default_budget(device));
+  const std::uint64_t budget = c.arena.empty() ? default_budget(device) : parse_bytes(c.arena);
+  c.o.batch = resolve_batch(c, config, budget, device);
+  auto arena = Arena::create(device, budget);
   auto model = build_model(config, arena, parse_dtype(c.dtype));
   auto& gpt = static_cast<Gpt&>(*model);
   init_parameters(gpt, c.o.seed);
@@ -111,7 +147,11 @@ void add_train(CLI::App& app) {
                   "For text data: byte, or a directory with GPT-2/RoBERTa vocab.json + merges.txt")
       ->capture_default_str();
   sub->add_option("--steps", c->o.steps, "Optimizer steps")->capture_default_str();
-  sub->add_option("--batch", c->o.batch, "Sequences per micro-batch")->capture_default_str();
+  sub->add_option("--arena", c->arena,
+                  "Arena size (default: the device's budget); 3.6GiB trains as on a 4 GB card");
+  sub->add_option("--batch", c->batch,
+                  "Sequences per micro-batch, or auto: the largest that fits the arena")
+      ->capture_default_str();
   sub->add_option("--seq", c->o.seq, "Tokens per sequence")->capture_default_str();
   sub->add_option("--accum", c->o.accum, "Micro-batches per step")->capture_default_str();
   sub->add_option("--lr", c->o.optim.lr, "Peak learning rate")->capture_default_str();

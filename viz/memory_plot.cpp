@@ -167,8 +167,12 @@ void draw_title(Canvas& cv, const std::string& model, const MemoryQuery& q, cons
   const std::string verdict =
       r.fits ? "FITS: peak " + format_bytes(r.peak) + " of " + format_bytes(r.available) +
                    " for the arena, " + format_bytes(r.available - r.peak) + " headroom"
-             : "DOES NOT FIT: peak " + format_bytes(r.peak) + " of " + format_bytes(r.available) +
-                   " for the arena, " + format_bytes(r.peak - r.available) + " short";
+      : r.peak <= r.available
+          ? "DOES NOT FIT: peak " + format_bytes(r.peak) + " of " + format_bytes(r.available) +
+                ", but no free block of " + format_bytes(r.ran_out_requested) + " at " +
+                r.ran_out_at + " (fragmented)"
+          : "DOES NOT FIT: peak " + format_bytes(r.peak) + " of " + format_bytes(r.available) +
+                " for the arena, " + format_bytes(r.peak - r.available) + " short";
   cv.text(40, 80, verdict, r.fits ? kFits : kBudgetColour, 2);
 }
 

@@ -5,6 +5,8 @@ set -u
 cugpt=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# A path below a regular file cannot be created, not even by root (unlike /nonexistent/...).
+touch "$tmp/a-file"
 passed=0
 failed=0
 
@@ -119,7 +121,7 @@ head -c 100 "$tmp/tiny.safetensors" >"$tmp/truncated.safetensors"
 expect_error "truncated checkpoint" "truncated.safetensors" \
   "$cugpt" forward gpt2-tiny --weights "$tmp/truncated.safetensors" --tokens "1" --out "$tmp/x.npy"
 expect_error "unwritable output" "cannot write" \
-  "$cugpt" init gpt2-tiny --out /nonexistent/dir/x.safetensors
+  "$cugpt" init gpt2-tiny --out "$tmp/a-file/x.safetensors"
 [ ! -e "$tmp/x.npy" ] && ok || bad "a failed forward left $tmp/x.npy behind"
 expect_error "bad dtype" "unknown dtype 'int8'" "$cugpt" init gpt2-tiny --out "$tmp/y" --dtype int8
 
@@ -127,8 +129,8 @@ expect_out "memory plot" 'plot written to .*/m\.png$' "$cugpt" memory gpt-day18-
   --batch 2 --seq 16 --plot "$tmp/m.png"
 [ "$(head -c 8 "$tmp/m.png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && ok ||
   bad "memory plot: $tmp/m.png does not start with the PNG signature"
-expect_error "memory plot unwritable" "cannot write '/nonexistent/dir/x.png'" "$cugpt" memory \
-  gpt-day18-tiny --mode train --batch 2 --seq 16 --plot /nonexistent/dir/x.png
+expect_error "memory plot unwritable" "cannot write '$tmp/a-file/x.png'" "$cugpt" memory \
+  gpt-day18-tiny --mode train --batch 2 --seq 16 --plot "$tmp/a-file/x.png"
 
 # Text prompts through a tokenizer (byte by default): ids, then the decoded continuation.
 expect_out "init bytes" 'gpt2-bytes-tiny' "$cugpt" init gpt2-bytes-tiny --out "$tmp/bytes.safetensors" --seed 3
@@ -153,6 +155,35 @@ expect_error "bad tokenizer" "expected 'byte' or a directory" "$cugpt" generate 
   --weights "$tmp/bytes.safetensors" --text "Hi" --tokenizer "$tmp/none" --max-new 2
 expect_error "train tokenizer vocab" "needs a vocabulary of at least 278" "$cugpt" train \
   gpt2-bytes-tiny --data "$tmp/text.txt" --tokenizer "$(dirname "$0")/../data/bpe" --steps 1
+
+# inspect: activations, attention maps and statistics of one forward.
+expect_out "inspect" 'wrote .*stats.json' "$cugpt" inspect gpt2-bytes-tiny \
+  --weights "$tmp/bytes.safetensors" --text "Hi there" --out "$tmp/inspect" --heads 0,1
+for f in embeddings.npy layer0_residual.npy layer1_probs.npy layer1_head1.png stats.csv; do
+  [ -s "$tmp/inspect/$f" ] && ok || bad "inspect wrote no $f"
+done
+[ "$(head -c 8 "$tmp/inspect/layer0_head0.png" | od -An -tx1 | tr -d ' ')" = "89504e470d0a1a0a" ] \
+  && ok || bad "inspect heatmap is not a PNG"
+[ "$(wc -l <"$tmp/inspect/stats.csv")" -eq 3 ] && ok || bad "stats.csv: not a header + 2 layers"
+[ ! -e "$tmp/inspect/layer0_head2.png" ] && ok || bad "inspect drew a head not asked for"
+expect_out "inspect hook glob" 'wrote' "$cugpt" inspect gpt2-bytes-tiny \
+  --weights "$tmp/bytes.safetensors" --tokens "72,105" --out "$tmp/inspect2" --layers 1 \
+  --hook 'transformer.h.*.attn.c_attn'
+[ -s "$tmp/inspect2/hook_transformer.h.0.attn.c_attn.npy" ] && ok || bad "--hook capture missing"
+expect_error "inspect layer range" "layer 5 out of range" "$cugpt" inspect gpt2-bytes-tiny \
+  --weights "$tmp/bytes.safetensors" --tokens "72,105" --out "$tmp/inspect3" --layers 5
+expect_error "inspect two inputs" "one way" "$cugpt" inspect gpt2-bytes-tiny \
+  --weights "$tmp/bytes.safetensors" --tokens "72" --text "H" --out "$tmp/inspect3"
+
+# train --batch auto: the largest batch whose step fits the arena, found before training.
+expect_out "train batch auto" '^batch auto: [0-9]+, the largest whose step fits the 64.0 MiB arena' \
+  "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --steps 1 --seq 16 --batch auto --arena 64MiB
+expect_error "train batch auto too small" "not even batch 1" "$cugpt" train gpt2-bytes-tiny \
+  --data "$tmp/text.txt" --steps 1 --seq 16 --batch auto --arena 1MiB
+expect_error "train batch zero" "positive integer or 'auto'" "$cugpt" train gpt2-bytes-tiny \
+  --data "$tmp/text.txt" --steps 1 --batch 0
+expect_error "train out of arena" "out of memory on cpu.*parameter" "$cugpt" train gpt2-bytes-tiny \
+  --data "$tmp/text.txt" --steps 1 --seq 16 --batch 4000 --arena 64MiB
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

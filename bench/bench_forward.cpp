@@ -18,29 +18,10 @@ namespace {
 
 using namespace cugpt;
 
-struct Loaded {
-  std::shared_ptr<Arena> arena;
-  std::unique_ptr<Model> model;
-};
-
-// One model per (config, device, dtype), built once and reused across cases.
-Loaded& model_for(const std::string& config, Device device, DType dtype) {
-  static std::map<std::string, Loaded> cache;
-  const std::string key = config + "/" + device.str() + "/" + dtype_name(dtype);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  cache.clear();  // one model at a time: a 4 GB card holds one gpt2-124m with room to run
-  Loaded l;
-  l.arena = bench::shared_arena(device);
-  l.model = build_model(load_config(config), l.arena, dtype);
-  init_parameters(*l.model, 0);
-  return cache.emplace(key, std::move(l)).first->second;
-}
-
 void forward(benchmark::State& state, const std::string& config, Device device, DType dtype) {
   if (bench::skip_without_gpu(state, device)) return;
   const std::int64_t B = state.range(0), T = state.range(1);
-  Loaded& l = model_for(config, device, dtype);
+  bench::Loaded& l = bench::model_for(config, device, dtype);
   Batch batch;
   batch.B = B;
   batch.T = T;
@@ -66,7 +47,7 @@ void forward(benchmark::State& state, const std::string& config, Device device, 
 void decode(benchmark::State& state, const std::string& config, Device device, DType dtype) {
   if (bench::skip_without_gpu(state, device)) return;
   const std::int64_t context = state.range(0);
-  Loaded& l = model_for(config, device, dtype);
+  bench::Loaded& l = bench::model_for(config, device, dtype);
   const auto& gpt = static_cast<const Gpt&>(*l.model);
   Batch prompt;
   prompt.B = 1;

@@ -1,6 +1,7 @@
-// What the benchmark files share: the device's ceilings (published figures for known GPUs,
-// or measured on the spot when CUGPT_PEAKS=measured or the GPU is not in the table), and the
-// skip for CUDA cases on a machine without a GPU.
+// What the benchmark files share: one arena per device, the cached model of the forward
+// cases, the device's ceilings (published figures for known GPUs, or measured on the spot when
+// CUGPT_PEAKS=measured or the GPU is not in the table), and the skip for CUDA cases on a
+// machine without a GPU.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -12,6 +13,8 @@
 #include <string>
 
 #include "kernels/runtime.h"
+#include "models/init.h"
+#include "models/model.h"
 #include "nn/device_peaks.h"
 
 namespace cugpt::bench {
@@ -37,6 +40,36 @@ inline std::shared_ptr<Arena> shared_arena(Device device) {
   std::shared_ptr<Arena>& a = arenas[device.str()];
   if (!a) a = Arena::create(device, default_budget(device));
   return a;
+}
+
+struct Loaded {
+  std::shared_ptr<Arena> arena;
+  std::unique_ptr<Model> model;
+};
+
+inline std::map<std::string, Loaded>& model_cache() {
+  static std::map<std::string, Loaded> cache;
+  return cache;
+}
+
+// One model per (config, device, dtype) with random weights, built once and reused across
+// cases; one at a time, since a 4 GB card holds one gpt2-124m with room to run.
+inline Loaded& model_for(const std::string& config, Device device, DType dtype) {
+  auto& cache = model_cache();
+  const std::string key = config + "/" + device.str() + "/" + dtype_name(dtype);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  cache.clear();
+  Loaded l;
+  l.arena = shared_arena(device);
+  l.model = build_model(load_config(config), l.arena, dtype);
+  init_parameters(*l.model, 0);
+  return cache.emplace(key, std::move(l)).first->second;
+}
+
+// Frees the cached model: a benchmark that builds its own needs the memory.
+inline void release_models() {
+  model_cache().clear();
 }
 
 inline bool skip_without_gpu(benchmark::State& state, Device device) {

@@ -6,7 +6,7 @@
 # is over the device tool's 64 MiB carry limit), with the shared libraries the GPU machine
 # lacks; carry .gpucarry there and the other steps unpack it. Logs go to $OUT (or gpu-out/).
 #   scripts/gpu-session.sh pack
-#   scripts/gpu-session.sh [tests] [sanitize] [bench] [report] [side] [profile] [memory]
+#   scripts/gpu-session.sh [tests] [sanitize] [memcheck] [bench] [report] [side] [train] [profile] [memory]
 set -uo pipefail
 root=$(pwd)
 if [ "${1:-}" = pack ]; then
@@ -60,6 +60,16 @@ for step in "${steps[@]}"; do
           grep -E "RACECHECK SUMMARY|ERROR SUMMARY|Race|FAILED|tests? ran" | head -8
         echo "exit ${PIPESTATUS[0]}"
       done 2>&1 | tee -a "$out/sanitize.txt" ;;
+    memcheck)
+      # The short version: the kernels most recently changed, under memcheck.
+      for pair in "models:*Tiny*:*Hooks*" "attention:*OtherHeadDims*:*Padding*" \
+                  "elementwise:CudaDecodeAttention.*" "matmul:*Staged*"; do
+        t=build/tests/test_cuda_${pair%%:*} f=${pair#*:}
+        echo "== memcheck $(basename "$t") $f"
+        timeout 60 compute-sanitizer --tool memcheck --print-limit 4 --error-exitcode 9 "$t" \
+          --gtest_brief=1 --gtest_filter="$f" 2>&1 | grep -vE "^\[|^$" | head -24
+        echo "exit ${PIPESTATUS[0]}"
+      done 2>&1 | tee "$out/memcheck.txt" ;;
     bench)
       timeout 160 build/bench/cugpt_bench --benchmark_filter="${BENCH_FILTER:-cuda}" --benchmark_min_time=0.3 \
         --benchmark_out="$out/bench.json" --benchmark_out_format=json 2>&1 | tee "$out/bench.txt" |
@@ -73,6 +83,9 @@ for step in "${steps[@]}"; do
     side)
       PYTHONUNBUFFERED=1 timeout 150 python3 scripts/side_by_side.py --cugpt "$cugpt" \
         --device cuda --dtype bf16 2>&1 | tee "$out/side_by_side.txt" | tail -8 ;;
+    train)
+      PYTHONUNBUFFERED=1 timeout 240 python3 scripts/side_by_side_train.py --cugpt "$cugpt" 2>&1 |
+        tee "$out/side_by_side_train.txt" | tail -6 ;;
     profile)
       # Where a batch-1 decode step's time goes: the sum of its kernels' GPU time (ncu, one
       # metric, so each kernel is replayed once) against the step's wall-clock time.

@@ -6,7 +6,7 @@
 # is over the device tool's 64 MiB carry limit), with the shared libraries the GPU machine
 # lacks; carry .gpucarry there and the other steps unpack it. Logs go to $OUT (or gpu-out/).
 #   scripts/gpu-session.sh pack
-#   scripts/gpu-session.sh [tests] [sanitize] [memcheck] [bench] [report] [side] [train] [profile] [memory]
+#   scripts/gpu-session.sh [tests] [sanitize] [memcheck] [bench] [report] [side] [train] [memside] [profile] [memory]
 set -uo pipefail
 root=$(pwd)
 if [ "${1:-}" = pack ]; then
@@ -86,6 +86,9 @@ for step in "${steps[@]}"; do
     train)
       PYTHONUNBUFFERED=1 timeout 240 python3 scripts/side_by_side_train.py --cugpt "$cugpt" 2>&1 |
         tee "$out/side_by_side_train.txt" | tail -6 ;;
+    memside)
+      PYTHONUNBUFFERED=1 timeout 300 python3 scripts/memory_side_by_side.py --cugpt "$cugpt" 2>&1 |
+        tee "$out/memory_side_by_side.txt" | tail -5 ;;
     profile)
       # Where a batch-1 decode step's time goes: the sum of its kernels' GPU time (ncu, one
       # metric, so each kernel is replayed once) against the step's wall-clock time.

@@ -1,12 +1,14 @@
 #include "models/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "kernels/error.h"
 
@@ -35,20 +37,84 @@ void sync_directory(const std::string& dir) {
   ::close(fd);
 }
 
+// Ctrl-C or a kill (SIGINT, SIGTERM, SIGHUP) in the middle of a write would leave the temporary
+// behind. Live temporaries are listed in fixed slots that a signal handler can read without
+// allocating; the handler removes them, then lets the signal's default action end the process.
+// It is installed only for signals whose disposition is still the default (a program with its
+// own handler, like `cugpt train` for Ctrl-C, keeps it). SIGKILL leaves the temporary: nothing
+// runs then.
+constexpr int kSlots = 64;
+constexpr std::size_t kMaxTempPath = 4096;
+struct TempSlot {
+  std::atomic<int> state{0};  // 0 free, 1 being filled or emptied, 2 live
+  const void* owner = nullptr;
+  char path[kMaxTempPath];
+};
+TempSlot g_slots[kSlots];
+constexpr int kCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+extern "C" void remove_temporaries_and_die(int sig) {
+  for (TempSlot& slot : g_slots)
+    if (slot.state.load(std::memory_order_acquire) == 2) ::unlink(slot.path);
+  // SA_RESETHAND restored the default action; the raised signal is delivered once the handler
+  // returns, and ends the process as it would have without this handler.
+  ::raise(sig);
+}
+
+void install_cleanup_handlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (const int sig : kCleanupSignals) {
+      struct sigaction current {};
+      if (::sigaction(sig, nullptr, &current) != 0 || current.sa_handler != SIG_DFL) continue;
+      struct sigaction handler {};
+      handler.sa_handler = remove_temporaries_and_die;
+      handler.sa_flags = SA_RESETHAND;
+      sigemptyset(&handler.sa_mask);
+      ::sigaction(sig, &handler, nullptr);
+    }
+  });
+}
+
+void register_temporary(const void* owner, const std::string& path) {
+  if (path.size() >= kMaxTempPath) return;  // not cleaned up on a signal, still correct
+  for (TempSlot& slot : g_slots) {
+    int expected = 0;
+    if (!slot.state.compare_exchange_strong(expected, 1)) continue;
+    slot.owner = owner;
+    std::memcpy(slot.path, path.c_str(), path.size() + 1);
+    slot.state.store(2, std::memory_order_release);
+    return;
+  }
+}
+
+void unregister_temporary(const void* owner) {
+  for (TempSlot& slot : g_slots) {
+    if (slot.state.load(std::memory_order_acquire) != 2 || slot.owner != owner) continue;
+    slot.state.store(1);
+    slot.owner = nullptr;
+    slot.state.store(0, std::memory_order_release);
+    return;
+  }
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(const std::string& path) : path_(path) {
   if (path.empty()) throw Error("cannot write '': empty path");
   temp_path_ = path + ".tmp." + std::to_string(::getpid()) + "." +
                std::to_string(g_temp_counter.fetch_add(1));
+  install_cleanup_handlers();
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd_ < 0) fail(errno);
+  register_temporary(this, temp_path_);
   buffer_.reserve(kBufferBytes);
 }
 
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_) ::unlink(temp_path_.c_str());
+  unregister_temporary(this);
 }
 
 void AtomicFile::fail(int err) const {
@@ -105,6 +171,7 @@ void AtomicFile::commit() {
   if (::close(fd) != 0) fail(errno);
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) fail(errno);
   committed_ = true;
+  unregister_temporary(this);
   sync_directory(directory_of(path_));
 }
 

@@ -1,9 +1,12 @@
 #include "models/checkpoint.h"
 
+#include <cmath>
+#include <cstring>
 #include <set>
 #include <unordered_map>
 
 #include "kernels/error.h"
+#include "models/printable.h"
 #include "models/safetensors.h"
 
 namespace cugpt {
@@ -25,9 +28,33 @@ std::string shape_str(const std::vector<std::int64_t>& dims) {
 std::string first_names(const std::vector<std::string>& names) {
   constexpr std::size_t kShown = 5;
   std::string s;
-  for (std::size_t i = 0; i < names.size() && i < kShown; ++i) s += (i ? ", " : "") + names[i];
+  for (std::size_t i = 0; i < names.size() && i < kShown; ++i)
+    s += (i ? ", " : "") + printable(names[i]);
   if (names.size() > kShown) s += " and " + std::to_string(names.size() - kShown) + " more";
   return s;
+}
+
+// How many of the `n` values of dtype `t` at `p` are NaN or +-Inf. The half types are checked
+// on their bits (all-ones exponent), without a conversion per element.
+std::int64_t count_nonfinite(DType t, const unsigned char* p, std::size_t n) {
+  std::int64_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (t == DType::f32) {
+      float v;
+      std::memcpy(&v, p + 4 * i, 4);
+      bad += !std::isfinite(v);
+    } else if (t == DType::f64) {
+      double v;
+      std::memcpy(&v, p + 8 * i, 8);
+      bad += !std::isfinite(v);
+    } else if (t == DType::f16 || t == DType::bf16) {
+      std::uint16_t v;
+      std::memcpy(&v, p + 2 * i, 2);
+      const std::uint16_t exponent = t == DType::f16 ? 0x7c00 : 0x7f80;
+      bad += (v & exponent) == exponent;
+    }
+  }
+  return bad;
 }
 
 // One file tensor matched to one model tensor.
@@ -70,8 +97,8 @@ LoadReport load_checkpoint(Module& m, const std::string& path, const LoadOptions
     // "h.0.x" and "transformer.h.0.x" in one file would both fill one tensor: ambiguous.
     const auto [prev, fresh] = claimed_by.emplace(it->second, e.name);
     if (!fresh)
-      fail("keys '" + prev->second + "' and '" + e.name + "' both map to model tensor '" +
-           it->first + "'");
+      fail("keys '" + printable(prev->second) + "' and '" + printable(e.name) +
+           "' both map to model tensor '" + it->first + "'");
     resolved.push_back({&e, it->second});
   }
 
@@ -108,13 +135,17 @@ LoadReport load_checkpoint(Module& m, const std::string& path, const LoadOptions
   for (const auto& r : plan) {
     const Tensor& t = registry[r.target].first.tensor;
     const std::string& model_name = registry[r.target].first.name;
-    std::string what = "tensor '" + r.entry->name + "'";
+    std::string what = "tensor '" + printable(r.entry->name) + "'";
     if (model_name != r.entry->name) what += " (model '" + model_name + "')";
     if (r.entry->shape != t.shape().vec())
       fail(what + " has shape " + shape_str(r.entry->shape) + ", model expects " + t.shape().str());
     if (r.entry->dtype != t.dtype() && !options.convert_dtype)
       fail(what + " has dtype " + safetensors_dtype_name(r.entry->dtype) + ", model expects " +
-           safetensors_dtype_name(t.dtype()) + " (LoadOptions::convert_dtype converts)");
+           safetensors_dtype_name(t.dtype()) +
+           (r.entry->dtype == DType::i32
+                ? std::string(" (integer data is no model weight)")
+                : std::string(" (build the model in ") + safetensors_dtype_name(r.entry->dtype) +
+                      ", e.g. with --dtype, or load with LoadOptions::convert_dtype)"));
   }
 
   std::vector<unsigned char> raw, converted;
@@ -124,6 +155,9 @@ LoadReport load_checkpoint(Module& m, const std::string& path, const LoadOptions
     if (t.device().is_meta()) continue;  // shapes and dtypes only: there is nowhere to copy to
     raw.resize(r.entry->nbytes());
     file.read(*r.entry, raw.data(), raw.size());
+    const std::int64_t bad =
+        count_nonfinite(r.entry->dtype, raw.data(), static_cast<std::size_t>(r.entry->numel()));
+    if (bad > 0) report.nonfinite.emplace_back(r.entry->name, bad);
     if (r.entry->dtype == t.dtype()) {
       t.copy_from_host(raw.data(), raw.size());
       continue;

@@ -4,8 +4,10 @@
 // tensor and leaves the model as it was.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nn/module.h"
@@ -32,6 +34,9 @@ struct LoadReport {
   std::vector<std::string> ignored;
   std::vector<std::string> missing;  // model names the file lacks (with allow_missing)
   std::vector<std::string> extra;    // file keys the model lacks (with allow_extra)
+  // File tensors holding NaN or Inf, with how many such values: loaded as they are (a model may
+  // be inspected whatever its weights), for the caller to warn about. Not checked on meta.
+  std::vector<std::pair<std::string, std::int64_t>> nonfinite;
 };
 
 // Loads `path` into the module's tensors. A key naming a tied alias (lm_head.weight for wte)

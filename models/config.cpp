@@ -4,11 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "kernels/error.h"
+#include "models/printable.h"
 
 namespace cugpt {
 
@@ -41,9 +43,13 @@ class Reader {
     if (!j_.contains(key)) fail(std::string("missing field '") + key + "'");
     const json& v = j_.at(key);
     if (!v.is_number_integer()) fail(std::string("field '") + key + "' must be an integer");
-    const std::int64_t x = v.get<std::int64_t>();
-    if (x < lo || x > hi)
-      fail(std::string("field '") + key + "' = " + std::to_string(x) + " is out of range [" +
+    // An unsigned value above INT64_MAX would wrap to a negative number in get<int64_t>(), and
+    // the message would then quote a value the file does not hold.
+    const bool huge =
+        v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi);
+    const std::int64_t x = huge ? hi : v.get<std::int64_t>();
+    if (huge || x < lo || x > hi)
+      fail(std::string("field '") + key + "' = " + v.dump() + " is out of range [" +
            std::to_string(lo) + ", " + std::to_string(hi) + "]");
     return x;
   }
@@ -74,7 +80,7 @@ class Reader {
     if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_tanh")
       return kernels::Activation::gelu_tanh;
     if (a == "gelu") return kernels::Activation::gelu_erf;
-    fail(std::string("field '") + key + "' = '" + a +
+    fail(std::string("field '") + key + "' = '" + printable(a) +
          "' is not a supported activation (relu, gelu, gelu_new, gelu_pytorch_tanh)");
   }
 
@@ -93,15 +99,29 @@ constexpr std::int64_t kMaxLayers = 1024;
 
 ModelConfig parse_config(const std::string& json_text, const std::string& origin,
                          const std::string& name) {
+  // nlohmann keeps the last of two equal keys silently; {"n_head": 4, "n_head": 8} is a typo
+  // to report, not a choice to make for the user. Only the top-level object's keys matter.
+  int depth = 0;
+  std::set<std::string> keys;
+  std::string duplicate;
+  const auto callback = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) ++depth;
+    if (event == json::parse_event_t::object_end) --depth;
+    if (event == json::parse_event_t::key && depth == 1 && duplicate.empty() &&
+        !keys.insert(parsed.get<std::string>()).second)
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   json j;
   try {
-    j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+    j = json::parse(json_text, callback);
+  } catch (const json::exception& e) {
     std::string what = e.what();
     throw Error("config '" + origin + "': invalid JSON (" + what.substr(what.find(' ') + 1) + ")");
   }
   Reader r(j, origin);
   if (!j.is_object()) r.fail("expected a JSON object");
+  if (!duplicate.empty()) r.fail("field '" + printable(duplicate) + "' appears twice");
   ModelConfig c;
   c.name = name;
   c.origin = origin;
@@ -146,7 +166,7 @@ ModelConfig parse_config(const std::string& json_text, const std::string& origin
       r.fail("field 'max_position_embeddings' = " + std::to_string(c.max_positions) +
              " leaves no positions after pad_token_id + 1");
   } else {
-    r.fail("unknown model_type '" + type + "' (expected gpt-day18, gpt2 or roberta)");
+    r.fail("unknown model_type '" + printable(type) + "' (expected gpt-day18, gpt2 or roberta)");
   }
   if (c.n_embd % c.n_head != 0)
     r.fail("n_embd " + std::to_string(c.n_embd) + " is not divisible by n_head " +

@@ -1,5 +1,6 @@
 #include "models/dataset.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -36,6 +37,8 @@ DataFormat data_format(const std::string& path) {
 
 Dataset Dataset::load(const std::string& path, std::int64_t vocab, double val_fraction,
                       const Tokenizer* tokenizer) {
+  if (std::filesystem::is_directory(path))
+    throw Error("data '" + path + "': is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("data '" + path + "': cannot read");
   const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),

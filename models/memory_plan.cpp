@@ -1,7 +1,8 @@
 #include "models/memory_plan.h"
 
-#include "kernels/runtime.h"
+#include <algorithm>
 
+#include "kernels/runtime.h"
 #include "models/gpt.h"
 #include "models/model.h"
 #include "nn/optimizer.h"
@@ -86,8 +87,14 @@ MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int6
 }  // namespace
 
 MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
+  if (q.seq < 0) throw Error("memory: --seq must be positive (0: the config's positions)");
   const std::int64_t T = q.seq > 0 ? q.seq : config.max_positions;
   if (q.batch <= 0) throw Error("memory: --batch must be positive");
+  // The step's token ids, positions and targets are host vectors even on meta.
+  if (q.batch > kMaxStepTokens / T)
+    throw Error("memory: B x T = " + std::to_string(q.batch) + " x " + std::to_string(T) +
+                " tokens per step is more than the " + std::to_string(kMaxStepTokens) +
+                " cugpt handles");
   if (q.reserve >= q.vram) throw Error("memory: the reserve is larger than the card");
   const std::uint64_t available = q.vram - q.reserve;
   // On meta the arena gets exactly what the card would give it, so every block lands where it
@@ -128,7 +135,8 @@ std::int64_t largest(std::int64_t limit, F&& fits) {
 }  // namespace
 
 std::int64_t max_batch(const ModelConfig& config, MemoryQuery q) {
-  return largest(1 << 16, [&](std::int64_t b) {
+  const std::int64_t T = q.seq > 0 ? q.seq : config.max_positions;
+  return largest(std::min<std::int64_t>(1 << 16, kMaxStepTokens / T), [&](std::int64_t b) {
     q.batch = b;
     return simulate_memory(config, q).fits;
   });
@@ -138,10 +146,11 @@ std::int64_t max_seq(const ModelConfig& config, MemoryQuery q) {
   const std::int64_t limit = config.family == ModelFamily::roberta
                                  ? config.max_positions - config.pad_token_id - 1
                                  : config.max_positions;
-  return largest(limit, [&](std::int64_t t) {
-    q.seq = t;
-    return simulate_memory(config, q).fits;
-  });
+  return largest(std::min<std::int64_t>(limit, kMaxStepTokens / std::max<std::int64_t>(q.batch, 1)),
+                 [&](std::int64_t t) {
+                   q.seq = t;
+                   return simulate_memory(config, q).fits;
+                 });
 }
 
 }  // namespace cugpt

@@ -37,6 +37,9 @@ struct MemoryQuery {
 // cuBLAS/cuBLASLt handle state. An estimate until a GPU run measures it (docs/memory.md).
 constexpr std::uint64_t kDefaultReserve = 320ull << 20;
 
+// The most tokens (B x T) one simulated step takes: their ids are host memory even on meta.
+constexpr std::int64_t kMaxStepTokens = std::int64_t{1} << 27;
+
 struct MemoryResult {
   bool fits = false;
   std::uint64_t peak = 0;       // arena bytes at the step's peak

@@ -2,11 +2,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
 #include "kernels/error.h"
 #include "models/atomic_file.h"
+#include "models/printable.h"
 
 namespace cugpt {
 
@@ -79,7 +81,7 @@ class HeaderParser {
         out.shape = parse_tuple();
         have_shape = true;
       } else {
-        fail("unexpected key '" + key + "'");
+        fail("unexpected key '" + printable(key) + "'");
       }
       skip_space();
       if (peek() == ',') {
@@ -175,6 +177,10 @@ void write_npy(const std::string& path, const std::int32_t* data,
 }
 
 std::int64_t NpyArray::numel() const {
+  // A zero anywhere makes the array empty, whatever the other dimensions: multiplying them
+  // first could overflow (read_npy bounds only the dimensions of a non-empty array).
+  for (std::int64_t d : shape)
+    if (d == 0) return 0;
   std::int64_t n = 1;
   for (std::int64_t d : shape) n *= d;
   return n;
@@ -215,6 +221,8 @@ NpyArray read_npy(const std::string& path) {
   auto fail = [&](const std::string& what) { throw Error("npy '" + path + "': " + what); };
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(std::string("cannot open: ") + std::strerror(errno));
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail("is a directory, not a file");
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) fail("read error");
 
@@ -240,9 +248,9 @@ NpyArray read_npy(const std::string& path) {
   const std::string header = bytes.substr(prefix, header_len);
   HeaderParser(header, path).parse(out, fortran);
   if (out.descr.size() == 3 && out.descr[0] == '>')
-    fail("big-endian dtype '" + out.descr + "' is not supported");
+    fail("big-endian dtype '" + printable(out.descr) + "' is not supported");
   if (descr_size(out.descr) == 0)
-    fail("unsupported dtype '" + out.descr + "' (supported: <f4, <f8, <i4, <i8)");
+    fail("unsupported dtype '" + printable(out.descr) + "' (supported: <f4, <f8, <i4, <i8)");
   if (fortran) fail("fortran_order arrays are not supported (save a C-order array)");
 
   // Bound the element count by the file size before multiplying, so a hostile shape cannot

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "kernels/error.h"
 #include "models/atomic_file.h"
+#include "models/printable.h"
 
 namespace cugpt {
 
@@ -75,6 +77,10 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   f.stream_ = std::make_unique<std::ifstream>(path, std::ios::binary);
   std::ifstream& in = *f.stream_;
   if (!in) f.fail(std::string("cannot open: ") + std::strerror(errno));
+  // A directory opens as a stream on Linux and then fails every read, which would be reported
+  // as a corrupt file.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) f.fail("is a directory, not a file");
   in.seekg(0, std::ios::end);
   const std::streamoff file_size_signed = in.tellg();
   if (file_size_signed < 0) f.fail("cannot determine the file size");
@@ -123,7 +129,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     f.fail(std::string("header is not valid JSON: ") + e.what());
   }
-  if (!duplicate.empty()) f.fail("duplicate key '" + duplicate + "' in the header");
+  if (!duplicate.empty()) f.fail("duplicate key '" + printable(duplicate) + "' in the header");
   if (!header.is_object()) f.fail("header is a JSON " + json_type(header) + ", not an object");
 
   for (auto it = header.begin(); it != header.end(); ++it) {
@@ -133,13 +139,13 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
       if (!v.is_object()) f.fail("__metadata__ is a " + json_type(v) + ", not an object");
       for (auto m = v.begin(); m != v.end(); ++m) {
         if (!m.value().is_string())
-          f.fail("__metadata__ value '" + m.key() + "' is a " + json_type(m.value()) +
+          f.fail("__metadata__ value '" + printable(m.key()) + "' is a " + json_type(m.value()) +
                  ", not a string");
         f.metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
-    const std::string where = "tensor '" + name + "'";
+    const std::string where = "tensor '" + printable(name) + "'";
     if (!v.is_object()) f.fail(where + " is a " + json_type(v) + ", not an object");
     SafetensorsEntry e;
     e.name = name;
@@ -149,8 +155,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     if (!dt->is_string()) f.fail(where + " has a \"dtype\" that is not a string");
     const std::string dtype_text = dt->get<std::string>();
     if (!parse_dtype_name(dtype_text, e.dtype))
-      f.fail(where + " has unsupported dtype '" + dtype_text +
-             "' (supported: F32, F16, BF16, F64)");
+      f.fail(where + " has unsupported dtype '" + printable(dtype_text) +
+             "' (supported: F32, F16, BF16, F64, I32)");
 
     const auto sh = v.find("shape");
     if (sh == v.end()) f.fail(where + " has no \"shape\"");
@@ -195,8 +201,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
       [](const SafetensorsEntry* a, const SafetensorsEntry* b) { return a->begin < b->begin; });
   for (std::size_t i = 1; i < by_offset.size(); ++i)
     if (by_offset[i]->begin < by_offset[i - 1]->end)
-      f.fail("tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
-             "' have overlapping data_offsets");
+      f.fail("tensors '" + printable(by_offset[i - 1]->name) + "' and '" +
+             printable(by_offset[i]->name) + "' have overlapping data_offsets");
   return f;
 }
 
@@ -207,21 +213,21 @@ const SafetensorsEntry* SafetensorsFile::find(const std::string& name) const {
 
 void SafetensorsFile::read(const std::string& name, void* dst, std::size_t bytes) const {
   const SafetensorsEntry* e = find(name);
-  if (!e) fail("no tensor '" + name + "'");
+  if (!e) fail("no tensor '" + printable(name) + "'");
   read(*e, dst, bytes);
 }
 
 void SafetensorsFile::read(const SafetensorsEntry& e, void* dst, std::size_t bytes) const {
   if (bytes != e.nbytes())
-    fail("tensor '" + e.name + "' has " + std::to_string(e.nbytes()) + " bytes, asked to read " +
-         std::to_string(bytes));
+    fail("tensor '" + printable(e.name) + "' has " + std::to_string(e.nbytes()) +
+         " bytes, asked to read " + std::to_string(bytes));
   if (bytes == 0) return;
   std::ifstream& in = *stream_;
   in.clear();
   in.seekg(static_cast<std::streamoff>(data_start_ + e.begin));
   // The size was validated at open; a short read means the file changed under us.
   if (!in.read(static_cast<char*>(dst), static_cast<std::streamsize>(bytes)))
-    fail("tensor '" + e.name + "' is truncated (file changed since it was opened?)");
+    fail("tensor '" + printable(e.name) + "' is truncated (file changed since it was opened?)");
 }
 
 void save_safetensors(const std::string& path,

@@ -6,6 +6,11 @@ set -euo pipefail
 
 packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libcli11-dev libgtest-dev
           libbenchmark-dev libstb-dev)
+# --fuzz (CI): also clang and its libFuzzer runtime, for scripts/fuzz.sh. The quick start
+# needs neither.
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang libclang-rt-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

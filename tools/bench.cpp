@@ -17,6 +17,7 @@
 #include "nn/bytes.h"
 #include "nn/device_peaks.h"
 #include "tools/commands.h"
+#include "tools/load_warnings.h"
 
 namespace cugpt::tools {
 
@@ -48,12 +49,19 @@ int run_bench(const BenchOptions& o) {
   if (device.is_meta()) throw Error("bench needs a device that computes: cpu or cuda");
   if (o.batch <= 0 || o.seq <= 0 || o.iters <= 0 || o.warmup < 0)
     throw Error("--batch, --seq and --iters must be positive");
+  // Checked before the token batch is built: B*T ids in host memory come first.
+  if (o.seq > config.max_positions)
+    throw Error("--seq " + std::to_string(o.seq) + " is longer than the " +
+                std::to_string(config.max_positions) + " positions of " + config.name);
+  if (o.batch > (std::int64_t{1} << 31) / o.seq)
+    throw Error("--batch " + std::to_string(o.batch) + " x --seq " + std::to_string(o.seq) +
+                " is more than 2^31 tokens");
   auto arena = Arena::create(device, default_budget(device));
   auto model = build_model(config, arena, dtype);
   if (o.weights.empty()) {
     init_parameters(*model, 0);
   } else {
-    load_weights(*model, o.weights);
+    print_load_warnings(load_weights(*model, o.weights), o.weights);
   }
   Batch batch;
   batch.B = o.batch;

@@ -4,11 +4,13 @@
 #include <memory>
 #include <string>
 
+#include "models/atomic_file.h"
 #include "models/batch.h"
 #include "models/npy.h"
 #include "models/weights.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
+#include "tools/load_warnings.h"
 
 namespace cugpt::tools {
 
@@ -35,6 +37,7 @@ int run_forward(const ForwardOptions& o) {
   std::vector<std::vector<std::int32_t>> mask_rows;
   if (!o.mask.empty()) mask_rows = parse_token_rows(o.mask, "mask");
   const Batch batch = make_batch(config, rows, o.mask.empty() ? nullptr : &mask_rows);
+  { AtomicFile probe(o.out); }  // an unwritable --out fails now, not after the forward
 
   auto arena = Arena::create(device, default_budget(device));
   auto model = build_model(config, arena, dtype);
@@ -42,9 +45,7 @@ int run_forward(const ForwardOptions& o) {
   lo.allow_missing = o.allow_missing;
   lo.allow_extra = o.allow_extra;
   const LoadReport report = load_weights(*model, o.weights, lo);
-  for (const auto& name : report.missing)
-    std::fprintf(stderr, "cugpt: warning: '%s' is not in %s; left at zero\n", name.c_str(),
-                 o.weights.c_str());
+  print_load_warnings(report, o.weights);
 
   const Tensor logits = model->forward(batch);
   const std::vector<float> values = logits.to_floats();

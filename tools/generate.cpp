@@ -15,6 +15,7 @@
 #include "models/weights.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
+#include "tools/load_warnings.h"
 
 namespace cugpt::tools {
 
@@ -57,7 +58,7 @@ int run_generate(const GenerateCli& o) {
   const bool show_text = !o.texts.empty() || o.tokenizer_given;
   auto arena = Arena::create(device, default_budget(device));
   auto model = build_model(config, arena, parse_dtype(o.dtype));
-  load_weights(*model, o.weights);
+  print_load_warnings(load_weights(*model, o.weights), o.weights);
   const auto& gpt = static_cast<const Gpt&>(*model);
   const GenerateResult r = generate(gpt, prompt, o.options);
   for (const auto& seq : r.tokens) {

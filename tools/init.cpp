@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "models/atomic_file.h"
 #include "models/checkpoint.h"
 #include "models/init.h"
 #include "models/model.h"
@@ -26,6 +27,7 @@ int run_init(const InitOptions& o) {
   const ModelConfig config = load_config(o.config);
   const DType dtype = parse_dtype(o.dtype);
   if (dtype == DType::f64) throw Error("checkpoints are written in f32, bf16 or f16, not f64");
+  { AtomicFile probe(o.out); }  // an unwritable --out fails now, not after the initialisation
   auto arena = Arena::create(Device::cpu(), default_budget(Device::cpu()));
   auto model = build_model(config, arena, dtype);
   init_parameters(*model, o.seed);

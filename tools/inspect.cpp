@@ -21,6 +21,7 @@
 #include "models/weights.h"
 #include "nn/hooks.h"
 #include "tools/commands.h"
+#include "tools/load_warnings.h"
 #include "viz/heatmap.h"
 
 namespace cugpt::tools {
@@ -97,7 +98,7 @@ int run_inspect(const InspectCli& o) {
 
   auto arena = Arena::create(device, default_budget(device));
   auto model = build_model(config, arena, parse_dtype(o.dtype));
-  load_weights(*model, o.weights);
+  print_load_warnings(load_weights(*model, o.weights), o.weights);
   Hooks hooks;
   model->attach_hooks(&hooks);
   Module* list = find_type(*model, "ModuleList");

@@ -21,8 +21,16 @@ int main(int argc, char** argv) {
   cugpt::tools::add_inspect(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, like every other error; --help lists the options.
+    std::fprintf(stderr, "cugpt: error: %s (see cugpt --help)\n", e.what());
+    return 2;
   }
   try {
     return cugpt::tools::run_selected(app);

@@ -3,9 +3,11 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
+#include "models/atomic_file.h"
 #include "models/init.h"
 #include "models/memory_plan.h"
 #include "models/tokenizer.h"
@@ -75,6 +77,13 @@ int run_train(TrainCli& c) {
   c.o.optim.kind = parse_optimizer(c.optimizer);
   const Device device = parse_device(c.device);
   if (device.is_meta()) throw Error("train needs a device that computes (see `cugpt memory`)");
+  if (!c.out.empty()) {
+    // An unwritable --out fails now, not after the training it was to keep.
+    std::error_code ec;
+    std::filesystem::create_directories(c.out, ec);
+    if (ec) throw Error("train: cannot write checkpoints to '" + c.out + "': " + ec.message());
+    AtomicFile probe(c.out + "/model.safetensors");  // discarded unless committed
+  }
   const auto tokenizer = load_tokenizer(c.tokenizer);
   const Dataset data = Dataset::load(c.data, config.vocab_size, 0.1, tokenizer.get());
   const std::string data_name =

@@ -1,0 +1,13 @@
+// The warnings a loaded checkpoint deserves, printed the same way by every command that loads
+// one: tensors missing from the file (left at zero) and tensors holding NaN or Inf.
+#pragma once
+
+#include <string>
+
+#include "models/checkpoint.h"
+
+namespace cugpt::tools {
+
+void print_load_warnings(const LoadReport& report, const std::string& path);
+
+}  // namespace cugpt::tools

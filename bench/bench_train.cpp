@@ -32,7 +32,7 @@ void train_step(benchmark::State& state, const std::string& config_name, Device 
   auto& gpt = static_cast<Gpt&>(*model);
   init_parameters(gpt, 0);
   Trainer trainer(gpt, data, o);
-  trainer.step();  // warm-up: optimizer states, cuBLAS plans
+  trainer.step();       // warm-up: optimizer states, cuBLAS plans
   arena->reset_peak();  // the peak of the timed steps, model and optimizer included
   double tokens_per_s = 0;
   for (auto _ : state) {

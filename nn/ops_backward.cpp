@@ -322,8 +322,14 @@ void embedding_backward(const Tensor& dout, const std::vector<std::int32_t>& tok
   }
 }
 
-double cross_entropy_backward_inplace(Tensor& logits, const std::vector<std::int32_t>& targets,
-                                      std::int32_t ignore_index, double grad_scale) {
+namespace {
+
+// The mean loss over the rows whose target is not ignore_index; with `grad` (the logits
+// themselves, in place), d(mean loss)/d(logits) times grad_scale is written into it. The
+// per-row losses and the targets on the device are the only extra memory: N values each,
+// not N x V.
+double cross_entropy(const Tensor& logits, Tensor* grad, const std::vector<std::int32_t>& targets,
+                     std::int32_t ignore_index, double grad_scale) {
   const std::int64_t V = logits.size(-1), N = logits.numel() / V;
   if (static_cast<std::int64_t>(targets.size()) != N)
     throw Error("cross_entropy: " + std::to_string(targets.size()) + " targets for " +
@@ -331,8 +337,6 @@ double cross_entropy_backward_inplace(Tensor& logits, const std::vector<std::int
   std::int64_t counted = 0;
   for (std::int32_t t : targets) counted += t != ignore_index;
   if (counted == 0) throw Error("cross_entropy: every target is ignored");
-  // The per-row losses and the targets on the device are the only extra memory: N values each,
-  // not N x V.
   Tensor losses = like(logits, {N}, stat_dtype(logits));
   const Tensor device_targets = ids_on(logits, targets);
   const double scale = grad_scale / static_cast<double>(counted);
@@ -344,49 +348,29 @@ double cross_entropy_backward_inplace(Tensor& logits, const std::vector<std::int
       by_dtype(logits.dtype(), [&](auto zero) {
         using T = decltype(zero);
         kernels::cross_entropy_forward_backward_cpu(
-            out<T>(losses), out<T>(logits), in<T>(logits), targets.data(), as_int(N, "rows"),
-            as_int(V, "V"), ignore_index, static_cast<T>(scale));
+            out<T>(losses), grad ? out<T>(*grad) : nullptr, in<T>(logits), targets.data(),
+            as_int(N, "rows"), as_int(V, "V"), ignore_index, static_cast<T>(grad ? scale : 1.0));
         for (std::int64_t i = 0; i < N; ++i) total += in<T>(losses)[i];
       });
       break;
     case Where::cuda:
-      total =
-          cuda_cross_entropy(losses, &logits, logits, targets, device_targets, ignore_index, scale);
+      total = cuda_cross_entropy(losses, grad, logits, targets, device_targets, ignore_index,
+                                 grad ? scale : 1.0);
       break;
   }
   return total / static_cast<double>(counted);
 }
 
+}  // namespace
+
+double cross_entropy_backward_inplace(Tensor& logits, const std::vector<std::int32_t>& targets,
+                                      std::int32_t ignore_index, double grad_scale) {
+  return cross_entropy(logits, &logits, targets, ignore_index, grad_scale);
+}
+
 double cross_entropy_loss(const Tensor& logits, const std::vector<std::int32_t>& targets,
                           std::int32_t ignore_index) {
-  const std::int64_t V = logits.size(-1), N = logits.numel() / V;
-  if (static_cast<std::int64_t>(targets.size()) != N)
-    throw Error("cross_entropy: " + std::to_string(targets.size()) + " targets for " +
-                std::to_string(N) + " rows");
-  std::int64_t counted = 0;
-  for (std::int32_t t : targets) counted += t != ignore_index;
-  Tensor losses = like(logits, {N}, stat_dtype(logits));
-  const Tensor device_targets = ids_on(logits, targets);
-  double total = 0;
-  switch (where("cross_entropy", logits)) {
-    case Where::none:
-      return 0.0;
-    case Where::cpu:
-      by_dtype(logits.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        kernels::cross_entropy_forward_backward_cpu(
-            out<T>(losses), static_cast<T*>(nullptr), in<T>(logits), targets.data(),
-            as_int(N, "rows"), as_int(V, "V"), ignore_index, T(1));
-        for (std::int64_t i = 0; i < N; ++i) total += in<T>(losses)[i];
-      });
-      break;
-    case Where::cuda:
-      total =
-          cuda_cross_entropy(losses, nullptr, logits, targets, device_targets, ignore_index, 1.0);
-      break;
-  }
-  if (counted == 0) throw Error("cross_entropy: every target is ignored");
-  return total / static_cast<double>(counted);
+  return cross_entropy(logits, nullptr, targets, ignore_index, 1.0);
 }
 
 }  // namespace cugpt::ops

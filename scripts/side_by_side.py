@@ -29,6 +29,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
 
 
+def parse_case(case):
+    """CONFIG:B:T -> (config name, B, T, the bundled config as a dict)."""
+    name, B, T = case.split(":")
+    with open(os.path.join(ROOT, "configs", name + ".json")) as f:
+        return name, int(B), int(T), json.load(f)
+
+
 def read_weights(path):
     """The tensors of a safetensors file (F32, BF16 or F16) as torch tensors."""
     with open(path, "rb") as f:
@@ -137,10 +144,7 @@ def main():
     rows, ok, device_name = [], True, args.device
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases:
-            name, B, T = case.split(":")
-            B, T = int(B), int(T)
-            with open(os.path.join(ROOT, "configs", name + ".json")) as f:
-                cfg = json.load(f)
+            name, B, T, cfg = parse_case(case)
             weights = os.path.join(tmp, name + ".safetensors")
             subprocess.run([args.cugpt, "init", name, "--out", weights, "--seed", "1", "--dtype",
                             args.dtype], check=True,

@@ -11,7 +11,6 @@ and torch.compile. Both train on the same random token ids.
     python3 scripts/side_by_side_train.py --cases gpt-day18:8:256 gpt2-124m:4:1024
 """
 import argparse
-import json
 import os
 import re
 import statistics
@@ -25,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from side_by_side import Gpt, ROOT, read_weights  # noqa: E402
+from side_by_side import Gpt, ROOT, parse_case, read_weights  # noqa: E402
 
 
 def cugpt_tokens_per_s(cugpt, name, data, B, T, steps):
@@ -72,10 +71,7 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases:
-            name, B, T = case.split(":")
-            B, T = int(B), int(T)
-            with open(os.path.join(ROOT, "configs", name + ".json")) as f:
-                cfg = json.load(f)
+            name, B, T, cfg = parse_case(case)
             rng = np.random.default_rng(0)
             tokens = rng.integers(0, cfg["vocab_size"], size=B * (T + 1) * (args.steps + 8) * 12)
             data = os.path.join(tmp, name + ".bin")

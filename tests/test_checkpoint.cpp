@@ -6,6 +6,7 @@
 #include "kernels/error.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
+#include "tests/temp_dir_test.h"
 
 namespace cugpt {
 namespace {
@@ -53,18 +54,8 @@ struct Outer : Module {
   }
 };
 
-class CheckpointTest : public ::testing::Test {
+class CheckpointTest : public TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("cugpt_ckpt_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   Tensor make(const Shape& shape, float start, DType dtype = DType::f32) {
     Tensor t = Tensor::empty(arena_, shape, dtype, Category::parameter);
     std::vector<float> v(static_cast<std::size_t>(t.numel()));
@@ -92,7 +83,6 @@ class CheckpointTest : public ::testing::Test {
     return true;
   }
 
-  fs::path dir_;
   std::shared_ptr<Arena> arena_ = Arena::create(Device::cpu(), 64 << 20);
 };
 

@@ -29,6 +29,7 @@
 #include "models/memory_plan.h"
 #include "models/trainer.h"
 #include "models/weights.h"
+#include "tests/byte_text.h"
 #include "tests/gpu_test.h"
 
 namespace cugpt {
@@ -542,15 +543,6 @@ TEST_F(CudaTraining, ArenaEqualsTheMetaPrediction) {
     EXPECT_EQ(predicted.at_end, measured.at_end) << name;
     EXPECT_EQ(predicted.peak_at, measured.peak_at) << name;
   }
-}
-
-std::string byte_text() {
-  std::mt19937 rng(0);
-  const std::vector<std::string> words = {"the", "cat", "sat", "on",  "a",    "mat", "and",
-                                          "dog", "ran", "to",  "red", "barn", "in",  "trees"};
-  std::string text;
-  while (text.size() < 20000) text += words[rng() % words.size()] + " ";
-  return text;
 }
 
 struct ByteRun {

@@ -8,23 +8,15 @@
 
 #include "kernels/error.h"
 #include "models/npy.h"
+#include "tests/temp_dir_test.h"
 
 namespace cugpt {
 namespace {
 
 namespace fs = std::filesystem;
 
-class NpyTest : public ::testing::Test {
+class NpyTest : public TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("cugpt_npy_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
   std::string read_all(const std::string& name) const {
     std::ifstream in(path(name), std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -40,7 +32,6 @@ class NpyTest : public ::testing::Test {
     }
     return "";
   }
-  fs::path dir_;
 };
 
 // A version 1.0 file around a header dict, padded as numpy pads it.

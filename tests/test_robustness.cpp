@@ -20,6 +20,7 @@
 #include "models/batch.h"
 #include "models/memory_plan.h"
 #include "models/param_report.h"
+#include "tests/temp_dir_test.h"
 
 namespace cugpt {
 namespace {
@@ -53,25 +54,7 @@ std::string read_all(const std::string& path) {
 }
 
 // A fresh directory per test.
-class Robust : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("cugpt_rob_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-  fs::path dir_;
-};
+class Robust : public TempDirTest {};
 
 const std::string kGpt2Head = R"({"model_type": "gpt2", "vocab_size": 100, "n_positions": 16, )";
 

@@ -9,6 +9,7 @@
 #include "kernels/error.h"
 #include "models/atomic_file.h"
 #include "models/safetensors.h"
+#include "tests/temp_dir_test.h"
 
 namespace cugpt {
 namespace {
@@ -16,25 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh directory per test, removed afterwards, so tests can look for stray temporaries.
-class IoTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ =
-        fs::temp_directory_path() / ("cugpt_st_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-  fs::path dir_;
-};
+class IoTest : public TempDirTest {};
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -14,6 +14,7 @@
 #include "models/trainer.h"
 #include "models/weights.h"
 #include "nn/ops_backward.h"
+#include "tests/byte_text.h"
 
 namespace cugpt {
 namespace {
@@ -177,15 +178,6 @@ TEST(Recompute, SameGradientsLowerPeak) {
       ++k;
     }
   }
-}
-
-std::string byte_text() {
-  std::mt19937 rng(0);
-  const std::vector<std::string> words = {"the", "cat", "sat", "on",  "a",    "mat", "and",
-                                          "dog", "ran", "to",  "red", "barn", "in",  "trees"};
-  std::string text;
-  while (text.size() < 20000) text += words[rng() % words.size()] + " ";
-  return text;
 }
 
 TEST(Learning, ByteModelLearnsSmallText) {

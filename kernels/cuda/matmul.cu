@@ -17,6 +17,7 @@
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/convert.cuh"
+#include "kernels/cuda/cublas_type.cuh"
 #include "kernels/matmul.h"
 
 namespace cugpt::kernels {
@@ -39,21 +40,6 @@ struct Geometry {
 Geometry geometry(int IC, int OC, bool w_in_out) {
   if (w_in_out) return {CUBLAS_OP_N, OC, IC, OC};
   return {CUBLAS_OP_T, IC, OC, IC};
-}
-
-cudaDataType_t cuda_type(DType t) {
-  switch (t) {
-    case DType::f32:
-      return CUDA_R_32F;
-    case DType::bf16:
-      return CUDA_R_16BF;
-    case DType::f16:
-      return CUDA_R_16F;
-    default:
-      break;
-  }
-  throw Error(std::string("matmul: the cuda device computes in f32, bf16 or f16, not ") +
-              dtype_name(t));
 }
 
 cublasLtEpilogue_t lt_epilogue(Epilogue e, bool has_bias) {
@@ -142,7 +128,7 @@ struct Plan {
 };
 
 Plan make_plan(cublasLtHandle_t lt, const Problem& p, const void* bias) {
-  const cudaDataType_t type = cuda_type(p.dtype);
+  const cudaDataType_t type = cuda_type(p.dtype, "matmul");
   const Geometry g = geometry(p.IC, p.OC, p.w_in_out);
   Plan plan;
   // f32 accumulation and f32 alpha/beta for every dtype. CUBLAS_COMPUTE_32F never uses TF32:
@@ -267,7 +253,7 @@ void gemm_ex(DeviceState& s, void* out, const void* x, const void* w, const void
   // cublasSetStream resets the handle to cuBLAS's own workspace pool (its own cudaMalloc);
   // the arena's block keeps every device byte accounted for.
   if (p.workspace_bytes > 0) CUBLAS_CHECK(cublasSetWorkspace(s.blas, workspace, p.workspace_bytes));
-  const cudaDataType_t type = cuda_type(p.dtype);
+  const cudaDataType_t type = cuda_type(p.dtype, "matmul");
   const Geometry g = geometry(p.IC, p.OC, p.w_in_out);
   const float alpha = 1.f, beta = 0.f;
   // CUBLAS_COMPUTE_32F without TF32 (the handle's default math mode), as on the cuBLASLt path.
@@ -290,7 +276,7 @@ void gemm_ex(DeviceState& s, void* out, const void* x, const void* w, const void
 void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bias, int N, int IC,
                          int OC, bool w_in_out, Epilogue epilogue, DType dtype,
                          MatmulWorkspace workspace, Stream stream) {
-  cuda_type(dtype);  // rejects f64 and i32 before anything else
+  cuda_type(dtype, "matmul");  // rejects f64 and i32 before anything else
   CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0, "matmul: bad sizes");
   if (N == 0) return;
   CUGPT_CHECK(out && x && w, "matmul: null input, weight or output");

@@ -22,26 +22,12 @@
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/convert.cuh"
+#include "kernels/cuda/cublas_type.cuh"
 #include "kernels/matmul.h"
 
 namespace cugpt::kernels {
 
 namespace {
-
-cudaDataType_t cuda_type(DType t) {
-  switch (t) {
-    case DType::f32:
-      return CUDA_R_32F;
-    case DType::bf16:
-      return CUDA_R_16BF;
-    case DType::f16:
-      return CUDA_R_16F;
-    default:
-      break;
-  }
-  throw Error(std::string("matmul_backward: the cuda device computes in f32, bf16 or f16, not ") +
-              dtype_name(t));
-}
 
 // One cuBLAS handle per device, created on first use; the mutex covers a whole call, since the
 // handle takes each call's stream and workspace.
@@ -108,7 +94,7 @@ bool aligned256(const void* p) {
 void matmul_backward_cuda(void* dx, void* dw, void* dbias, const void* dout, const void* x,
                           const void* w, int N, int IC, int OC, bool w_in_out, DType dtype,
                           MatmulWorkspace workspace, Stream stream) {
-  const cudaDataType_t type = cuda_type(dtype);
+  const cudaDataType_t type = cuda_type(dtype, "matmul_backward");
   CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0, "matmul_backward: bad sizes");
   if (N == 0) return;
   CUGPT_CHECK(dout && (!dx || w) && (!dw || x), "matmul_backward: null input");

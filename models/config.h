@@ -29,6 +29,11 @@ struct ModelConfig {
   std::int64_t pad_token_id = -1;  // roberta only
 
   std::int64_t head_dim() const { return n_embd / n_head; }
+  // The longest sequence the position table allows: RoBERTa's positions start after the
+  // padding id, so two of its 514 rows are never a token's.
+  std::int64_t max_sequence() const {
+    return family == ModelFamily::roberta ? max_positions - pad_token_id - 1 : max_positions;
+  }
   bool causal() const { return family != ModelFamily::roberta; }
 };
 

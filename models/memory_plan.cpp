@@ -19,7 +19,10 @@ Batch dummy_batch(std::int64_t B, std::int64_t T) {
   return b;
 }
 
-void run_train(Model& model, const MemoryQuery& q, std::int64_t T) {
+// Each returns the arena's bytes per category when the step is over, before its own state goes:
+// what a training loop holds between steps (parameters, gradients, optimizer states, master
+// weights), or what generation holds between tokens (parameters and the filled KV cache).
+CategoryBytes run_train(Model& model, const MemoryQuery& q, std::int64_t T) {
   if (q.optimizer == OptimizerKind::none)
     throw Error("memory: training needs an optimizer (adamw or sgd)");
   auto* gpt = dynamic_cast<Gpt*>(&model);
@@ -30,20 +33,24 @@ void run_train(Model& model, const MemoryQuery& q, std::int64_t T) {
   const Batch batch = dummy_batch(q.batch, T);
   const std::vector<std::int32_t> targets(batch.tokens.size(), 0);
   gpt->forward_backward(batch, targets, opt, q.recompute);
-  ArenaTag tag(model.named_parameters()[0].tensor.arena(), "optimizer step");
+  Arena& arena = model.named_parameters()[0].tensor.arena();
+  ArenaTag tag(arena, "optimizer step");
   opt.step(o.lr);
+  return arena.stats().current;
 }
 
-void run_infer(Model& model, const MemoryQuery& q, std::int64_t T) {
+CategoryBytes run_infer(Model& model, const MemoryQuery& q, std::int64_t T) {
+  Arena& arena = model.named_parameters()[0].tensor.arena();
   auto* gpt = dynamic_cast<Gpt*>(&model);
   if (!gpt) {  // an encoder: one forward
     model.forward(dummy_batch(q.batch, T));
-    return;
+    return arena.stats().current;
   }
   // Prefill T-1 tokens, then decode one: the cache holds the whole context.
   KvCache cache = gpt->make_cache(q.batch, T);
   if (T > 1) gpt->forward_cached(dummy_batch(q.batch, T - 1), cache);
   gpt->forward_cached(dummy_batch(q.batch, 1), cache);
+  return arena.stats().current;
 }
 
 }  // namespace
@@ -63,12 +70,7 @@ MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int6
       ArenaTag tag(*arena, "parameters");
       model = build_model(config, arena, q.dtype);
     }
-    if (q.mode == MemoryMode::train) {
-      run_train(*model, q, T);
-    } else {
-      run_infer(*model, q, T);
-    }
-    r.at_end = arena->stats().current;
+    r.at_end = q.mode == MemoryMode::train ? run_train(*model, q, T) : run_infer(*model, q, T);
   } catch (const OutOfMemory& e) {
     if (!q.device.is_meta()) throw;
     r.ran_out_at = e.tag().empty() ? "setup" : e.tag();
@@ -88,7 +90,7 @@ MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int6
 
 MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
   if (q.seq < 0) throw Error("memory: --seq must be positive (0: the config's positions)");
-  const std::int64_t T = q.seq > 0 ? q.seq : config.max_positions;
+  const std::int64_t T = q.seq > 0 ? q.seq : config.max_sequence();
   if (q.batch <= 0) throw Error("memory: --batch must be positive");
   // The step's token ids, positions and targets are host vectors even on meta.
   if (q.batch > kMaxStepTokens / T)
@@ -135,7 +137,7 @@ std::int64_t largest(std::int64_t limit, F&& fits) {
 }  // namespace
 
 std::int64_t max_batch(const ModelConfig& config, MemoryQuery q) {
-  const std::int64_t T = q.seq > 0 ? q.seq : config.max_positions;
+  const std::int64_t T = q.seq > 0 ? q.seq : config.max_sequence();
   return largest(std::min<std::int64_t>(1 << 16, kMaxStepTokens / T), [&](std::int64_t b) {
     q.batch = b;
     return simulate_memory(config, q).fits;
@@ -143,10 +145,8 @@ std::int64_t max_batch(const ModelConfig& config, MemoryQuery q) {
 }
 
 std::int64_t max_seq(const ModelConfig& config, MemoryQuery q) {
-  const std::int64_t limit = config.family == ModelFamily::roberta
-                                 ? config.max_positions - config.pad_token_id - 1
-                                 : config.max_positions;
-  return largest(std::min<std::int64_t>(limit, kMaxStepTokens / std::max<std::int64_t>(q.batch, 1)),
+  return largest(std::min<std::int64_t>(config.max_sequence(),
+                                        kMaxStepTokens / std::max<std::int64_t>(q.batch, 1)),
                  [&](std::int64_t t) {
                    q.seq = t;
                    return simulate_memory(config, q).fits;

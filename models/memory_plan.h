@@ -45,7 +45,10 @@ struct MemoryResult {
   std::uint64_t peak = 0;       // arena bytes at the step's peak
   std::uint64_t available = 0;  // vram - reserve: what the arena may use
   std::string peak_at;          // the operation running at the peak
-  CategoryBytes at_peak{}, at_end{};
+  CategoryBytes at_peak{};
+  // When the step is over, with what the next step reuses still held: parameters, gradients,
+  // optimizer states and master weights (train), parameters and the filled KV cache (infer).
+  CategoryBytes at_end{};
   std::vector<TimelineEvent> timeline;
   // cuda: the driver's used bytes on the card at the end of the step, the arena still held.
   std::uint64_t driver_used = 0;

@@ -39,7 +39,7 @@ class Model : public Module {
   // Registry-name prefixes a checkpoint may omit (GPT-2 files saved without "transformer.").
   virtual std::vector<std::string> optional_prefixes() const { return {}; }
   // The longest sequence the position table allows.
-  virtual std::int64_t max_sequence() const { return config_.max_positions; }
+  std::int64_t max_sequence() const { return config_.max_sequence(); }
 
  protected:
   // Shape, id range, mask and length checks shared by every family; one-line errors.

@@ -73,10 +73,6 @@ Roberta::Roberta(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DTyp
   register_module("lm_head", lm_head_);
 }
 
-std::int64_t Roberta::max_sequence() const {
-  return config().max_positions - config().pad_token_id - 1;
-}
-
 std::vector<std::int32_t> Roberta::position_ids(const std::vector<std::int32_t>& tokens,
                                                 std::int64_t B, std::int64_t T, std::int32_t pad) {
   std::vector<std::int32_t> pos(tokens.size());

@@ -37,8 +37,6 @@ class Roberta : public Model {
   std::string type_name() const override { return "RobertaForMaskedLM"; }
   Tensor forward(const Batch& batch) const override;
   std::vector<ParamSection> sections() const override;
-  // Position ids run from pad_token_id + 1, so pad_token_id + 1 slots are never a position.
-  std::int64_t max_sequence() const override;
 
   // padding_idx + 1 + running count of non-pad tokens; pad tokens get padding_idx.
   static std::vector<std::int32_t> position_ids(const std::vector<std::int32_t>& tokens,

@@ -86,6 +86,47 @@ TEST(MemoryPrediction, PersistentBytesAreTheRegistrysAdamwTotals) {
   EXPECT_EQ(at(Category::master_weight), 2 * at(Category::parameter));
 }
 
+// "End of step" is what the next step starts from: a training loop keeps its gradients, optimizer
+// states and master weights; generation keeps the filled KV cache; activations are gone.
+TEST(MemoryPrediction, EndOfStepHoldsWhatTheNextStepReuses) {
+  MemoryQuery q;
+  q.dtype = DType::bf16;
+  q.batch = 2;
+  q.seq = 16;
+  const MemoryResult train = simulate_memory(load_config("gpt-day18-tiny"), q);
+  for (Category c : {Category::parameter, Category::gradient, Category::optimizer_state,
+                     Category::master_weight}) {
+    SCOPED_TRACE(category_name(c));
+    EXPECT_GT(train.at_end[static_cast<int>(c)], 0u);
+    EXPECT_EQ(train.at_end[static_cast<int>(c)], train.at_peak[static_cast<int>(c)]);
+  }
+  EXPECT_EQ(train.at_end[static_cast<int>(Category::activation)], 0u);
+  EXPECT_GT(train.at_peak[static_cast<int>(Category::activation)], 0u);
+
+  q.mode = MemoryMode::infer;
+  q.optimizer = OptimizerKind::none;
+  const MemoryResult infer = simulate_memory(load_config("gpt-day18-tiny"), q);
+  const int kv = static_cast<int>(Category::kv_cache);
+  EXPECT_GT(infer.at_end[kv], 0u);
+  EXPECT_EQ(infer.at_end[kv], infer.at_peak[kv]);
+  EXPECT_EQ(infer.at_end[static_cast<int>(Category::gradient)], 0u);
+  EXPECT_EQ(infer.at_end[static_cast<int>(Category::activation)], 0u);
+}
+
+// Without --seq the step runs at the longest sequence the model takes: RoBERTa's 514 position
+// rows hold 512 tokens.
+TEST(MemoryPrediction, DefaultSequenceIsTheModelsLongest) {
+  MemoryQuery q;
+  q.mode = MemoryMode::infer;
+  q.optimizer = OptimizerKind::none;
+  const ModelConfig c = load_config("roberta-tiny");
+  const MemoryResult whole = simulate_memory(c, q);
+  q.seq = c.max_sequence();
+  EXPECT_EQ(whole.peak, simulate_memory(c, q).peak);
+  q.seq = c.max_sequence() + 1;
+  EXPECT_THROW(simulate_memory(c, q), Error);
+}
+
 TEST(MemoryPrediction, MaxBatchIsTheEdgeOfFitting) {
   MemoryQuery q;
   q.dtype = DType::bf16;

@@ -50,9 +50,9 @@ int run_bench(const BenchOptions& o) {
   if (o.batch <= 0 || o.seq <= 0 || o.iters <= 0 || o.warmup < 0)
     throw Error("--batch, --seq and --iters must be positive");
   // Checked before the token batch is built: B*T ids in host memory come first.
-  if (o.seq > config.max_positions)
+  if (o.seq > config.max_sequence())
     throw Error("--seq " + std::to_string(o.seq) + " is longer than the " +
-                std::to_string(config.max_positions) + " positions of " + config.name);
+                std::to_string(config.max_sequence()) + " positions of " + config.name);
   if (o.batch > (std::int64_t{1} << 31) / o.seq)
     throw Error("--batch " + std::to_string(o.batch) + " x --seq " + std::to_string(o.seq) +
                 " is more than 2^31 tokens");
@@ -166,7 +166,7 @@ void print_short_bench(const std::string& config) {
   const bool gpu = cuda_device_count(&reason) > 0;
   o.device = gpu ? "cuda" : "cpu";
   o.dtype = gpu ? "bf16" : "f32";
-  o.seq = std::min<std::int64_t>(64, load_config(config).max_positions);
+  o.seq = std::min<std::int64_t>(64, load_config(config).max_sequence());
   o.iters = 3;
   o.warmup = 1;
   o.decode = 8;

@@ -35,7 +35,7 @@ nlohmann::json categories_json(const CategoryBytes& end, const CategoryBytes& pe
 // `r` was simulated with q.timeline on; the title spells out the sequence length.
 void write_plot(const std::string& path, const ModelConfig& config, MemoryQuery q,
                 const MemoryResult& r) {
-  if (q.seq <= 0) q.seq = config.max_positions;
+  if (q.seq <= 0) q.seq = config.max_sequence();
   viz::write_memory_plot(path, config.name, q, r);
 }
 
@@ -55,7 +55,8 @@ int run_memory(const MemoryCli& c) {
   const std::string what = c.mode == "train"
                                ? std::string("training (") + c.optimizer + ", recompute " +
                                      std::to_string(c.recompute) + ")"
-                               : std::string("inference (prefill + decode)");
+                           : config.causal() ? std::string("inference (prefill + decode)")
+                                             : std::string("inference (one forward pass)");
   if (c.max_batch || c.max_seq) {
     const std::int64_t n = c.max_batch ? max_batch(config, q) : max_seq(config, q);
     if (!c.plot.empty()) {
@@ -71,7 +72,7 @@ int run_memory(const MemoryCli& c) {
     } else if (c.max_batch) {
       std::printf("%s %s in %s, T=%lld: largest batch that fits %s: %lld\n", config.name.c_str(),
                   dtype_name(q.dtype), what.c_str(),
-                  static_cast<long long>(q.seq > 0 ? q.seq : config.max_positions),
+                  static_cast<long long>(q.seq > 0 ? q.seq : config.max_sequence()),
                   format_bytes(q.vram).c_str(), static_cast<long long>(n));
     } else {
       std::printf("%s %s in %s, B=%lld: longest sequence that fits %s: %lld\n", config.name.c_str(),
@@ -96,15 +97,24 @@ int run_memory(const MemoryCli& c) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  const std::int64_t T = q.seq > 0 ? q.seq : config.max_positions;
+  const std::int64_t T = q.seq > 0 ? q.seq : config.max_sequence();
   std::printf("%s, %s, %s, B=%lld T=%lld: the real allocation sequence on the meta device\n\n",
               config.name.c_str(), dtype_name(q.dtype), what.c_str(),
               static_cast<long long>(q.batch), static_cast<long long>(T));
-  std::printf("%-16s %14s %14s\n", "category", "at peak", "at end");
-  for (int i = 0; i < kNumCategories; ++i)
+  std::printf("%-16s %14s %14s\n", "category", "at peak", "end of step");
+  std::uint64_t end_total = 0;
+  for (int i = 0; i < kNumCategories; ++i) {
     std::printf("%-16s %14s %14s\n", category_name(category_at(i)),
                 format_bytes(r.at_peak[i]).c_str(), format_bytes(r.at_end[i]).c_str());
-  std::printf("%-16s %14s\n\n", "total", format_bytes(r.peak).c_str());
+    end_total += r.at_end[i];
+  }
+  std::printf("%-16s %14s %14s\n", "total", format_bytes(r.peak).c_str(),
+              format_bytes(end_total).c_str());
+  std::printf("(end of step: what %s)\n\n",
+              q.mode == MemoryMode::train
+                  ? "the next training step starts from; gradients are zeroed, not freed"
+              : config.causal() ? "generation holds between tokens: the weights and the KV cache"
+                                : "an encoder holds between batches: the weights");
   std::printf("peak %s during '%s'\n", format_bytes(r.peak).c_str(), r.peak_at.c_str());
   std::printf(
       "card %s, less the reserve %s (CUDA context and library state outside the "

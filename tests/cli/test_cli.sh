@@ -72,6 +72,10 @@ expect_out "memory fits" '^FITS with' "$cugpt" memory gpt-day18 --mode train --b
 "$cugpt" memory gpt2-355m --mode train --batch 1 --seq 1024 >"$tmp/mem" 2>&1
 rc=$?
 if [ $rc -eq 3 ] && grep -q '^DOES NOT FIT: .* short' "$tmp/mem"; then ok; else bad "memory no-fit: rc $rc"; fi
+expect_out "memory encoder, its longest sequence" 'inference \(one forward pass\), B=1 T=512:' \
+  "$cugpt" memory kantaibert --mode infer
+expect_out "memory end of step" '^optimizer_state +1.00 GiB +1.00 GiB$' "$cugpt" memory gpt-day18 \
+  --mode train --batch 8 --seq 256 --dtype bf16
 expect_out "memory json" '"fits": true' "$cugpt" memory gpt2-tiny --mode infer --batch 2 --seq 8 --json
 expect_out "memory max batch" 'largest batch that fits 4.00 GiB: 19$' "$cugpt" memory gpt-day18 \
   --mode train --seq 256 --dtype bf16 --max-batch

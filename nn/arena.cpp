@@ -198,6 +198,9 @@ std::string Arena::oom_message(std::uint64_t requested, Category category) const
   }
   const std::uint64_t largest = free_by_size_.empty() ? 0 : free_by_size_.rbegin()->first;
   msg += "; largest free block " + format_bytes(largest);
+  // A near miss would read "requested 4.0 MiB ... largest free block 4.0 MiB": say by how much.
+  if (largest < align_up(requested) && format_bytes(largest) == format_bytes(requested))
+    msg += " (" + std::to_string(align_up(requested) - largest) + " B short)";
   const std::uint64_t free_total = budget_ - in_use_;
   if (free_total >= align_up(requested) && free_by_size_.size() > 1) {
     msg += " (" + format_bytes(free_total) + " free in " + std::to_string(free_by_size_.size()) +

@@ -107,6 +107,21 @@ TEST(Arena, FragmentationIsReportedAndRecoverable) {
   EXPECT_NO_THROW(a.allocate(3 * MiB, Category::activation));
 }
 
+// When the request and the largest hole print alike, the message says how far apart they are.
+TEST(Arena, NearMissSaysHowManyBytesShort) {
+  Arena a(Device::meta(), 4 * MiB);
+  a.allocate(MiB + 1024, Category::activation);
+  a.free(a.allocate(3 * MiB - 1024, Category::activation));  // leaves one hole of 3 MiB - 1 KiB
+  try {
+    a.allocate(3 * MiB, Category::activation);
+    FAIL() << "expected OutOfMemory";
+  } catch (const OutOfMemory& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("requested 3.0 MiB"), std::string::npos) << m;
+    EXPECT_NE(m.find("largest free block 3.0 MiB (1024 B short)"), std::string::npos) << m;
+  }
+}
+
 TEST(Arena, OutOfMemoryMessageAndRecovery) {
   Arena a(Device::meta(), 4ull << 30);
   const Block p = a.allocate(512 * MiB + 600 * 1024, Category::parameter);

@@ -10,6 +10,7 @@
 
 #include "kernels/runtime.h"
 #include "models/memory_plan.h"
+#include "models/model.h"
 #include "nn/bytes.h"
 
 namespace cugpt {
@@ -73,17 +74,44 @@ TEST(MemoryPrediction, RecomputeLowersThePeakOfDay18) {
   }
 }
 
-TEST(MemoryPrediction, PersistentBytesAreTheRegistrysAdamwTotals) {
-  MemoryQuery q;
-  q.dtype = DType::bf16;
-  q.batch = 1;
-  q.seq = 8;
-  const MemoryResult r = simulate_memory(load_config("gpt-day18"), q);
-  const auto at = [&](Category c) { return r.at_peak[static_cast<int>(c)]; };
-  // 16-bit parameters and gradients, f32 m and v, f32 master weights.
-  EXPECT_EQ(at(Category::gradient), at(Category::parameter));
-  EXPECT_EQ(at(Category::optimizer_state), 4 * at(Category::parameter));
-  EXPECT_EQ(at(Category::master_weight), 2 * at(Category::parameter));
+// Parameters, gradients, m and v (or SGD's momentum) and master weights in the simulated step
+// are what the registry implies: each trainable tensor's elements times its dtype's bytes,
+// rounded up to the arena's 256-byte alignment, counted once however often it is tied.
+TEST(MemoryPrediction, PersistentBytesAreWhatTheRegistryImplies) {
+  for (const char* name : {"gpt-day18", "gpt2-124m"}) {
+    for (DType dtype : {DType::f32, DType::bf16, DType::f16}) {
+      for (OptimizerKind opt : {OptimizerKind::adamw, OptimizerKind::sgd}) {
+        SCOPED_TRACE(std::string(name) + " " + dtype_name(dtype) + " " + optimizer_name(opt));
+        const ModelConfig config = load_config(name);
+        auto arena = Arena::create(Device::meta(), 1ull << 40);
+        const auto model = build_model(config, arena, dtype);
+        std::uint64_t weights = 0, f32_copies = 0, elements = 0;
+        for (const auto& p : model->named_parameters()) {
+          ASSERT_TRUE(p.trainable) << p.name;
+          const auto n = static_cast<std::uint64_t>(p.tensor.numel());
+          weights += align_up(n * dtype_size(dtype));
+          f32_copies += align_up(n * 4);
+          elements += n;
+        }
+        EXPECT_EQ(elements, static_cast<std::uint64_t>(model->parameter_count()));
+        MemoryQuery q;
+        q.dtype = dtype;
+        q.optimizer = opt;
+        q.batch = 1;
+        q.seq = 8;
+        const MemoryResult r = simulate_memory(config, q);
+        const auto at = [&](Category c) { return r.at_peak[static_cast<int>(c)]; };
+        EXPECT_EQ(at(Category::parameter), weights);
+        EXPECT_EQ(at(Category::gradient), weights);
+        EXPECT_EQ(at(Category::optimizer_state),
+                  (opt == OptimizerKind::adamw ? 2 : 1) * f32_copies);
+        EXPECT_EQ(at(Category::master_weight), dtype == DType::f32 ? 0 : f32_copies);
+        // Alignment costs at most 255 bytes per tensor.
+        EXPECT_LT(at(Category::parameter) - elements * dtype_size(dtype),
+                  kArenaAlignment * model->named_parameters().size());
+      }
+    }
+  }
 }
 
 // "End of step" is what the next step starts from: a training loop keeps its gradients, optimizer

@@ -188,27 +188,42 @@ struct Claim {
   std::int64_t batch = 0, seq = 0;
   int recompute = 0;
   int line = 0;
+  bool well_formed = false;  // nine fields, the numeric ones numbers
 };
 
-std::vector<Claim> read_suite() {
-  std::ifstream in(std::string(CUGPT_SOURCE_DIR) + "/configs/memory-suite.txt");
+const std::string kSuiteDir = std::string(CUGPT_SOURCE_DIR) + "/configs";
+
+std::vector<Claim> parse_suite(std::istream& in) {
   std::vector<Claim> claims;
   std::string text;
   for (int line = 1; std::getline(in, text); ++line) {
-    if (text.empty() || text[0] == '#') continue;
+    const auto first = text.find_first_not_of(" \t\r");
+    if (first == std::string::npos || text[first] == '#') continue;
     std::istringstream is(text);
     Claim c;
     c.line = line;
     is >> c.config >> c.mode >> c.dtype >> c.optimizer >> c.batch >> c.seq >> c.recompute >>
         c.vram >> c.expect;
+    std::string extra;
+    c.well_formed = static_cast<bool>(is) && !(is >> extra);
+    // A config path (not a bundled name) is relative to the suite's own directory.
+    if (c.config.find('/') != std::string::npos && c.config[0] != '/')
+      c.config = kSuiteDir + "/" + c.config;
     claims.push_back(c);
   }
   return claims;
 }
 
+std::vector<Claim> read_suite() {
+  std::ifstream in(kSuiteDir + "/memory-suite.txt");
+  return parse_suite(in);
+}
+
 class Suite : public ::testing::TestWithParam<Claim> {};
 
 MemoryQuery query_for(const Claim& c) {
+  if (c.mode != "train" && c.mode != "infer")
+    throw Error("mode '" + c.mode + "' (expected train or infer)");
   MemoryQuery q;
   q.mode = c.mode == "train" ? MemoryMode::train : MemoryMode::infer;
   q.dtype = parse_dtype(c.dtype);
@@ -223,11 +238,43 @@ MemoryQuery query_for(const Claim& c) {
 
 TEST_P(Suite, ClaimHolds) {
   const Claim& c = GetParam();
+  ASSERT_TRUE(c.well_formed) << "configs/memory-suite.txt line " << c.line
+                             << ": expected nine fields: config mode dtype optimizer batch seq "
+                                "recompute vram expect";
   ASSERT_TRUE(c.expect == "fits" || c.expect == "no")
       << "line " << c.line << ": '" << c.expect << "' (expected fits or no)";
-  const MemoryResult r = simulate_memory(load_config(c.config), query_for(c));
-  EXPECT_EQ(r.fits, c.expect == "fits") << "line " << c.line << ": peak " << format_bytes(r.peak)
-                                        << " for " << format_bytes(r.available);
+  try {
+    const MemoryResult r = simulate_memory(load_config(c.config), query_for(c));
+    EXPECT_EQ(r.fits, c.expect == "fits") << "line " << c.line << ": peak " << format_bytes(r.peak)
+                                          << " for " << format_bytes(r.available);
+  } catch (const Error& e) {
+    FAIL() << "configs/memory-suite.txt line " << c.line << ": " << e.what();
+  }
+}
+
+// The reader: comments and blank lines skipped, a line with a field missing, extra or not a
+// number marked malformed (ClaimHolds then fails naming it), a config path made relative to
+// configs/.
+TEST(MemorySuiteFile, MalformedLinesAreCaught) {
+  std::istringstream text(
+      "# comment\n"
+      "\n"
+      "   \t\n"
+      "gpt-day18 train bf16 adamw 8 256 0 4GiB fits\n"
+      "gpt-day18 train bf16 adamw 8 256 0 4GiB\n"
+      "gpt-day18 train bf16 adamw eight 256 0 4GiB fits\n"
+      "gpt-day18 train bf16 adamw 8 256 0 4GiB fits extra\n"
+      "mine/my-model.json infer f32 none 1 64 0 4GiB fits\n");
+  const std::vector<Claim> claims = parse_suite(text);
+  ASSERT_EQ(claims.size(), 5u);
+  EXPECT_EQ(claims[0].line, 4);
+  EXPECT_TRUE(claims[0].well_formed);
+  EXPECT_FALSE(claims[1].well_formed);
+  EXPECT_FALSE(claims[2].well_formed);
+  EXPECT_FALSE(claims[3].well_formed);
+  EXPECT_TRUE(claims[4].well_formed);
+  EXPECT_EQ(claims[4].config, kSuiteDir + "/mine/my-model.json");
+  EXPECT_EQ(claims[0].config, "gpt-day18");
 }
 
 // Every claim that fits, run for real on the card in an arena of what the claim's card leaves
@@ -247,7 +294,7 @@ TEST(CudaMemory, SuiteClaimsHoldOnTheDevice) {
               cuda_probe(0).name.c_str(), format_bytes(reserve).c_str(),
               format_bytes(kDefaultReserve).c_str());
   for (const Claim& c : read_suite()) {
-    if (c.expect != "fits") continue;
+    if (!c.well_formed || c.expect != "fits") continue;
     SCOPED_TRACE("configs/memory-suite.txt line " + std::to_string(c.line));
     const ModelConfig config = load_config(c.config);
     MemoryQuery q = query_for(c);

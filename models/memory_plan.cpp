@@ -136,21 +136,28 @@ std::int64_t largest(std::int64_t limit, F&& fits) {
 }
 }  // namespace
 
-std::int64_t max_batch(const ModelConfig& config, MemoryQuery q) {
+std::int64_t max_batch_limit(const ModelConfig& config, const MemoryQuery& q) {
   const std::int64_t T = q.seq > 0 ? q.seq : config.max_sequence();
-  return largest(std::min<std::int64_t>(1 << 16, kMaxStepTokens / T), [&](std::int64_t b) {
+  return std::min<std::int64_t>(1 << 16, kMaxStepTokens / T);
+}
+
+std::int64_t max_seq_limit(const ModelConfig& config, const MemoryQuery& q) {
+  return std::min<std::int64_t>(config.max_sequence(),
+                                kMaxStepTokens / std::max<std::int64_t>(q.batch, 1));
+}
+
+std::int64_t max_batch(const ModelConfig& config, MemoryQuery q) {
+  return largest(max_batch_limit(config, q), [&](std::int64_t b) {
     q.batch = b;
     return simulate_memory(config, q).fits;
   });
 }
 
 std::int64_t max_seq(const ModelConfig& config, MemoryQuery q) {
-  return largest(std::min<std::int64_t>(config.max_sequence(),
-                                        kMaxStepTokens / std::max<std::int64_t>(q.batch, 1)),
-                 [&](std::int64_t t) {
-                   q.seq = t;
-                   return simulate_memory(config, q).fits;
-                 });
+  return largest(max_seq_limit(config, q), [&](std::int64_t t) {
+    q.seq = t;
+    return simulate_memory(config, q).fits;
+  });
 }
 
 }  // namespace cugpt

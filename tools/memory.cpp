@@ -23,6 +23,7 @@ struct MemoryCli {
   std::int64_t batch = 1, seq = 0;
   int recompute = 0;
   bool json = false, max_batch = false, max_seq = false;
+  bool optimizer_given = false, recompute_given = false;
 };
 
 nlohmann::json categories_json(const CategoryBytes& end, const CategoryBytes& peak) {
@@ -45,9 +46,14 @@ int run_memory(const MemoryCli& c) {
   if (c.mode != "train" && c.mode != "infer")
     throw Error("--mode must be train or infer, not '" + c.mode + "'");
   q.mode = c.mode == "train" ? MemoryMode::train : MemoryMode::infer;
+  if (q.mode == MemoryMode::infer &&
+      ((c.optimizer_given && c.optimizer != "none") || (c.recompute_given && c.recompute != 0)))
+    throw Error("--optimizer and --recompute apply to --mode train, not infer");
   q.batch = c.batch;
   q.seq = c.seq;
   q.dtype = parse_dtype(c.dtype);
+  if (q.dtype != DType::f32 && q.dtype != DType::bf16 && q.dtype != DType::f16)
+    throw Error("--dtype must be f32, bf16 or f16 (what runs on the card), not '" + c.dtype + "'");
   q.optimizer = parse_optimizer(c.optimizer);
   q.recompute = c.recompute;
   q.vram = parse_bytes(c.vram);
@@ -59,6 +65,12 @@ int run_memory(const MemoryCli& c) {
                                              : std::string("inference (one forward pass)");
   if (c.max_batch || c.max_seq) {
     const std::int64_t n = c.max_batch ? max_batch(config, q) : max_seq(config, q);
+    const std::int64_t limit = c.max_batch ? max_batch_limit(config, q) : max_seq_limit(config, q);
+    // An answer at the search's limit is a lower bound (or, for sequences, the model's own end).
+    const std::string bound = n < limit ? ""
+                              : !c.max_batch && limit == config.max_sequence()
+                                  ? " (the model's longest)"
+                                  : " (the most it tries)";
     if (!c.plot.empty()) {
       // The largest case that fits; when none does, the smallest, to show by how much.
       MemoryQuery p = q;
@@ -67,20 +79,23 @@ int run_memory(const MemoryCli& c) {
       write_plot(c.plot, config, p, simulate_memory(config, p));
     }
     if (c.json) {
-      std::printf("%s\n",
-                  nlohmann::json{{c.max_batch ? "max_batch" : "max_seq", n}}.dump().c_str());
+      std::printf("%s\n", nlohmann::json{{c.max_batch ? "max_batch" : "max_seq", n},
+                                         {"searched_up_to", limit}}
+                              .dump()
+                              .c_str());
     } else if (c.max_batch) {
-      std::printf("%s %s in %s, T=%lld: largest batch that fits %s: %lld\n", config.name.c_str(),
+      std::printf("%s %s in %s, T=%lld: largest batch that fits %s: %lld%s\n", config.name.c_str(),
                   dtype_name(q.dtype), what.c_str(),
                   static_cast<long long>(q.seq > 0 ? q.seq : config.max_sequence()),
-                  format_bytes(q.vram).c_str(), static_cast<long long>(n));
+                  format_bytes(q.vram).c_str(), static_cast<long long>(n), bound.c_str());
     } else {
-      std::printf("%s %s in %s, B=%lld: longest sequence that fits %s: %lld\n", config.name.c_str(),
-                  dtype_name(q.dtype), what.c_str(), static_cast<long long>(q.batch),
-                  format_bytes(q.vram).c_str(), static_cast<long long>(n));
+      std::printf("%s %s in %s, B=%lld: longest sequence that fits %s: %lld%s\n",
+                  config.name.c_str(), dtype_name(q.dtype), what.c_str(),
+                  static_cast<long long>(q.batch), format_bytes(q.vram).c_str(),
+                  static_cast<long long>(n), bound.c_str());
     }
     if (!c.plot.empty() && !c.json) std::printf("plot written to %s\n", c.plot.c_str());
-    return 0;
+    return n > 0 ? 0 : 3;  // as a verdict: 3 when not even 1 fits
   }
   q.timeline = !c.plot.empty();
   const MemoryResult r = simulate_memory(config, q);
@@ -141,9 +156,15 @@ int run_memory(const MemoryCli& c) {
 
 void print_memory_verdicts(const std::string& name) {
   const ModelConfig config = load_config(name);
-  const std::int64_t T = std::min<std::int64_t>(256, config.max_positions);
-  std::printf("4 GiB card, %s reserve, T=%lld (largest batch that fits; meta-device runs):\n",
-              format_bytes(kDefaultReserve).c_str(), static_cast<long long>(T));
+  const std::int64_t T = std::min<std::int64_t>(256, config.max_sequence());
+  std::printf(
+      "4 GiB card, %s reserve, T=%lld (largest batch that fits; N+: the search stopped at N; "
+      "meta-device runs):\n",
+      format_bytes(kDefaultReserve).c_str(), static_cast<long long>(T));
+  const auto largest = [&](const MemoryQuery& q) {
+    const std::int64_t n = max_batch(config, q);
+    return std::to_string(n) + (n == max_batch_limit(config, q) ? "+" : "");
+  };
   for (const char* dtype : {"f32", "bf16"}) {
     MemoryQuery q;
     q.seq = T;
@@ -153,13 +174,12 @@ void print_memory_verdicts(const std::string& name) {
     if (config.family != ModelFamily::roberta) {
       for (int r : {0, 3}) {
         q.recompute = r;
-        std::printf("  train AdamW recompute %d: %5lld", r,
-                    static_cast<long long>(max_batch(config, q)));
+        std::printf("  train AdamW recompute %d: %6s", r, largest(q).c_str());
       }
     }
     q.mode = MemoryMode::infer;
     q.optimizer = OptimizerKind::none;
-    std::printf("  inference: %5lld\n", static_cast<long long>(max_batch(config, q)));
+    std::printf("  inference: %6s\n", largest(q).c_str());
   }
 }
 
@@ -171,20 +191,28 @@ void add_memory(CLI::App& app) {
   sub->add_option("--batch", c->batch, "Sequences")->capture_default_str();
   sub->add_option("--seq", c->seq, "Tokens per sequence (default: the config's positions)");
   sub->add_option("--dtype", c->dtype, "f32, bf16 or f16")->capture_default_str();
-  sub->add_option("--optimizer", c->optimizer, "adamw, sgd or none")->capture_default_str();
-  sub->add_option("--recompute", c->recompute, "Activation recompute level 0-3")
-      ->check(CLI::Range(0, 3))
-      ->capture_default_str();
+  auto* optimizer = sub->add_option("--optimizer", c->optimizer, "adamw, sgd or none (train only)")
+                        ->capture_default_str();
+  auto* recompute =
+      sub->add_option("--recompute", c->recompute, "Activation recompute level 0-3 (train only)")
+          ->check(CLI::Range(0, 3))
+          ->capture_default_str();
   sub->add_option("--vram", c->vram, "The card's memory")->capture_default_str();
   sub->add_option("--reserve", c->reserve,
-                  "Memory outside the arena (default 320 MiB: CUDA context + cuBLAS state)");
-  sub->add_flag("--max-batch", c->max_batch, "Print the largest batch that fits");
-  sub->add_flag("--max-seq", c->max_seq, "Print the longest sequence that fits");
+                  "Memory outside the arena (default " + format_bytes(kDefaultReserve) +
+                      ": CUDA context + cuBLAS state)");
+  auto* max_batch = sub->add_flag("--max-batch", c->max_batch, "Print the largest batch that fits");
+  sub->add_flag("--max-seq", c->max_seq, "Print the longest sequence that fits")
+      ->excludes(max_batch);
   sub->add_flag("--json", c->json, "Machine-readable output");
   sub->add_option("--plot", c->plot,
                   "Write a PNG of the step's memory timeline (with --max-batch/--max-seq: of "
                   "the largest case that fits)");
-  on_run(sub, [c] { return run_memory(*c); });
+  on_run(sub, [c, optimizer, recompute] {
+    c->optimizer_given = optimizer->count() > 0;
+    c->recompute_given = recompute->count() > 0;
+    return run_memory(*c);
+  });
 }
 
 }  // namespace cugpt::tools

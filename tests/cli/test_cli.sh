@@ -76,6 +76,16 @@ expect_out "memory encoder, its longest sequence" 'inference \(one forward pass\
   "$cugpt" memory kantaibert --mode infer
 expect_out "memory end of step" '^optimizer_state +1.00 GiB +1.00 GiB$' "$cugpt" memory gpt-day18 \
   --mode train --batch 8 --seq 256 --dtype bf16
+expect_error "memory: optimizer in infer" 'apply to --mode train' "$cugpt" memory gpt-day18 \
+  --mode infer --optimizer adamw
+expect_error "memory: two searches" 'excludes' "$cugpt" memory gpt-day18 --max-batch --max-seq
+expect_error "memory: f64" 'f32, bf16 or f16' "$cugpt" memory gpt-day18 --dtype f64
+expect_out "memory: the model's end" "longest sequence that fits 4.00 GiB: 32 \\(the model's longest\\)$" \
+  "$cugpt" memory roberta-tiny --mode infer --max-seq --batch 4
+"$cugpt" memory gpt2-1558m --mode train --seq 1024 --max-batch >"$tmp/mem" 2>&1
+rc=$?
+if [ $rc -eq 3 ] && grep -q 'largest batch that fits 4.00 GiB: 0$' "$tmp/mem"; then ok; else
+  bad "memory max batch 0: rc $rc"; fi
 expect_out "memory json" '"fits": true' "$cugpt" memory gpt2-tiny --mode infer --batch 2 --seq 8 --json
 expect_out "memory max batch" 'largest batch that fits 4.00 GiB: 19$' "$cugpt" memory gpt-day18 \
   --mode train --seq 256 --dtype bf16 --max-batch

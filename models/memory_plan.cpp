@@ -89,7 +89,7 @@ MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int6
 }  // namespace
 
 MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
-  if (q.seq < 0) throw Error("memory: --seq must be positive (0: the config's positions)");
+  if (q.seq < 0) throw Error("memory: --seq must be positive (0: the longest the model takes)");
   const std::int64_t T = q.seq > 0 ? q.seq : config.max_sequence();
   if (q.batch <= 0) throw Error("memory: --batch must be positive");
   // The step's token ids, positions and targets are host vectors even on meta.

@@ -17,7 +17,7 @@ enum class MemoryMode { train, infer };
 
 struct MemoryQuery {
   MemoryMode mode = MemoryMode::train;
-  std::int64_t batch = 1, seq = 0;  // seq 0: the config's positions
+  std::int64_t batch = 1, seq = 0;  // seq 0: the longest the model takes
   DType dtype = DType::f32;
   OptimizerKind optimizer = OptimizerKind::adamw;
   int recompute = 0;

@@ -110,7 +110,7 @@ int run_memory(const MemoryCli& c) {
                               {"ran_out_at", r.ran_out_at},
                               {"categories", categories_json(r.at_end, r.at_peak)}};
     std::printf("%s\n", j.dump(2).c_str());
-    return 0;
+    return r.fits ? 0 : 3;
   }
   const std::int64_t T = q.seq > 0 ? q.seq : config.max_sequence();
   std::printf("%s, %s, %s, B=%lld T=%lld: the real allocation sequence on the meta device\n\n",
@@ -189,7 +189,7 @@ void add_memory(CLI::App& app) {
   sub->add_option("config", c->config, "Config path or bundled name")->required();
   sub->add_option("--mode", c->mode, "train or infer")->capture_default_str();
   sub->add_option("--batch", c->batch, "Sequences")->capture_default_str();
-  sub->add_option("--seq", c->seq, "Tokens per sequence (default: the config's positions)");
+  sub->add_option("--seq", c->seq, "Tokens per sequence (default: the longest the model takes)");
   sub->add_option("--dtype", c->dtype, "f32, bf16 or f16")->capture_default_str();
   auto* optimizer = sub->add_option("--optimizer", c->optimizer, "adamw, sgd or none (train only)")
                         ->capture_default_str();

@@ -28,8 +28,8 @@ struct MemoryPlotGeometry {
   int y_of(std::uint64_t bytes) const;  // the row of a byte count
 };
 
-// `q` is the query as run, with q.seq the actual sequence length (the config's positions when
-// the user gave none); `r` must carry its timeline (MemoryQuery::timeline).
+// `q` is the query as run, with q.seq the actual sequence length (the model's longest when the
+// user gave none); `r` must carry its timeline (MemoryQuery::timeline).
 Canvas render_memory_plot(const std::string& model, const MemoryQuery& q, const MemoryResult& r,
                           MemoryPlotGeometry* geometry = nullptr);
 

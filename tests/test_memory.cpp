@@ -23,6 +23,23 @@ void expect_same(const MemoryResult& predicted, const MemoryResult& measured) {
   EXPECT_EQ(predicted.peak_at, measured.peak_at);
 }
 
+// `q` is a step meta predicted does not fit, now on a device that computes, in an arena of what
+// the card leaves: it must run out at the operation meta named, asking for the same bytes.
+void expect_runs_out_as_predicted(const ModelConfig& config, const MemoryQuery& q,
+                                  const MemoryResult& predicted) {
+  ASSERT_FALSE(predicted.ran_out_at.empty()) << "meta says it fits";
+  try {
+    simulate_memory(config, q);
+    ADD_FAILURE() << "it ran; meta said it runs out at '" << predicted.ran_out_at << "'";
+  } catch (const OutOfMemory& e) {
+    EXPECT_EQ(e.tag().empty() ? "setup" : e.tag(), predicted.ran_out_at);
+    EXPECT_EQ(e.requested(), predicted.ran_out_requested);
+    std::printf("%s on %s: runs out at '%s' asking for %s, as predicted\n", config.name.c_str(),
+                q.device.str().c_str(), predicted.ran_out_at.c_str(),
+                format_bytes(e.requested()).c_str());
+  }
+}
+
 TEST(MemoryPrediction, TrainingStepMetaEqualsCpu) {
   for (const char* name : {"gpt-day18-tiny", "gpt2-tiny"}) {
     for (int recompute = 0; recompute <= 3; ++recompute) {
@@ -54,6 +71,26 @@ TEST(MemoryPrediction, InferenceMetaEqualsCpu) {
     q.device = Device::cpu();
     SCOPED_TRACE(name);
     expect_same(predicted, simulate_memory(load_config(name), q));
+  }
+}
+
+// A step that does not fit runs out on the cpu exactly where and how meta said: in the middle of
+// the step (activations), and at setup (the parameters alone are too many).
+TEST(MemoryPrediction, WhereItRunsOutIsPredicted) {
+  const ModelConfig config = load_config("gpt-day18-tiny");
+  for (std::uint64_t vram : {std::uint64_t{12} << 20, std::uint64_t{64} << 10}) {
+    MemoryQuery q;
+    q.batch = 400;
+    q.seq = 16;
+    q.vram = vram;
+    q.reserve = 0;
+    const MemoryResult predicted = simulate_memory(config, q);
+    SCOPED_TRACE(format_bytes(vram) + ": meta ran out at '" + predicted.ran_out_at + "'");
+    EXPECT_FALSE(predicted.fits);
+    EXPECT_EQ(predicted.ran_out_at == "parameters", vram < (1u << 20));
+    q.device = Device::cpu();
+    q.arena_budget = predicted.available;
+    expect_runs_out_as_predicted(config, q, predicted);
   }
 }
 
@@ -277,10 +314,11 @@ TEST(MemorySuiteFile, MalformedLinesAreCaught) {
   EXPECT_EQ(claims[0].config, "gpt-day18");
 }
 
-// Every claim that fits, run for real on the card in an arena of what the claim's card leaves
-// (vram - reserve), as the meta prediction was: it must run, reach the same statistics byte for
-// byte, and the driver's count of used memory must be that arena plus what the process holds
-// outside it (context, cuBLAS), within 2% — no allocation escapes the arena.
+// Every claim, run for real on the card in an arena of what the claim's card leaves (vram -
+// reserve), as the meta prediction was. One that fits must run, reach the same statistics byte
+// for byte, and the driver's count of used memory must be that arena plus what the process
+// holds outside it (context, cuBLAS), within 2% — no allocation escapes the arena. One that does
+// not fit must run out at the same operation, asking for the same bytes.
 TEST(CudaMemory, SuiteClaimsHoldOnTheDevice) {
   std::string reason;
   if (cuda_device_count(&reason) == 0) GTEST_SKIP() << reason;
@@ -294,13 +332,17 @@ TEST(CudaMemory, SuiteClaimsHoldOnTheDevice) {
               cuda_probe(0).name.c_str(), format_bytes(reserve).c_str(),
               format_bytes(kDefaultReserve).c_str());
   for (const Claim& c : read_suite()) {
-    if (!c.well_formed || c.expect != "fits") continue;
+    if (!c.well_formed) continue;
     SCOPED_TRACE("configs/memory-suite.txt line " + std::to_string(c.line));
     const ModelConfig config = load_config(c.config);
     MemoryQuery q = query_for(c);
     const MemoryResult predicted = simulate_memory(config, q);
     q.device = Device::cuda(0);
     q.arena_budget = predicted.available;
+    if (c.expect == "no") {
+      expect_runs_out_as_predicted(config, q, predicted);
+      continue;
+    }
     const MemoryResult measured = simulate_memory(config, q);
     expect_same(predicted, measured);
     const double expected = static_cast<double>(predicted.available + reserve);

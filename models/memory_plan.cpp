@@ -136,6 +136,25 @@ std::int64_t largest(std::int64_t limit, F&& fits) {
 }
 }  // namespace
 
+std::uint64_t min_vram(const ModelConfig& config, MemoryQuery q) {
+  constexpr std::uint64_t kStep = 1ull << 20;
+  const auto fits = [&](std::uint64_t vram) {
+    q.vram = vram;
+    return simulate_memory(config, q).fits;
+  };
+  // Below the reserve plus the step's live bytes at its peak nothing fits; above, fragmentation
+  // may ask for a little more: widen by doubling, then bisect in whole MiB.
+  q.vram = q.reserve + (1ull << 50);
+  const std::uint64_t floor = q.reserve + simulate_memory(config, q).peak;
+  std::uint64_t bad = (floor - 1) / kStep * kStep, good = bad + kStep;  // bad < floor: no fit
+  for (std::uint64_t widen = kStep; !fits(good); widen *= 2) bad = good, good += widen;
+  while (good - bad > kStep) {
+    const std::uint64_t mid = bad + (good - bad) / kStep / 2 * kStep;
+    (fits(mid) ? good : bad) = mid;
+  }
+  return good;
+}
+
 std::int64_t max_batch_limit(const ModelConfig& config, const MemoryQuery& q) {
   const std::int64_t T = q.seq > 0 ? q.seq : config.max_sequence();
   return std::min<std::int64_t>(1 << 16, kMaxStepTokens / T);

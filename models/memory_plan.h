@@ -65,6 +65,9 @@ MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q);
 // 0 when not even 1 does.
 std::int64_t max_batch(const ModelConfig& config, MemoryQuery q);
 std::int64_t max_seq(const ModelConfig& config, MemoryQuery q);
+// The smallest card (a whole number of MiB, with the query's reserve) on which the step fits:
+// at least the reserve plus the peak, more where the arena would fragment.
+std::uint64_t min_vram(const ModelConfig& config, MemoryQuery q);
 // The largest value each search tries (2^16 sequences, or the model's longest sequence, within
 // kMaxStepTokens): an answer equal to it means "at least this many".
 std::int64_t max_batch_limit(const ModelConfig& config, const MemoryQuery& q);

@@ -94,6 +94,40 @@ TEST(MemoryPrediction, WhereItRunsOutIsPredicted) {
   }
 }
 
+// The smallest card is the edge of fitting, in whole MiB: at or above the reserve plus the peak,
+// and above it where the arena fragments (gpt-day18 recompute 3 at batch 40, whose 1.2 GiB of
+// logits find no block in a 4 GiB card though the live bytes fit).
+TEST(MemoryPrediction, SmallestCardIsTheEdgeOfFitting) {
+  struct Case {
+    const char* config;
+    DType dtype;
+    std::int64_t batch;
+    int recompute;
+  };
+  for (const Case& k : {Case{"gpt-day18", DType::bf16, 8, 0}, Case{"gpt-day18", DType::f32, 40, 3},
+                        Case{"gpt2-355m", DType::f32, 1, 0}}) {
+    SCOPED_TRACE(std::string(k.config) + " batch " + std::to_string(k.batch));
+    const ModelConfig config = load_config(k.config);
+    MemoryQuery q;
+    q.dtype = k.dtype;
+    q.batch = k.batch;
+    q.seq = 256;
+    q.recompute = k.recompute;
+    q.reserve = kDefaultReserve;
+    const std::uint64_t vram = min_vram(config, q);
+    EXPECT_EQ(vram % (1u << 20), 0u);
+    q.vram = vram;
+    const MemoryResult at = simulate_memory(config, q);
+    EXPECT_TRUE(at.fits);
+    EXPECT_GE(vram, q.reserve + at.peak);
+    q.vram = vram - (1u << 20);
+    EXPECT_FALSE(simulate_memory(config, q).fits);
+    if (k.recompute == 3) {  // fragmentation: the card needs more than the live bytes
+      EXPECT_GT(vram, q.reserve + at.peak + (64u << 20));
+    }
+  }
+}
+
 // Recompute levels move the peak by what they stop keeping.
 TEST(MemoryPrediction, RecomputeLowersThePeakOfDay18) {
   MemoryQuery q;

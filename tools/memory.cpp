@@ -108,6 +108,7 @@ int run_memory(const MemoryCli& c) {
                               {"available_bytes", r.available},
                               {"peak_at", r.peak_at},
                               {"ran_out_at", r.ran_out_at},
+                              {"min_vram_bytes", min_vram(config, q)},
                               {"categories", categories_json(r.at_end, r.at_peak)}};
     std::printf("%s\n", j.dump(2).c_str());
     return r.fits ? 0 : 3;
@@ -148,6 +149,8 @@ int run_memory(const MemoryCli& c) {
     std::printf("DOES NOT FIT: %s short (ran out at %s)\n",
                 format_bytes(r.peak - r.available).c_str(), r.ran_out_at.c_str());
   }
+  std::printf("smallest card it fits, with this reserve: %s\n",
+              format_bytes(min_vram(config, q)).c_str());
   if (!c.plot.empty()) std::printf("plot written to %s\n", c.plot.c_str());
   return r.fits ? 0 : 3;
 }

@@ -17,7 +17,17 @@ Tensor GptBlock::forward_train(const Tensor& x, Saved& s, int recompute) const {
     s.ln1.out = Tensor();
     s.ln2.out = Tensor();
   }
-  if (recompute >= 3) s = Saved{x, {}, {}, {}, {}, {}};  // only the input survives
+  if (recompute >= 3) {
+    // Only the input survives, until this block's backward; this block's output is the next
+    // block's input (or the final LayerNorm's). Left where it was allocated, among this block's
+    // temporaries, the outputs would split the free space the logits need in one piece; a copy
+    // at the low end, beside the weights, leaves the top to the churn (one B x T x C copy).
+    s = Saved{x, {}, {}, {}, {}, {}};
+    Tensor kept = Tensor::empty(out.arena_ptr(), out.shape(), out.dtype(), Category::activation,
+                                Placement::low);
+    kept.copy_from(out);
+    return kept;
+  }
   return out;
 }
 

@@ -75,14 +75,15 @@ void Arena::erase_free(std::uint64_t offset, std::uint64_t size) {
   free_by_offset_.erase(offset);
 }
 
-Block Arena::allocate(std::uint64_t bytes, Category category) {
+Block Arena::allocate(std::uint64_t bytes, Category category, Placement placement) {
   if (bytes == 0) return Block{0, 0, category};
   std::lock_guard<std::mutex> lock(mu_);
   const std::uint64_t size =
       bytes > std::numeric_limits<std::uint64_t>::max() - kArenaAlignment ? 0 : align_up(bytes);
   std::uint64_t hole_offset = 0, hole_size = 0;
   bool found = false;
-  if (size != 0 && is_persistent(category)) {
+  const bool low = placement == Placement::low || is_persistent(category);
+  if (size != 0 && low) {
     // First fit from the low end: the model's memory packs together at the bottom.
     for (const auto& [off, sz] : free_by_offset_) {
       if (sz >= size) {
@@ -112,7 +113,7 @@ Block Arena::allocate(std::uint64_t bytes, Category category) {
   nodes_.erase(hole_offset);
   const std::uint64_t rest = hole_size - size;
   std::uint64_t offset;
-  if (is_persistent(category)) {
+  if (low) {
     offset = hole_offset;
     if (rest) {
       nodes_.emplace(offset + size, Node{rest, true, Category::workspace});

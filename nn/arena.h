@@ -3,8 +3,9 @@
 // blocks with 256-byte alignment. Persistent categories (parameters, gradients, optimizer states,
 // master weights) are placed first-fit from the low end, transient ones (activations, KV cache,
 // workspace) best-fit from the high end, so that a training step's churn never fragments the
-// model's memory. Free blocks coalesce with their neighbours. Statistics are exact: the same
-// sequence of requests gives the same numbers on meta, cpu and cuda.
+// model's memory; a transient that outlives the churn around it (a recompute checkpoint) may ask
+// for the low end too (Placement::low). Free blocks coalesce with their neighbours. Statistics are
+// exact: the same sequence of requests gives the same numbers on meta, cpu and cuda.
 #pragma once
 
 #include <array>
@@ -40,6 +41,8 @@ Category parse_category(const std::string& name);
 constexpr bool is_persistent(Category c) {
   return static_cast<int>(c) < 4;
 }
+// Where a block goes: by its category (persistent low, transient high), or low whatever it is.
+enum class Placement { by_category, low };
 constexpr Category category_at(int i) {
   return static_cast<Category>(i);
 }
@@ -116,7 +119,8 @@ class Arena {
   }
 
   // A zero-byte request returns an empty block that uses no memory.
-  Block allocate(std::uint64_t bytes, Category category);
+  Block allocate(std::uint64_t bytes, Category category,
+                 Placement placement = Placement::by_category);
   // Throws cugpt::Error for a block this arena did not hand out (or already freed).
   void free(const Block& block);
 

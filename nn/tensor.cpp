@@ -28,14 +28,14 @@ struct Tensor::Storage {
 };
 
 Tensor Tensor::empty(const std::shared_ptr<Arena>& arena, const Shape& shape, DType dtype,
-                     Category category) {
+                     Category category, Placement placement) {
   if (!arena) throw Error("Tensor::empty: no arena");
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;
   if (dtype == DType::f64 && arena->device().is_cuda())
     throw Error("f64 tensors exist on cpu and meta only (references), not on cuda");
-  const Block block = arena->allocate(t.nbytes(), category);
+  const Block block = arena->allocate(t.nbytes(), category, placement);
   t.storage_ = std::make_shared<Storage>(arena, block);
   return t;
 }

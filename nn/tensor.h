@@ -18,7 +18,7 @@ class Tensor {
   Tensor() = default;  // undefined: no storage
 
   static Tensor empty(const std::shared_ptr<Arena>& arena, const Shape& shape, DType dtype,
-                      Category category);
+                      Category category, Placement placement = Placement::by_category);
   static Tensor zeros(const std::shared_ptr<Arena>& arena, const Shape& shape, DType dtype,
                       Category category);
 

@@ -52,6 +52,21 @@ TEST(Arena, PersistentFromTheBottomTransientFromTheTop) {
   EXPECT_EQ(a.stats().largest_free, 12 * MiB);
 }
 
+// A transient asked for low goes first-fit from the bottom, above the model's memory, and
+// counts as its own category: the top stays one free region for the churn.
+TEST(Arena, LowPlacementKeepsATransientOutOfTheTop) {
+  Arena a(Device::meta(), 16 * MiB);
+  const Block p = a.allocate(MiB, Category::parameter);
+  const Block temp = a.allocate(2 * MiB, Category::activation);
+  const Block kept = a.allocate(MiB, Category::activation, Placement::low);
+  EXPECT_EQ(kept.offset, p.offset + p.size);
+  EXPECT_EQ(temp.offset + temp.size, 16 * MiB);
+  EXPECT_EQ(a.current(Category::activation), 3 * MiB);
+  a.free(temp);
+  EXPECT_EQ(a.stats().largest_free, 14 * MiB);  // one piece from the checkpoint to the top
+  EXPECT_EQ(a.allocate(14 * MiB, Category::activation).offset, 2 * MiB);
+}
+
 TEST(Arena, SplitsAndCoalescesInAnyFreeOrder) {
   Arena a(Device::meta(), 8 * MiB);
   std::vector<Block> blocks;

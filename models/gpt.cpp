@@ -101,6 +101,12 @@ Gpt::Gpt(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype)
 }
 
 Tensor Gpt::forward(const Batch& batch) const {
+  const Tensor h = hidden(batch);
+  ArenaTag tag(h.arena(), "lm_head");
+  return head(h);
+}
+
+Tensor Gpt::hidden(const Batch& batch) const {
   validate(batch);
   std::vector<std::int32_t> positions(batch.tokens.size());
   for (std::size_t i = 0; i < positions.size(); ++i)
@@ -113,9 +119,11 @@ Tensor Gpt::forward(const Batch& batch) const {
     x = blocks_[i].forward(x);
   }
   ArenaTag tag(x.arena(), "lm_head");
-  x = ln_f_.forward(x);
-  if (gpt2_) return ops::linear(x, wte_.weight(), nullptr, false);
-  return lm_head_->forward(x);
+  return ln_f_.forward(x);
+}
+
+Tensor Gpt::head(const Tensor& h) const {
+  return gpt2_ ? ops::linear(h, wte_.weight(), nullptr, false) : lm_head_->forward(h);
 }
 
 Tensor GptBlock::forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const {
@@ -155,8 +163,7 @@ Tensor Gpt::forward_cached(const Batch& batch, KvCache& cache) const {
   // (often largest) product.
   x = ops::last_position(x);
   x = ln_f_.forward(x);
-  if (gpt2_) return ops::linear(x, wte_.weight(), nullptr, false);
-  return lm_head_->forward(x);
+  return head(x);
 }
 
 std::vector<ParamSection> Gpt::sections() const {

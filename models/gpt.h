@@ -47,6 +47,11 @@ class GptBlock : public Module {
   Mlp mlp_;
 };
 
+// A training step's logits (B*T rows of V) are its largest tensor: 1.2 GiB for gpt-day18 at
+// batch 40, T=256 in f32. They are computed, turned into their gradient and consumed in chunks
+// of rows of at most this many bytes (whole multiples of 128 rows; at least 128).
+constexpr std::uint64_t kLossChunkBytes = 64ull << 20;
+
 class Gpt : public Model {
  public:
   Gpt(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype);
@@ -59,10 +64,16 @@ class Gpt : public Model {
 
   // One training micro-step: forward with saved activations, the fused cross-entropy against
   // targets (B*T ids; ignore_index rows do not count), and the backward, which accumulates
-  // grad_scale * d(mean loss) into the optimizer's gradients. Returns the mean loss.
+  // grad_scale * d(mean loss) into the optimizer's gradients. Returns the mean loss. The
+  // logits are computed loss_rows rows at a time (0: as many as kLossChunkBytes hold).
   double forward_backward(const Batch& batch, const std::vector<std::int32_t>& targets,
                           Optimizer& opt, int recompute = 0, double grad_scale = 1.0,
-                          std::int32_t ignore_index = -1) const;
+                          std::int32_t ignore_index = -1, std::int64_t loss_rows = 0) const;
+
+  // The mean cross-entropy of the batch against targets without the gradient (evaluation): the
+  // logits are computed in chunks of rows, as in forward_backward, never all at once.
+  double loss(const Batch& batch, const std::vector<std::int32_t>& targets,
+              std::int32_t ignore_index = -1, std::int64_t loss_rows = 0) const;
 
   // A cache for `batch` sequences of up to t_max positions (at most the position table).
   KvCache make_cache(std::int64_t batch, std::int64_t t_max) const;
@@ -74,6 +85,16 @@ class Gpt : public Model {
   const ModuleList<GptBlock>& blocks() const { return blocks_; }
 
  private:
+  // The logits of the final LayerNorm's output: the Day-18 lm_head, or GPT-2's tied embedding.
+  Tensor head(const Tensor& h) const;
+  // The final LayerNorm's output (B, T, C) of the forward pass.
+  Tensor hidden(const Batch& batch) const;
+  // The head and the fused loss of a training step on the final LayerNorm's output h (B, T, C):
+  // adds the mean loss to *loss and returns d(loss)/dh, accumulating the head's gradients.
+  Tensor head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targets, Optimizer& opt,
+                       double grad_scale, std::int32_t ignore_index, std::int64_t loss_rows,
+                       double* loss) const;
+
   bool gpt2_;
   Group transformer_{"GPT2Model"};
   Embedding wte_, wpe_;

@@ -1,5 +1,8 @@
-// The GPT family's training pass: forward with saved activations, fused cross-entropy, and
-// the backward through every block, with activation recompute levels 0-3.
+// The GPT family's training pass: forward with saved activations, fused cross-entropy over the
+// logits in chunks of rows, and the backward through every block, with activation recompute
+// levels 0-3; and the evaluation loss, chunked the same way.
+#include <algorithm>
+
 #include "models/gpt.h"
 #include "nn/ops.h"
 
@@ -49,9 +52,85 @@ Tensor GptBlock::backward(const Tensor& dout, Saved& s, int recompute, Optimizer
   return dx;
 }
 
+namespace {
+// Rows of logits computed at once: `asked`, or as many as kLossChunkBytes hold (whole multiples
+// of 128 rows, at least 128).
+std::int64_t loss_chunk_rows(std::int64_t V, DType dtype, std::int64_t asked) {
+  if (asked > 0) return asked;
+  const auto row_bytes = static_cast<std::uint64_t>(V) * dtype_size(dtype);
+  return std::max<std::int64_t>(128,
+                                static_cast<std::int64_t>(kLossChunkBytes / row_bytes) / 128 * 128);
+}
+
+std::int64_t counted_targets(const std::vector<std::int32_t>& targets, std::int32_t ignore_index) {
+  std::int64_t counted = 0;
+  for (std::int32_t t : targets) counted += t != ignore_index;
+  if (counted == 0) throw Error("cross_entropy: every target is ignored");
+  return counted;
+}
+
+std::vector<std::int32_t> slice(const std::vector<std::int32_t>& v, std::int64_t begin,
+                                std::int64_t count) {
+  return {v.begin() + begin, v.begin() + begin + count};
+}
+}  // namespace
+
+double Gpt::loss(const Batch& batch, const std::vector<std::int32_t>& targets,
+                 std::int32_t ignore_index, std::int64_t loss_rows) const {
+  if (targets.size() != batch.tokens.size())
+    throw Error(std::to_string(targets.size()) + " targets for " +
+                std::to_string(batch.tokens.size()) + " tokens");
+  const Tensor h = hidden(batch);
+  ArenaTag tag(h.arena(), "lm_head");
+  const std::int64_t C = h.size(-1), N = h.numel() / C;
+  const std::int64_t rows = loss_chunk_rows(config().vocab_size, h.dtype(), loss_rows);
+  if (rows >= N) return ops::cross_entropy_loss(head(h), targets, ignore_index);
+  const std::int64_t counted = counted_targets(targets, ignore_index);
+  double total = 0;
+  for (std::int64_t r0 = 0; r0 < N; r0 += rows) {
+    const std::int64_t n = std::min(rows, N - r0);
+    total += ops::cross_entropy_loss(head(ops::rows(h, r0, n)), slice(targets, r0, n), ignore_index,
+                                     counted);
+  }
+  return total;
+}
+
+Tensor Gpt::head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targets, Optimizer& opt,
+                          double grad_scale, std::int32_t ignore_index, std::int64_t loss_rows,
+                          double* loss) const {
+  const auto backward = [&](const Tensor& dlogits, const Tensor& x) {
+    return gpt2_ ? ops::linear_backward(dlogits, x, wte_.weight(), &opt.grad(wte_.weight()),
+                                        nullptr, false)
+                 : lm_head_->backward(dlogits, x, opt);
+  };
+  const std::int64_t C = h.size(-1), N = h.numel() / C;
+  const std::int64_t rows = loss_chunk_rows(config().vocab_size, h.dtype(), loss_rows);
+  if (rows >= N) {
+    Tensor logits = head(h);
+    // The gradient overwrites the logits: no second (B, T, V) tensor.
+    *loss += ops::cross_entropy_backward_inplace(logits, targets, ignore_index, grad_scale);
+    return backward(logits, h);
+  }
+  // In chunks: each chunk's logits become their gradient in place and are consumed before the
+  // next chunk's exist. The loss is the batch's mean, so every chunk divides by its count.
+  const std::int64_t counted = counted_targets(targets, ignore_index);
+  Tensor dh = Tensor::empty(h.arena_ptr(), h.shape(), h.dtype(), Category::activation);
+  for (std::int64_t r0 = 0; r0 < N; r0 += rows) {
+    const std::int64_t n = std::min(rows, N - r0);
+    const Tensor x = ops::rows(h, r0, n);
+    Tensor logits = head(x);
+    *loss += ops::cross_entropy_backward_inplace(logits, slice(targets, r0, n), ignore_index,
+                                                 grad_scale, counted);
+    const Tensor dx = backward(logits, x);
+    logits = Tensor();
+    ops::write_rows(dh, r0, dx);
+  }
+  return dh;
+}
+
 double Gpt::forward_backward(const Batch& batch, const std::vector<std::int32_t>& targets,
                              Optimizer& opt, int recompute, double grad_scale,
-                             std::int32_t ignore_index) const {
+                             std::int32_t ignore_index, std::int64_t loss_rows) const {
   validate(batch);
   if (recompute < 0 || recompute > 3)
     throw Error("recompute level " + std::to_string(recompute) + " (expected 0 to 3)");
@@ -83,14 +162,8 @@ double Gpt::forward_backward(const Batch& batch, const std::vector<std::int32_t>
   {
     ArenaTag tag(arena, "lm_head and loss");
     const ops::NormOut lnf = ln_f_.forward_train(x);
-    Tensor logits =
-        gpt2_ ? ops::linear(lnf.out, wte_.weight(), nullptr, false) : lm_head_->forward(lnf.out);
-    // The gradient overwrites the logits: no second (B, T, V) tensor.
-    loss = ops::cross_entropy_backward_inplace(logits, targets, ignore_index, grad_scale);
-    const Tensor d_lnf = gpt2_ ? ops::linear_backward(logits, lnf.out, wte_.weight(),
-                                                      &opt.grad(wte_.weight()), nullptr, false)
-                               : lm_head_->backward(logits, lnf.out, opt);
-    logits = Tensor();
+    const Tensor d_lnf =
+        head_and_loss(lnf.out, targets, opt, grad_scale, ignore_index, loss_rows, &loss);
     dx = ln_f_.backward(d_lnf, x, lnf, opt);
   }
   x = Tensor();

@@ -78,7 +78,7 @@ double Trainer::evaluate() const {
   double total = 0;
   for (std::int64_t i = 0; i < options_.eval_batches; ++i) {
     data_.val_batch(i, batch.B, batch.T, batch.tokens, targets);
-    total += ops::cross_entropy_loss(model_.forward(batch), targets, -1);
+    total += model_.loss(batch, targets);
   }
   return total / static_cast<double>(options_.eval_batches);
 }

@@ -190,6 +190,38 @@ Tensor last_position(const Tensor& x) {
   return out;
 }
 
+namespace {
+// The byte range of rows [begin, begin + count) of x taken as (rows, C); throws when outside.
+std::size_t row_range(const char* op, const Tensor& x, std::int64_t begin, std::int64_t count) {
+  const std::int64_t C = x.size(-1), N = x.numel() / C;
+  if (begin < 0 || count < 0 || begin > N || count > N - begin)
+    throw Error(std::string(op) + ": rows [" + std::to_string(begin) + ", " +
+                std::to_string(begin + count) + ") of " + std::to_string(N));
+  return static_cast<std::size_t>(C) * dtype_size(x.dtype());
+}
+}  // namespace
+
+Tensor rows(const Tensor& x, std::int64_t begin, std::int64_t count) {
+  const Device d = device_of("rows", x, {});
+  const std::size_t row = row_range("rows", x, begin, count);
+  Tensor out = like(x, {count, x.size(-1)});
+  if (d.is_meta() || count == 0) return out;
+  copy_rows(out, 0, row, x, static_cast<std::size_t>(begin) * row, row, row,
+            static_cast<std::size_t>(count));
+  return out;
+}
+
+void write_rows(Tensor& dst, std::int64_t begin, const Tensor& src) {
+  const Device d = device_of("write_rows", dst, {&src});
+  if (src.size(-1) != dst.size(-1))
+    throw Error("write_rows: rows of " + src.shape().str() + " into " + dst.shape().str());
+  const std::int64_t count = src.numel() / src.size(-1);
+  const std::size_t row = row_range("write_rows", dst, begin, count);
+  if (d.is_meta() || count == 0) return;
+  copy_rows(dst, static_cast<std::size_t>(begin) * row, row, src, 0, row, row,
+            static_cast<std::size_t>(count));
+}
+
 void write_cache(Tensor& cache, std::int64_t past, const Tensor& src, std::int64_t col) {
   const Device d = device_of("write_cache", src, {&cache});
   const std::int64_t B = src.size(0), Tq = src.size(1), W = src.size(2);

@@ -57,6 +57,11 @@ std::vector<float> attention_probs_host(const AttentionInputs& in, std::int64_t 
 // The last position of x (B, T, C): (B, 1, C).
 Tensor last_position(const Tensor& x);
 
+// Rows [begin, begin + count) of x taken as (rows, C), C its last dimension: a new (count, C)
+// tensor. write_rows puts src (count, C) back at row `begin` of dst.
+Tensor rows(const Tensor& x, std::int64_t begin, std::int64_t count);
+void write_rows(Tensor& dst, std::int64_t begin, const Tensor& src);
+
 // Writes the columns [col, col + C) of src (B, Tq, W) into rows [past, past + Tq) of the cache
 // tensor (B, t_max, C).
 void write_cache(Tensor& cache, std::int64_t past, const Tensor& src, std::int64_t col);

@@ -329,17 +329,21 @@ namespace {
 // per-row losses and the targets on the device are the only extra memory: N values each,
 // not N x V.
 double cross_entropy(const Tensor& logits, Tensor* grad, const std::vector<std::int32_t>& targets,
-                     std::int32_t ignore_index, double grad_scale) {
+                     std::int32_t ignore_index, double grad_scale, std::int64_t mean_over) {
   const std::int64_t V = logits.size(-1), N = logits.numel() / V;
   if (static_cast<std::int64_t>(targets.size()) != N)
     throw Error("cross_entropy: " + std::to_string(targets.size()) + " targets for " +
                 std::to_string(N) + " rows");
   std::int64_t counted = 0;
   for (std::int32_t t : targets) counted += t != ignore_index;
-  if (counted == 0) throw Error("cross_entropy: every target is ignored");
+  if (mean_over > 0 && mean_over < counted)
+    throw Error("cross_entropy: a mean over " + std::to_string(mean_over) + " rows of " +
+                std::to_string(counted) + " counted here");
+  if (mean_over == 0) mean_over = counted;
+  if (mean_over == 0) throw Error("cross_entropy: every target is ignored");
   Tensor losses = like(logits, {N}, stat_dtype(logits));
   const Tensor device_targets = ids_on(logits, targets);
-  const double scale = grad_scale / static_cast<double>(counted);
+  const double scale = grad_scale / static_cast<double>(mean_over);
   double total = 0;
   switch (where("cross_entropy", logits)) {
     case Where::none:
@@ -358,19 +362,20 @@ double cross_entropy(const Tensor& logits, Tensor* grad, const std::vector<std::
                                  grad ? scale : 1.0);
       break;
   }
-  return total / static_cast<double>(counted);
+  return total / static_cast<double>(mean_over);
 }
 
 }  // namespace
 
 double cross_entropy_backward_inplace(Tensor& logits, const std::vector<std::int32_t>& targets,
-                                      std::int32_t ignore_index, double grad_scale) {
-  return cross_entropy(logits, &logits, targets, ignore_index, grad_scale);
+                                      std::int32_t ignore_index, double grad_scale,
+                                      std::int64_t mean_over) {
+  return cross_entropy(logits, &logits, targets, ignore_index, grad_scale, mean_over);
 }
 
 double cross_entropy_loss(const Tensor& logits, const std::vector<std::int32_t>& targets,
-                          std::int32_t ignore_index) {
-  return cross_entropy(logits, nullptr, targets, ignore_index, 1.0);
+                          std::int32_t ignore_index, std::int64_t mean_over) {
+  return cross_entropy(logits, nullptr, targets, ignore_index, 1.0, mean_over);
 }
 
 }  // namespace cugpt::ops

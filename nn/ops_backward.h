@@ -45,12 +45,16 @@ void embedding_backward(const Tensor& dout, const std::vector<std::int32_t>& tok
 
 // Softmax cross-entropy of logits (N, V) against targets, fused: returns the mean loss over
 // the rows whose target is not ignore_index, and overwrites logits with d(mean loss)/d(logits)
-// times grad_scale, so no separate probability matrix ever exists.
+// times grad_scale, so no separate probability matrix ever exists. With mean_over > 0 the sum
+// is divided by mean_over instead: the logits are a chunk of a batch with that many counted
+// rows, and the chunks' results add up to the batch's (a chunk may then count no row at all).
 double cross_entropy_backward_inplace(Tensor& logits, const std::vector<std::int32_t>& targets,
-                                      std::int32_t ignore_index, double grad_scale);
+                                      std::int32_t ignore_index, double grad_scale,
+                                      std::int64_t mean_over = 0);
 
-// The mean cross-entropy loss only (evaluation): logits are left as they are.
+// The mean cross-entropy loss only (evaluation): logits are left as they are. mean_over as
+// above.
 double cross_entropy_loss(const Tensor& logits, const std::vector<std::int32_t>& targets,
-                          std::int32_t ignore_index);
+                          std::int32_t ignore_index, std::int64_t mean_over = 0);
 
 }  // namespace cugpt::ops

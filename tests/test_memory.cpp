@@ -96,8 +96,8 @@ TEST(MemoryPrediction, WhereItRunsOutIsPredicted) {
 
 // The smallest card is the edge of fitting, in whole MiB: at or above the reserve plus the peak,
 // and above it where the arena fragments. Whole-block recompute keeps its checkpoints at the low
-// end, so gpt-day18 f32 at batch 40 needs no more than its peak (before, 1.2 GiB of logits found
-// no block among the checkpoints: 4.27 GiB); recompute 2 at batch 33 still fragments a little.
+// end, so gpt-day18 f32 at batch 62 needs no more than its peak; without recompute, batch 33
+// leaves holes among the saved activations (some 70 MiB).
 TEST(MemoryPrediction, SmallestCardIsTheEdgeOfFitting) {
   struct Case {
     const char* config;
@@ -108,8 +108,8 @@ TEST(MemoryPrediction, SmallestCardIsTheEdgeOfFitting) {
   };
   constexpr std::uint64_t MiB = 1u << 20;
   for (const Case& k : {Case{"gpt-day18", DType::bf16, 8, 0, 0, 8 * MiB},
-                        Case{"gpt-day18", DType::f32, 40, 3, 0, 4 * MiB},
-                        Case{"gpt-day18", DType::f32, 33, 2, 32 * MiB, 64 * MiB},
+                        Case{"gpt-day18", DType::f32, 62, 3, 0, 4 * MiB},
+                        Case{"gpt-day18", DType::f32, 33, 0, 32 * MiB, 128 * MiB},
                         Case{"gpt2-355m", DType::f32, 1, 0, 0, 4 * MiB}}) {
     SCOPED_TRACE(std::string(k.config) + " batch " + std::to_string(k.batch) + " recompute " +
                  std::to_string(k.recompute));

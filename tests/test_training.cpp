@@ -180,6 +180,64 @@ TEST(Recompute, SameGradientsLowerPeak) {
   }
 }
 
+// The loss in chunks of rows is the loss in one piece: the same mean (each chunk divides by the
+// batch's count, and a chunk whose targets are all ignored adds nothing) and the same gradients,
+// up to the order of the head's weight-gradient sums; both heads (Day-18's own, GPT-2's tied).
+TEST(ChunkedLoss, SameLossAndGradientsAsOnePiece) {
+  for (const char* name : {"gpt-day18-tiny", "gpt2-tiny"}) {
+    StepInput in = golden_input(name);
+    for (int i = 0; i < 3; ++i) in.targets[static_cast<std::size_t>(i)] = -1;
+    const auto N = static_cast<std::int64_t>(in.targets.size());
+    double one_loss = 0;
+    std::vector<std::vector<float>> one;
+    for (std::int64_t rows : {N, std::int64_t{3}, std::int64_t{5}}) {
+      SCOPED_TRACE(std::string(name) + ", " + std::to_string(rows) + " rows at a time");
+      Trained s = golden_model(name, DType::f64);
+      Optimizer opt(*s.model, OptimizerOptions{});
+      const double loss = s.gpt().forward_backward(in.batch, in.targets, opt, 0, 1.0, -1, rows);
+      std::size_t k = 0;
+      for (const auto& p : s.model->named_parameters()) {
+        const std::vector<float> g = opt.grad(p.tensor).to_floats();
+        if (rows == N) {
+          one.push_back(g);
+        } else {
+          EXPECT_LT(scaled_error(g, one[k]), 1e-6) << p.name;
+        }
+        ++k;
+      }
+      if (rows == N) one_loss = loss;
+      EXPECT_NEAR(loss, one_loss, 1e-12 * std::fabs(one_loss));
+      // The evaluation loss, chunked the same way, is the training step's.
+      EXPECT_NEAR(s.gpt().loss(in.batch, in.targets, -1, rows), one_loss,
+                  1e-12 * std::fabs(one_loss));
+    }
+  }
+}
+
+// In chunks the logits of the whole batch never exist: gpt-day18 at batch 8, T=256, bf16 peaks
+// lower by about the logits' size less one chunk's.
+TEST(ChunkedLoss, LowersThePeakByTheLogits) {
+  const ModelConfig config = load_config("gpt-day18");
+  Batch batch;
+  batch.B = 8;
+  batch.T = 256;
+  batch.tokens.assign(static_cast<std::size_t>(batch.B * batch.T), 1);
+  const std::vector<std::int32_t> targets(batch.tokens.size(), 2);
+  std::uint64_t peaks[2];
+  for (int chunked = 0; chunked < 2; ++chunked) {
+    auto arena = Arena::create(Device::meta(), 1ull << 40);
+    auto model = build_model(config, arena, DType::bf16);
+    Optimizer opt(*model, OptimizerOptions{});
+    static_cast<Gpt&>(*model).forward_backward(batch, targets, opt, 0, 1.0, -1,
+                                               chunked ? 0 : batch.B * batch.T);
+    peaks[chunked] = arena->stats().peak;
+  }
+  const std::uint64_t logits = static_cast<std::uint64_t>(batch.B * batch.T) *
+                               static_cast<std::uint64_t>(config.vocab_size) * 2;
+  EXPECT_LT(peaks[1], peaks[0]);
+  EXPECT_GE(peaks[0] - peaks[1] + kLossChunkBytes, logits / 10 * 9);
+}
+
 TEST(Learning, ByteModelLearnsSmallText) {
   const std::string text = byte_text();
   const Dataset data = Dataset::from_tokens({text.begin(), text.end()}, 256);

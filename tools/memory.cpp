@@ -132,11 +132,12 @@ int run_memory(const MemoryCli& c) {
               : config.causal() ? "generation holds between tokens: the weights and the KV cache"
                                 : "an encoder holds between batches: the weights");
   std::printf("peak %s during '%s'\n", format_bytes(r.peak).c_str(), r.peak_at.c_str());
-  std::printf(
-      "card %s, less the reserve %s (CUDA context and library state outside the "
-      "arena%s) = %s for the arena\n",
-      format_bytes(q.vram).c_str(), format_bytes(q.reserve).c_str(),
-      c.reserve.empty() ? ", the default estimate" : "", format_bytes(r.available).c_str());
+  std::printf("card %s, less the reserve %s = %s for the arena\n", format_bytes(q.vram).c_str(),
+              format_bytes(q.reserve).c_str(), format_bytes(r.available).c_str());
+  std::printf("(reserve: the CUDA context and cuBLAS state outside the arena; %s)\n",
+              c.reserve.empty() ? "the default, an estimate for a 4 GB card, where a context with "
+                                  "lazy loading takes about 300 MB; set it with --reserve"
+                                : "as given by --reserve");
   if (r.fits) {
     std::printf("FITS with %s headroom\n", format_bytes(r.available - r.peak).c_str());
   } else if (r.peak <= r.available) {

@@ -109,6 +109,8 @@ int run_memory(const MemoryCli& c) {
                               {"peak_at", r.peak_at},
                               {"ran_out_at", r.ran_out_at},
                               {"min_vram_bytes", min_vram(config, q)},
+                              {"max_batch", max_batch(config, q)},
+                              {"searched_up_to", max_batch_limit(config, q)},
                               {"categories", categories_json(r.at_end, r.at_peak)}};
     std::printf("%s\n", j.dump(2).c_str());
     return r.fits ? 0 : 3;
@@ -152,6 +154,10 @@ int run_memory(const MemoryCli& c) {
   }
   std::printf("smallest card it fits, with this reserve: %s\n",
               format_bytes(min_vram(config, q)).c_str());
+  const std::int64_t most = max_batch(config, q);
+  std::printf("largest batch that fits this card at T=%lld: %lld%s\n", static_cast<long long>(T),
+              static_cast<long long>(most),
+              most == max_batch_limit(config, q) ? " (the most it tries)" : "");
   if (!c.plot.empty()) std::printf("plot written to %s\n", c.plot.c_str());
   return r.fits ? 0 : 3;
 }

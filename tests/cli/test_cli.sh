@@ -71,6 +71,9 @@ expect_out "memory fits" '^FITS with' "$cugpt" memory gpt-day18 --mode train --b
   --dtype bf16
 expect_out "memory smallest card" '^smallest card it fits, with this reserve: [0-9.]+ GiB$' \
   "$cugpt" memory gpt-day18 --mode train --batch 8 --seq 256 --dtype bf16
+"$cugpt" memory gpt-day18 --mode train --batch 16 --seq 256 >"$tmp/mem" 2>&1
+if [ $? -eq 3 ] && grep -q '^largest batch that fits this card at T=256: 11$' "$tmp/mem"; then ok
+else bad "memory: the batch that would fit"; fi
 "$cugpt" memory gpt2-355m --mode train --batch 1 --seq 1024 >"$tmp/mem" 2>&1
 rc=$?
 if [ $rc -eq 3 ] && grep -q '^DOES NOT FIT: .* short' "$tmp/mem"; then ok; else bad "memory no-fit: rc $rc"; fi

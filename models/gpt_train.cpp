@@ -69,6 +69,18 @@ std::int64_t counted_targets(const std::vector<std::int32_t>& targets, std::int3
   return counted;
 }
 
+// One target per token, each in the vocabulary or ignore_index: one-line errors.
+void check_targets(const Batch& batch, const std::vector<std::int32_t>& targets,
+                   std::int32_t ignore_index, std::int64_t vocab_size) {
+  if (targets.size() != batch.tokens.size())
+    throw Error(std::to_string(targets.size()) + " targets for " +
+                std::to_string(batch.tokens.size()) + " tokens");
+  for (std::int32_t t : targets)
+    if (t != ignore_index && (t < 0 || t >= vocab_size))
+      throw Error("target id " + std::to_string(t) + " is outside the vocabulary [0, " +
+                  std::to_string(vocab_size) + ")");
+}
+
 std::vector<std::int32_t> slice(const std::vector<std::int32_t>& v, std::int64_t begin,
                                 std::int64_t count) {
   return {v.begin() + begin, v.begin() + begin + count};
@@ -77,9 +89,7 @@ std::vector<std::int32_t> slice(const std::vector<std::int32_t>& v, std::int64_t
 
 double Gpt::loss(const Batch& batch, const std::vector<std::int32_t>& targets,
                  std::int32_t ignore_index, std::int64_t loss_rows) const {
-  if (targets.size() != batch.tokens.size())
-    throw Error(std::to_string(targets.size()) + " targets for " +
-                std::to_string(batch.tokens.size()) + " tokens");
+  check_targets(batch, targets, ignore_index, config().vocab_size);
   const Tensor h = hidden(batch);
   ArenaTag tag(h.arena(), "lm_head");
   const std::int64_t C = h.size(-1), N = h.numel() / C;
@@ -112,7 +122,7 @@ Tensor Gpt::head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targ
     return backward(logits, h);
   }
   // In chunks: each chunk's logits become their gradient in place and are consumed before the
-  // next chunk's exist. The loss is the batch's mean, so every chunk divides by its count.
+  // next chunk's exist. The loss is the batch's mean: every chunk divides by the batch's count.
   const std::int64_t counted = counted_targets(targets, ignore_index);
   Tensor dh = Tensor::empty(h.arena_ptr(), h.shape(), h.dtype(), Category::activation);
   for (std::int64_t r0 = 0; r0 < N; r0 += rows) {
@@ -134,13 +144,7 @@ double Gpt::forward_backward(const Batch& batch, const std::vector<std::int32_t>
   validate(batch);
   if (recompute < 0 || recompute > 3)
     throw Error("recompute level " + std::to_string(recompute) + " (expected 0 to 3)");
-  if (targets.size() != batch.tokens.size())
-    throw Error(std::to_string(targets.size()) + " targets for " +
-                std::to_string(batch.tokens.size()) + " tokens");
-  for (std::int32_t t : targets)
-    if (t != ignore_index && (t < 0 || t >= config().vocab_size))
-      throw Error("target id " + std::to_string(t) + " is outside the vocabulary [0, " +
-                  std::to_string(config().vocab_size) + ")");
+  check_targets(batch, targets, ignore_index, config().vocab_size);
   Arena& arena = wte_.weight().arena();
   std::vector<std::int32_t> positions(batch.tokens.size());
   for (std::size_t i = 0; i < positions.size(); ++i)

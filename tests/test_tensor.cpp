@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "nn/ops.h"
 #include "nn/tensor.h"
 
 namespace cugpt {
@@ -89,6 +90,29 @@ TEST(Tensor, ViewSharesStorage) {
   y.copy_from(x);
   EXPECT_EQ(y.to_floats()[11], 11.0f);
   EXPECT_THROW(y.copy_from(v), Error);
+}
+
+// ops::rows copies a range of rows out of (N, C) and write_rows puts rows back; a range outside
+// the tensor is a one-line error, and on meta both only account the bytes.
+TEST(Tensor, RowsOutAndBack) {
+  auto arena = Arena::create(Device::cpu(), 1 << 20);
+  Tensor x = Tensor::empty(arena, {2, 3, 4}, DType::f32, Category::activation);
+  std::vector<float> v(24);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
+  x.copy_from_floats(v);
+  const Tensor r = ops::rows(x, 2, 3);  // rows 2..4 of the 6 rows of 4
+  EXPECT_EQ(r.shape(), Shape({3, 4}));
+  EXPECT_EQ(r.to_floats(), std::vector<float>(v.begin() + 8, v.begin() + 20));
+  Tensor y = Tensor::zeros(arena, {6, 4}, DType::f32, Category::activation);
+  ops::write_rows(y, 3, r);
+  std::vector<float> want(24, 0.f);
+  std::copy(v.begin() + 8, v.begin() + 20, want.begin() + 12);
+  EXPECT_EQ(y.to_floats(), want);
+  EXPECT_THROW(ops::rows(x, 4, 3), Error);
+  EXPECT_THROW(ops::write_rows(y, 4, r), Error);
+  auto meta = Arena::create(Device::meta(), 1 << 20);
+  const Tensor m = Tensor::empty(meta, {6, 4}, DType::bf16, Category::activation);
+  EXPECT_EQ(ops::rows(m, 1, 5).nbytes(), 5u * 4 * 2);
 }
 
 TEST(Tensor, MetaTensorsAccountBytesButHoldNoData) {

@@ -22,7 +22,7 @@ Batch dummy_batch(std::int64_t B, std::int64_t T) {
 // Each returns the arena's bytes per category when the step is over, before its own state goes:
 // what a training loop holds between steps (parameters, gradients, optimizer states, master
 // weights), or what generation holds between tokens (parameters and the filled KV cache).
-CategoryBytes run_train(Model& model, const MemoryQuery& q, std::int64_t T) {
+CategoryBytes run_train(Arena& arena, Model& model, const MemoryQuery& q, std::int64_t T) {
   if (q.optimizer == OptimizerKind::none)
     throw Error("memory: training needs an optimizer (adamw or sgd)");
   auto* gpt = dynamic_cast<Gpt*>(&model);
@@ -33,14 +33,12 @@ CategoryBytes run_train(Model& model, const MemoryQuery& q, std::int64_t T) {
   const Batch batch = dummy_batch(q.batch, T);
   const std::vector<std::int32_t> targets(batch.tokens.size(), 0);
   gpt->forward_backward(batch, targets, opt, q.recompute);
-  Arena& arena = model.named_parameters()[0].tensor.arena();
   ArenaTag tag(arena, "optimizer step");
   opt.step(o.lr);
   return arena.stats().current;
 }
 
-CategoryBytes run_infer(Model& model, const MemoryQuery& q, std::int64_t T) {
-  Arena& arena = model.named_parameters()[0].tensor.arena();
+CategoryBytes run_infer(Arena& arena, Model& model, const MemoryQuery& q, std::int64_t T) {
   auto* gpt = dynamic_cast<Gpt*>(&model);
   if (!gpt) {  // an encoder: one forward
     model.forward(dummy_batch(q.batch, T));
@@ -70,7 +68,8 @@ MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int6
       ArenaTag tag(*arena, "parameters");
       model = build_model(config, arena, q.dtype);
     }
-    r.at_end = q.mode == MemoryMode::train ? run_train(*model, q, T) : run_infer(*model, q, T);
+    r.at_end = q.mode == MemoryMode::train ? run_train(*arena, *model, q, T)
+                                           : run_infer(*arena, *model, q, T);
   } catch (const OutOfMemory& e) {
     if (!q.device.is_meta()) throw;
     r.ran_out_at = e.tag().empty() ? "setup" : e.tag();

@@ -97,9 +97,12 @@ int run_memory(const MemoryCli& c) {
     if (!c.plot.empty() && !c.json) std::printf("plot written to %s\n", c.plot.c_str());
     return n > 0 ? 0 : 3;  // as a verdict: 3 when not even 1 fits
   }
-  q.timeline = !c.plot.empty();
-  const MemoryResult r = simulate_memory(config, q);
-  if (!c.plot.empty()) write_plot(c.plot, config, q, r);
+  MemoryQuery plotted = q;  // only this run records a timeline, not the searches below
+  plotted.timeline = !c.plot.empty();
+  const MemoryResult r = simulate_memory(config, plotted);
+  if (!c.plot.empty()) write_plot(c.plot, config, plotted, r);
+  const std::uint64_t smallest = min_vram(config, q);
+  const std::int64_t most = max_batch(config, q), most_tried = max_batch_limit(config, q);
   if (c.json) {
     const nlohmann::json j = {{"fits", r.fits},
                               {"peak_bytes", r.peak},
@@ -108,9 +111,9 @@ int run_memory(const MemoryCli& c) {
                               {"available_bytes", r.available},
                               {"peak_at", r.peak_at},
                               {"ran_out_at", r.ran_out_at},
-                              {"min_vram_bytes", min_vram(config, q)},
-                              {"max_batch", max_batch(config, q)},
-                              {"searched_up_to", max_batch_limit(config, q)},
+                              {"min_vram_bytes", smallest},
+                              {"max_batch", most},
+                              {"searched_up_to", most_tried},
                               {"categories", categories_json(r.at_end, r.at_peak)}};
     std::printf("%s\n", j.dump(2).c_str());
     return r.fits ? 0 : 3;
@@ -152,12 +155,9 @@ int run_memory(const MemoryCli& c) {
     std::printf("DOES NOT FIT: %s short (ran out at %s)\n",
                 format_bytes(r.peak - r.available).c_str(), r.ran_out_at.c_str());
   }
-  std::printf("smallest card it fits, with this reserve: %s\n",
-              format_bytes(min_vram(config, q)).c_str());
-  const std::int64_t most = max_batch(config, q);
+  std::printf("smallest card it fits, with this reserve: %s\n", format_bytes(smallest).c_str());
   std::printf("largest batch that fits this card at T=%lld: %lld%s\n", static_cast<long long>(T),
-              static_cast<long long>(most),
-              most == max_batch_limit(config, q) ? " (the most it tries)" : "");
+              static_cast<long long>(most), most == most_tried ? " (the most it tries)" : "");
   if (!c.plot.empty()) std::printf("plot written to %s\n", c.plot.c_str());
   return r.fits ? 0 : 3;
 }

@@ -48,7 +48,9 @@ void decode(benchmark::State& state, const std::string& config, Device device, D
   if (bench::skip_without_gpu(state, device)) return;
   const std::int64_t context = state.range(0);
   bench::Loaded& l = bench::model_for(config, device, dtype);
-  const auto& gpt = static_cast<const Gpt&>(*l.model);
+  if (!l.gpt)
+    return state.SkipWithError((config + " is not a causal LM: it does not decode").c_str());
+  const Gpt& gpt = *l.gpt;
   Batch prompt;
   prompt.B = 1;
   prompt.T = context;

@@ -7,8 +7,9 @@
 #include <random>
 
 #include "bench/bench_util.h"
+#include "models/factory.h"
 #include "models/init.h"
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 namespace {
 
@@ -28,10 +29,9 @@ void train_step(benchmark::State& state, const std::string& config_name, Device 
   const Dataset data = Dataset::from_tokens(std::move(tokens), config.vocab_size, 0.1);
   bench::release_models();
   auto arena = bench::shared_arena(device);
-  auto model = build_model(config, arena, dtype);
-  auto& gpt = static_cast<Gpt&>(*model);
-  init_parameters(gpt, 0);
-  Trainer trainer(gpt, data, o);
+  auto gpt = build_gpt(config, arena, dtype);
+  init_parameters(*gpt, 0);
+  Trainer trainer(*gpt, data, o);
   trainer.step();       // warm-up: optimizer states, cuBLAS plans
   arena->reset_peak();  // the peak of the timed steps, model and optimizer included
   double tokens_per_s = 0;

@@ -13,8 +13,8 @@
 #include <string>
 
 #include "kernels/runtime.h"
+#include "models/factory.h"
 #include "models/init.h"
-#include "models/model.h"
 #include "nn/device_peaks.h"
 
 namespace cugpt::bench {
@@ -45,6 +45,7 @@ inline std::shared_ptr<Arena> shared_arena(Device device) {
 struct Loaded {
   std::shared_ptr<Arena> arena;
   std::unique_ptr<Model> model;
+  const Gpt* gpt = nullptr;  // the same model, when it is a causal LM (the decode cases)
 };
 
 inline std::map<std::string, Loaded>& model_cache() {
@@ -62,7 +63,14 @@ inline Loaded& model_for(const std::string& config, Device device, DType dtype) 
   cache.clear();
   Loaded l;
   l.arena = shared_arena(device);
-  l.model = build_model(load_config(config), l.arena, dtype);
+  const ModelConfig c = load_config(config);
+  if (is_causal_lm(c)) {
+    auto gpt = build_gpt(c, l.arena, dtype, "decode");
+    l.gpt = gpt.get();
+    l.model = std::move(gpt);
+  } else {
+    l.model = build_model(c, l.arena, dtype);
+  }
   init_parameters(*l.model, 0);
   return cache.emplace(key, std::move(l)).first->second;
 }

@@ -19,15 +19,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/checkpoint.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
 #include "kernels/error.h"
-#include "models/bpe.h"
-#include "models/checkpoint.h"
 #include "models/config.h"
-#include "models/model.h"
-#include "models/npy.h"
-#include "models/safetensors.h"
-#include "models/tokenizer.h"
-#include "models/unicode.h"
+#include "models/factory.h"
+#include "text/bpe.h"
+#include "text/tokenizer.h"
+#include "text/unicode.h"
 
 namespace cugpt::fuzz {
 

@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/printable.h"
 #include "kernels/error.h"
-#include "models/printable.h"
 
 namespace cugpt {
 

@@ -6,9 +6,9 @@
 //    ln_f} in Conv1D layout, lm_head.weight tied to transformer.wte.weight, GELU (tanh).
 #pragma once
 
-#include "models/container.h"
 #include "models/model.h"
 #include "nn/attention.h"
+#include "nn/container.h"
 #include "nn/embedding.h"
 #include "nn/layernorm.h"
 #include "nn/mlp.h"

@@ -1,8 +1,5 @@
 #include "models/model.h"
 
-#include "models/gpt.h"
-#include "models/roberta.h"
-
 namespace cugpt {
 
 void Model::validate(const Batch& b) const {
@@ -28,19 +25,6 @@ void Model::validate(const Batch& b) const {
     for (std::int32_t m : b.attention_mask)
       if (m != 0 && m != 1) throw Error("attention mask entries must be 0 or 1");
   }
-}
-
-std::unique_ptr<Model> build_model(const ModelConfig& config, const std::shared_ptr<Arena>& arena,
-                                   DType dtype) {
-  if (dtype == DType::i32) throw Error("models hold floating-point weights: f32, bf16, f16 or f64");
-  switch (config.family) {
-    case ModelFamily::gpt_day18:
-    case ModelFamily::gpt2:
-      return std::make_unique<Gpt>(config, arena, dtype);
-    case ModelFamily::roberta:
-      return std::make_unique<Roberta>(config, arena, dtype);
-  }
-  throw Error("unknown model family");
 }
 
 }  // namespace cugpt

@@ -1,4 +1,5 @@
-// The model interface shared by the three families, the input batch, and the factory.
+// The model interface shared by the three families and the input batch (the factory that picks
+// a family is models/factory.h).
 #pragma once
 
 #include <cstdint>
@@ -49,8 +50,5 @@ class Model : public Module {
   ModelConfig config_;
   DType dtype_;
 };
-
-std::unique_ptr<Model> build_model(const ModelConfig& config, const std::shared_ptr<Arena>& arena,
-                                   DType dtype);
 
 }  // namespace cugpt

@@ -3,7 +3,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "models/model.h"
+#include "models/factory.h"
 #include "nn/training_state.h"
 
 namespace cugpt {

@@ -6,9 +6,9 @@
 // a padding mask, positions counted from pad_token_id + 1 over non-padding tokens.
 #pragma once
 
-#include "models/container.h"
 #include "models/model.h"
 #include "nn/attention.h"
+#include "nn/container.h"
 #include "nn/embedding.h"
 #include "nn/layernorm.h"
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "models/checkpoint.h"
+#include "io/checkpoint.h"
 #include "models/model.h"
 
 namespace cugpt {

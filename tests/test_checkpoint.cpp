@@ -3,9 +3,9 @@
 
 #include <filesystem>
 
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "kernels/error.h"
-#include "models/checkpoint.h"
-#include "models/safetensors.h"
 #include "tests/temp_dir_test.h"
 
 namespace cugpt {

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "models/batch.h"
 #include "models/config.h"
+#include "tools/batch.h"
 
 namespace cugpt {
 namespace {

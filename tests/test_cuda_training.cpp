@@ -25,12 +25,13 @@
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
+#include "models/factory.h"
 #include "models/init.h"
-#include "models/memory_plan.h"
-#include "models/trainer.h"
 #include "models/weights.h"
 #include "tests/byte_text.h"
 #include "tests/gpu_test.h"
+#include "train/memory_plan.h"
+#include "train/trainer.h"
 
 namespace cugpt {
 namespace {
@@ -421,16 +422,16 @@ const std::string kGolden = std::string(CUGPT_SOURCE_DIR) + "/tests/data/golden/
 
 struct ModelRun {
   std::shared_ptr<Arena> arena;
-  std::unique_ptr<Model> model;
+  std::unique_ptr<Gpt> model;
   std::unique_ptr<Optimizer> opt;
-  Gpt& gpt() { return static_cast<Gpt&>(*model); }
+  Gpt& gpt() { return *model; }
 };
 
 ModelRun make_run(Device d, DType t, const ModelConfig& config, const std::string& weights,
                   const OptimizerOptions& o) {
   ModelRun r;
   r.arena = Arena::create(d, 256ull << 20);
-  r.model = build_model(config, r.arena, t);
+  r.model = build_gpt(config, r.arena, t);
   LoadOptions lo;
   lo.convert_dtype = true;
   load_weights(*r.model, weights, lo);
@@ -570,7 +571,7 @@ TEST_F(CudaTraining, ArenaEqualsTheMetaPrediction) {
 struct ByteRun {
   std::unique_ptr<Dataset> data;  // the trainer keeps a reference: it must not move
   std::shared_ptr<Arena> arena;
-  std::unique_ptr<Model> model;
+  std::unique_ptr<Gpt> model;
   std::unique_ptr<Trainer> trainer;
 };
 
@@ -581,9 +582,9 @@ ByteRun byte_run(DType t, const TrainOptions& o) {
   ModelConfig config = load_config("gpt2-bytes-tiny");
   config.n_head = 2;  // 32-wide heads
   r.arena = Arena::create(Device::cuda(0), 256ull << 20);
-  r.model = build_model(config, r.arena, t);
+  r.model = build_gpt(config, r.arena, t);
   init_parameters(*r.model, 1);
-  r.trainer = std::make_unique<Trainer>(static_cast<Gpt&>(*r.model), *r.data, o);
+  r.trainer = std::make_unique<Trainer>(*r.model, *r.data, o);
   return r;
 }
 

@@ -10,10 +10,11 @@
 #include <fstream>
 #include <iterator>
 
-#include "models/checkpoint.h"
+#include "io/checkpoint.h"
+#include "models/factory.h"
 #include "models/init.h"
-#include "models/memory_plan.h"
-#include "models/trainer.h"
+#include "train/memory_plan.h"
+#include "train/trainer.h"
 
 namespace cugpt {
 namespace {
@@ -95,7 +96,7 @@ struct TrainRun {
 
 TrainRun train(const Dataset& data, std::uint64_t seed, int recompute, const fs::path& dir) {
   auto arena = Arena::create(Device::cpu(), 256 << 20);
-  auto model = build_model(load_config("gpt2-bytes-tiny"), arena, DType::f32);
+  auto model = build_gpt(load_config("gpt2-bytes-tiny"), arena, DType::f32);
   TrainOptions o;
   o.steps = 4;
   o.batch = 3;
@@ -105,7 +106,7 @@ TrainRun train(const Dataset& data, std::uint64_t seed, int recompute, const fs:
   o.seed = seed;
   o.recompute = recompute;
   init_parameters(*model, seed);
-  Trainer t(static_cast<Gpt&>(*model), data, o);
+  Trainer t(*model, data, o);
   TrainRun r;
   while (t.steps_done() < o.steps) {
     const StepReport s = t.step();

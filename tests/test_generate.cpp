@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/factory.h"
 #include "models/generate.h"
 #include "models/weights.h"
 
@@ -13,14 +14,14 @@ namespace {
 
 struct Loaded {
   std::shared_ptr<Arena> arena;
-  std::unique_ptr<Model> model;
-  const Gpt& gpt() const { return static_cast<const Gpt&>(*model); }
+  std::unique_ptr<Gpt> model;
+  const Gpt& gpt() const { return *model; }
 };
 
 Loaded load(const std::string& name) {
   Loaded l;
   l.arena = Arena::create(Device::cpu(), 256ull << 20);
-  l.model = build_model(load_config(name), l.arena, DType::f32);
+  l.model = build_gpt(load_config(name), l.arena, DType::f32);
   load_weights(*l.model, std::string(CUGPT_SOURCE_DIR) + "/tests/data/golden/" + name +
                              "/weights.safetensors");
   return l;

@@ -8,10 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/batch.h"
-#include "models/npy.h"
-#include "models/safetensors.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
+#include "models/factory.h"
 #include "models/weights.h"
+#include "tools/batch.h"
 
 namespace cugpt {
 namespace {

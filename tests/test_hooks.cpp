@@ -8,11 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/npy.h"
 #include "models/activation_stats.h"
-#include "models/batch.h"
-#include "models/npy.h"
+#include "models/factory.h"
 #include "models/weights.h"
 #include "nn/hooks.h"
+#include "tools/batch.h"
 
 namespace cugpt {
 namespace {

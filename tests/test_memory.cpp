@@ -9,9 +9,9 @@
 #include <sstream>
 
 #include "kernels/runtime.h"
-#include "models/memory_plan.h"
-#include "models/model.h"
+#include "models/factory.h"
 #include "nn/bytes.h"
+#include "train/memory_plan.h"
 
 namespace cugpt {
 namespace {

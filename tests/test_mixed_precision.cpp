@@ -13,10 +13,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/safetensors.h"
+#include "models/factory.h"
 #include "models/init.h"
-#include "models/safetensors.h"
-#include "models/trainer.h"
 #include "models/weights.h"
+#include "train/trainer.h"
 
 namespace cugpt {
 namespace {
@@ -105,15 +106,15 @@ TEST(MixedPrecision, MasterWeightBytesAndAutomaticScaling) {
 
 struct Golden {
   std::shared_ptr<Arena> arena;
-  std::unique_ptr<Model> model;
-  Gpt& gpt() { return static_cast<Gpt&>(*model); }
+  std::unique_ptr<Gpt> model;
+  Gpt& gpt() { return *model; }
 };
 
 Golden golden_model() {
   const std::string dir = std::string(CUGPT_SOURCE_DIR) + "/tests/data/golden/gpt2-tiny/";
   Golden g;
   g.arena = Arena::create(Device::cpu(), 256ull << 20);
-  g.model = build_model(load_config("gpt2-tiny"), g.arena, DType::f32);
+  g.model = build_gpt(load_config("gpt2-tiny"), g.arena, DType::f32);
   LoadOptions lo;
   lo.convert_dtype = true;
   load_weights(*g.model, dir + "weights.safetensors", lo);
@@ -204,10 +205,10 @@ TEST(MixedPrecision, TrainerReportsAndCheckpointsSkippedSteps) {
   const std::string dir = ::testing::TempDir() + "cugpt-mixed-precision";
   {
     auto arena = Arena::create(Device::cpu(), 256ull << 20);
-    auto model = build_model(load_config("gpt2-bytes-tiny"), arena, DType::f32);
+    auto model = build_gpt(load_config("gpt2-bytes-tiny"), arena, DType::f32);
     init_parameters(*model, 1);
     const auto before = weights_of(*model);
-    Trainer t(static_cast<Gpt&>(*model), data, o);
+    Trainer t(*model, data, o);
     const StepReport r = t.step();
     EXPECT_TRUE(r.skipped);
     EXPECT_EQ(r.skipped_steps, 1);
@@ -221,8 +222,8 @@ TEST(MixedPrecision, TrainerReportsAndCheckpointsSkippedSteps) {
     EXPECT_EQ(std::stod(meta.at("loss_scale")), std::ldexp(1.0, 199));
   }
   auto arena = Arena::create(Device::cpu(), 256ull << 20);
-  auto model = build_model(load_config("gpt2-bytes-tiny"), arena, DType::f32);
-  Trainer t(static_cast<Gpt&>(*model), data, o);
+  auto model = build_gpt(load_config("gpt2-bytes-tiny"), arena, DType::f32);
+  Trainer t(*model, data, o);
   t.resume(dir);
   EXPECT_EQ(t.steps_done(), 1);
   EXPECT_EQ(t.optimizer().skipped_steps(), 1);

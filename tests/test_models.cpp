@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "models/model.h"
+#include "models/factory.h"
 #include "models/roberta.h"
 
 namespace cugpt {

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "io/npy.h"
 #include "kernels/error.h"
-#include "models/npy.h"
 #include "tests/temp_dir_test.h"
 
 namespace cugpt {

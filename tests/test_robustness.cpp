@@ -16,11 +16,12 @@
 #include <thread>
 
 #include "fuzz/checks.h"
-#include "models/atomic_file.h"
-#include "models/batch.h"
-#include "models/memory_plan.h"
+#include "io/atomic_file.h"
+#include "models/factory.h"
 #include "models/param_report.h"
 #include "tests/temp_dir_test.h"
+#include "tools/batch.h"
+#include "train/memory_plan.h"
 
 namespace cugpt {
 namespace {

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <iterator>
 
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
 #include "kernels/error.h"
-#include "models/atomic_file.h"
-#include "models/safetensors.h"
 #include "tests/temp_dir_test.h"
 
 namespace cugpt {

@@ -11,10 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/error.h"
-#include "models/bpe.h"
-#include "models/dataset.h"
-#include "models/pretokenize.h"
-#include "models/tokenizer.h"
+#include "text/bpe.h"
+#include "text/pretokenize.h"
+#include "text/tokenizer.h"
+#include "train/dataset.h"
 
 namespace cugpt {
 namespace {

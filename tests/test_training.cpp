@@ -9,12 +9,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/safetensors.h"
+#include "models/factory.h"
 #include "models/init.h"
-#include "models/safetensors.h"
-#include "models/trainer.h"
 #include "models/weights.h"
 #include "nn/ops_backward.h"
 #include "tests/byte_text.h"
+#include "train/trainer.h"
 
 namespace cugpt {
 namespace {
@@ -23,14 +24,14 @@ const std::string kGolden = std::string(CUGPT_SOURCE_DIR) + "/tests/data/golden/
 
 struct Trained {
   std::shared_ptr<Arena> arena;
-  std::unique_ptr<Model> model;
-  Gpt& gpt() { return static_cast<Gpt&>(*model); }
+  std::unique_ptr<Gpt> model;
+  Gpt& gpt() { return *model; }
 };
 
 Trained golden_model(const std::string& name, DType dtype) {
   Trained s;
   s.arena = Arena::create(Device::cpu(), 256ull << 20);
-  s.model = build_model(load_config(name), s.arena, dtype);
+  s.model = build_gpt(load_config(name), s.arena, dtype);
   LoadOptions lo;
   lo.convert_dtype = true;
   load_weights(*s.model, kGolden + name + "/weights.safetensors", lo);
@@ -226,10 +227,9 @@ TEST(ChunkedLoss, LowersThePeakByTheLogits) {
   std::uint64_t peaks[2];
   for (int chunked = 0; chunked < 2; ++chunked) {
     auto arena = Arena::create(Device::meta(), 1ull << 40);
-    auto model = build_model(config, arena, DType::bf16);
+    auto model = build_gpt(config, arena, DType::bf16);
     Optimizer opt(*model, OptimizerOptions{});
-    static_cast<Gpt&>(*model).forward_backward(batch, targets, opt, 0, 1.0, -1,
-                                               chunked ? 0 : batch.B * batch.T);
+    model->forward_backward(batch, targets, opt, 0, 1.0, -1, chunked ? 0 : batch.B * batch.T);
     peaks[chunked] = arena->stats().peak;
   }
   const std::uint64_t logits = static_cast<std::uint64_t>(batch.B * batch.T) *
@@ -242,7 +242,7 @@ TEST(Learning, ByteModelLearnsSmallText) {
   const std::string text = byte_text();
   const Dataset data = Dataset::from_tokens({text.begin(), text.end()}, 256);
   auto arena = Arena::create(Device::cpu(), 256ull << 20);
-  auto model = build_model(load_config("gpt2-bytes-tiny"), arena, DType::f32);
+  auto model = build_gpt(load_config("gpt2-bytes-tiny"), arena, DType::f32);
   init_parameters(*model, 1);
   TrainOptions o;
   o.steps = 60;
@@ -250,7 +250,7 @@ TEST(Learning, ByteModelLearnsSmallText) {
   o.seq = 32;
   o.warmup = 5;
   o.optim.lr = 3e-3;
-  Trainer trainer(static_cast<Gpt&>(*model), data, o);
+  Trainer trainer(*model, data, o);
   const double before = trainer.evaluate();
   while (trainer.steps_done() < o.steps) trainer.step();
   const double after = trainer.evaluate();
@@ -270,9 +270,9 @@ TEST(Resume, ContinuesBitIdentically) {
   o.warmup = 2;
   const auto run = [&](int first, const std::string& dir, bool resume) {
     auto arena = Arena::create(Device::cpu(), 256ull << 20);
-    auto model = build_model(load_config("gpt2-bytes-tiny"), arena, DType::f32);
+    auto model = build_gpt(load_config("gpt2-bytes-tiny"), arena, DType::f32);
     init_parameters(*model, 1);
-    Trainer t(static_cast<Gpt&>(*model), data, o);
+    Trainer t(*model, data, o);
     if (resume) t.resume(dir);
     while (t.steps_done() < first) t.step();
     if (!dir.empty() && !resume) t.save(dir);

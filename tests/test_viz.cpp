@@ -17,7 +17,7 @@
 
 #include "kernels/error.h"
 #include "models/config.h"
-#include "models/memory_plan.h"
+#include "train/memory_plan.h"
 #include "viz/heatmap.h"
 #include "viz/memory_plot.h"
 #include "viz/png.h"

@@ -9,13 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/batch.h"
 #include "models/cost.h"
+#include "models/factory.h"
 #include "models/generate.h"
 #include "models/init.h"
 #include "models/weights.h"
 #include "nn/bytes.h"
 #include "nn/device_peaks.h"
+#include "tools/batch.h"
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
 
@@ -57,7 +58,14 @@ int run_bench(const BenchOptions& o) {
     throw Error("--batch " + std::to_string(o.batch) + " x --seq " + std::to_string(o.seq) +
                 " is more than 2^31 tokens");
   auto arena = Arena::create(device, default_budget(device));
-  auto model = build_model(config, arena, dtype);
+  // A causal LM is built as one, so the decode case below can use it; an encoder as a model.
+  std::unique_ptr<Gpt> gpt;
+  std::unique_ptr<Model> encoder;
+  if (is_causal_lm(config))
+    gpt = build_gpt(config, arena, dtype);
+  else
+    encoder = build_model(config, arena, dtype);
+  Model* model = gpt ? static_cast<Model*>(gpt.get()) : encoder.get();
   if (o.weights.empty()) {
     init_parameters(*model, 0);
   } else {
@@ -109,7 +117,7 @@ int run_bench(const BenchOptions& o) {
        {{"compute", peak_tf > 0 ? tflops / peak_tf : 0.0},
         {"memory", gbs / peaks->bandwidth_gbs}}}};
 
-  if (config.family != ModelFamily::roberta && o.decode > 0) {
+  if (gpt && o.decode > 0) {
     // Batch-1 decode after a prompt of `seq` tokens: bounded by reading the weights and the
     // KV cache once per token.
     GenerateOptions g;
@@ -118,8 +126,7 @@ int run_bench(const BenchOptions& o) {
     prompt.B = 1;
     prompt.tokens.resize(static_cast<std::size_t>(o.seq));
     if (g.max_new > 1) {
-      const auto& gpt = static_cast<const Gpt&>(*model);
-      const GenerateResult r = generate(gpt, prompt, g);
+      const GenerateResult r = generate(*gpt, prompt, g);
       const double step_ms = r.decode_ms / static_cast<double>(r.decode_steps);
       const ForwardCost dc = decode_cost(*model, 1, o.seq + g.max_new / 2);
       const double roofline = peaks->bandwidth_gbs * 1e9 / dc.min_bytes;

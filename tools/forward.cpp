@@ -4,11 +4,12 @@
 #include <memory>
 #include <string>
 
-#include "models/atomic_file.h"
-#include "models/batch.h"
-#include "models/npy.h"
+#include "io/atomic_file.h"
+#include "io/npy.h"
+#include "models/factory.h"
 #include "models/weights.h"
 #include "nn/bytes.h"
+#include "tools/batch.h"
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
 

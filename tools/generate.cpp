@@ -9,11 +9,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/batch.h"
+#include "models/factory.h"
 #include "models/generate.h"
-#include "models/tokenizer.h"
 #include "models/weights.h"
 #include "nn/bytes.h"
+#include "text/tokenizer.h"
+#include "tools/batch.h"
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
 
@@ -49,7 +50,7 @@ std::vector<std::vector<std::int32_t>> prompt_rows(const GenerateCli& o, const T
 
 int run_generate(const GenerateCli& o) {
   const ModelConfig config = load_config(o.config);
-  if (config.family == ModelFamily::roberta)
+  if (!is_causal_lm(config))
     throw Error(config.name + " is an encoder (roberta): it does not generate text");
   const Device device = parse_device(o.device);
   if (device.is_meta()) throw Error("generate needs a device with memory: cpu or cuda");
@@ -57,10 +58,9 @@ int run_generate(const GenerateCli& o) {
   const Batch prompt = make_batch(config, prompt_rows(o, *tokenizer));
   const bool show_text = !o.texts.empty() || o.tokenizer_given;
   auto arena = Arena::create(device, default_budget(device));
-  auto model = build_model(config, arena, parse_dtype(o.dtype));
-  print_load_warnings(load_weights(*model, o.weights), o.weights);
-  const auto& gpt = static_cast<const Gpt&>(*model);
-  const GenerateResult r = generate(gpt, prompt, o.options);
+  auto gpt = build_gpt(config, arena, parse_dtype(o.dtype), "generation");
+  print_load_warnings(load_weights(*gpt, o.weights), o.weights);
+  const GenerateResult r = generate(*gpt, prompt, o.options);
   for (const auto& seq : r.tokens) {
     std::string line;
     for (std::int32_t t : seq) line += (line.empty() ? "" : ",") + std::to_string(t);

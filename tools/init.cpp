@@ -4,10 +4,10 @@
 #include <memory>
 #include <string>
 
-#include "models/atomic_file.h"
-#include "models/checkpoint.h"
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "models/factory.h"
 #include "models/init.h"
-#include "models/model.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
 #include "tools/format.h"

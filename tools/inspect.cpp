@@ -13,13 +13,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/atomic_file.h"
+#include "io/npy.h"
 #include "models/activation_stats.h"
-#include "models/atomic_file.h"
-#include "models/batch.h"
-#include "models/npy.h"
-#include "models/tokenizer.h"
+#include "models/factory.h"
 #include "models/weights.h"
 #include "nn/hooks.h"
+#include "text/tokenizer.h"
+#include "tools/batch.h"
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
 #include "viz/heatmap.h"

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "models/printable.h"
+#include "io/printable.h"
 
 namespace cugpt::tools {
 

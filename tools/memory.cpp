@@ -8,9 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/memory_plan.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
+#include "train/memory_plan.h"
 #include "viz/memory_plot.h"
 
 namespace cugpt::tools {

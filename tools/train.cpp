@@ -7,13 +7,14 @@
 #include <memory>
 #include <string>
 
-#include "models/atomic_file.h"
+#include "io/atomic_file.h"
+#include "models/factory.h"
 #include "models/init.h"
-#include "models/memory_plan.h"
-#include "models/tokenizer.h"
-#include "models/trainer.h"
 #include "nn/bytes.h"
+#include "text/tokenizer.h"
 #include "tools/commands.h"
+#include "train/memory_plan.h"
+#include "train/trainer.h"
 
 namespace cugpt::tools {
 
@@ -72,7 +73,7 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
 
 int run_train(TrainCli& c) {
   const ModelConfig config = load_config(c.config);
-  if (config.family == ModelFamily::roberta)
+  if (!is_causal_lm(config))
     throw Error("train: " + config.name + " is a roberta encoder; cugpt trains the GPT families");
   c.o.optim.kind = parse_optimizer(c.optimizer);
   const Device device = parse_device(c.device);
@@ -91,10 +92,9 @@ int run_train(TrainCli& c) {
   const std::uint64_t budget = c.arena.empty() ? default_budget(device) : parse_bytes(c.arena);
   c.o.batch = resolve_batch(c, config, budget, device);
   auto arena = Arena::create(device, budget);
-  auto model = build_model(config, arena, parse_dtype(c.dtype));
-  auto& gpt = static_cast<Gpt&>(*model);
-  init_parameters(gpt, c.o.seed);
-  Trainer trainer(gpt, data, c.o);
+  auto gpt = build_gpt(config, arena, parse_dtype(c.dtype), "training");
+  init_parameters(*gpt, c.o.seed);
+  Trainer trainer(*gpt, data, c.o);
   if (!c.resume.empty()) {
     trainer.resume(c.resume);
     std::printf("resumed from %s at step %lld\n", c.resume.c_str(),
@@ -104,7 +104,7 @@ int run_train(TrainCli& c) {
       "training %s on %s (%s): %s parameters; data %s: %lld train / %lld validation "
       "tokens; B=%lld T=%lld accum %lld, %s, recompute %d\n",
       config.name.c_str(), device.str().c_str(), c.dtype.c_str(),
-      std::to_string(model->parameter_count()).c_str(), data_name.c_str(),
+      std::to_string(gpt->parameter_count()).c_str(), data_name.c_str(),
       static_cast<long long>(data.train_tokens()), static_cast<long long>(data.val_tokens()),
       static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
       static_cast<long long>(c.o.accum), c.optimizer.c_str(), c.o.recompute);

@@ -42,7 +42,7 @@ std::string base_phase(const std::string& tag) {
   return "forward";  // inference: "block i", "layer i", "lm_head"
 }
 
-// Phases from the arena's tags (models/gpt_train.cpp, models/memory_plan.cpp). Inference runs
+// Phases from the arena's tags (models/gpt_train.cpp, train/memory_plan.cpp). Inference runs
 // the model twice (prefill, then one decode step); a pass ends where "lm_head" gives way to a
 // block again. Untagged events are the glue between tagged scopes: a transient allocation
 // belongs to the operation that follows (the embedding of the next pass), anything else (the

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "models/memory_plan.h"
+#include "train/memory_plan.h"
 #include "viz/canvas.h"
 
 namespace cugpt::viz {

@@ -1,7 +1,7 @@
 #include "viz/png.h"
 
+#include "io/atomic_file.h"
 #include "kernels/error.h"
-#include "models/atomic_file.h"
 
 // The one definition of stb_image_write's functions in cugpt (Debian's libstb-dev headers).
 #define STB_IMAGE_WRITE_IMPLEMENTATION

@@ -1,5 +1,5 @@
 // Canvas to PNG file. The file appears whole or not at all: the bytes go to a temporary file
-// beside the target, which is renamed into place only once complete (models/atomic_file.h).
+// beside the target, which is renamed into place only once complete (io/atomic_file.h).
 #pragma once
 
 #include <string>

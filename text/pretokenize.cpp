@@ -1,8 +1,8 @@
-#include "models/pretokenize.h"
+#include "text/pretokenize.h"
 
 #include <cstdint>
 
-#include "models/unicode.h"
+#include "text/unicode.h"
 
 namespace cugpt {
 

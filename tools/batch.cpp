@@ -1,4 +1,4 @@
-#include "models/batch.h"
+#include "tools/batch.h"
 
 #include <cerrno>
 #include <cstdlib>

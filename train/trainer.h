@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <string>
 
-#include "models/dataset.h"
 #include "models/gpt.h"
 #include "nn/optimizer.h"
+#include "train/dataset.h"
 
 namespace cugpt {
 

@@ -1,6 +1,6 @@
 // Tokenizers: text <-> token ids. Three kinds:
 // - byte: one token per byte, id = byte value, vocabulary 256; always available, no files.
-// - gpt2: GPT-2's byte-level BPE from a vocab.json + merges.txt (models/bpe.h).
+// - gpt2: GPT-2's byte-level BPE from a vocab.json + merges.txt (text/bpe.h).
 // - roberta: the same BPE with RoBERTa's <s> </s> <pad> <mask>; encode wraps in <s> ... </s>.
 // For every kind decode(encode(text)) == text for any bytes (RoBERTa adds its two markers).
 #pragma once

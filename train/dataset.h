@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "models/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace cugpt {
 

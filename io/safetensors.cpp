@@ -1,4 +1,4 @@
-#include "models/safetensors.h"
+#include "io/safetensors.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/atomic_file.h"
+#include "io/printable.h"
 #include "kernels/error.h"
-#include "models/atomic_file.h"
-#include "models/printable.h"
 
 namespace cugpt {
 

@@ -1,12 +1,12 @@
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 
-#include "models/checkpoint.h"
-#include "models/safetensors.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "nn/ops_backward.h"
 #include "nn/timing.h"
 

@@ -1,4 +1,4 @@
-#include "models/npy.h"
+#include "io/npy.h"
 
 #include <cerrno>
 #include <cstring>
@@ -6,9 +6,9 @@
 #include <fstream>
 #include <iterator>
 
+#include "io/atomic_file.h"
+#include "io/printable.h"
 #include "kernels/error.h"
-#include "models/atomic_file.h"
-#include "models/printable.h"
 
 namespace cugpt {
 

@@ -1,4 +1,4 @@
-#include "models/unicode.h"
+#include "text/unicode.h"
 
 #include <algorithm>
 #include <iterator>

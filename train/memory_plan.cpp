@@ -1,10 +1,9 @@
-#include "models/memory_plan.h"
+#include "train/memory_plan.h"
 
 #include <algorithm>
 
 #include "kernels/runtime.h"
-#include "models/gpt.h"
-#include "models/model.h"
+#include "models/factory.h"
 #include "nn/optimizer.h"
 
 namespace cugpt {
@@ -22,32 +21,31 @@ Batch dummy_batch(std::int64_t B, std::int64_t T) {
 // Each returns the arena's bytes per category when the step is over, before its own state goes:
 // what a training loop holds between steps (parameters, gradients, optimizer states, master
 // weights), or what generation holds between tokens (parameters and the filled KV cache).
-CategoryBytes run_train(Arena& arena, Model& model, const MemoryQuery& q, std::int64_t T) {
+CategoryBytes run_train(Arena& arena, Gpt& gpt, const MemoryQuery& q, std::int64_t T) {
   if (q.optimizer == OptimizerKind::none)
     throw Error("memory: training needs an optimizer (adamw or sgd)");
-  auto* gpt = dynamic_cast<Gpt*>(&model);
-  if (!gpt) throw Error("memory: training is built for the GPT families");
   OptimizerOptions o;
   o.kind = q.optimizer;
-  Optimizer opt(model, o);
+  Optimizer opt(gpt, o);
   const Batch batch = dummy_batch(q.batch, T);
   const std::vector<std::int32_t> targets(batch.tokens.size(), 0);
-  gpt->forward_backward(batch, targets, opt, q.recompute);
+  gpt.forward_backward(batch, targets, opt, q.recompute);
   ArenaTag tag(arena, "optimizer step");
   opt.step(o.lr);
   return arena.stats().current;
 }
 
-CategoryBytes run_infer(Arena& arena, Model& model, const MemoryQuery& q, std::int64_t T) {
-  auto* gpt = dynamic_cast<Gpt*>(&model);
-  if (!gpt) {  // an encoder: one forward
-    model.forward(dummy_batch(q.batch, T));
-    return arena.stats().current;
-  }
-  // Prefill T-1 tokens, then decode one: the cache holds the whole context.
-  KvCache cache = gpt->make_cache(q.batch, T);
-  if (T > 1) gpt->forward_cached(dummy_batch(q.batch, T - 1), cache);
-  gpt->forward_cached(dummy_batch(q.batch, 1), cache);
+// An encoder: one forward.
+CategoryBytes run_infer(Arena& arena, const Model& model, const MemoryQuery& q, std::int64_t T) {
+  model.forward(dummy_batch(q.batch, T));
+  return arena.stats().current;
+}
+
+// A causal LM: prefill T-1 tokens, then decode one, so the cache holds the whole context.
+CategoryBytes run_infer(Arena& arena, const Gpt& gpt, const MemoryQuery& q, std::int64_t T) {
+  KvCache cache = gpt.make_cache(q.batch, T);
+  if (T > 1) gpt.forward_cached(dummy_batch(q.batch, T - 1), cache);
+  gpt.forward_cached(dummy_batch(q.batch, 1), cache);
   return arena.stats().current;
 }
 
@@ -63,13 +61,19 @@ MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int6
   auto arena = Arena::create(q.device, budget);
   arena->record_timeline(q.timeline);
   try {
-    std::unique_ptr<Model> model;
+    std::unique_ptr<Gpt> gpt;
+    std::unique_ptr<Model> encoder;
     {
       ArenaTag tag(*arena, "parameters");
-      model = build_model(config, arena, q.dtype);
+      if (q.mode == MemoryMode::train || is_causal_lm(config))
+        gpt = build_gpt(config, arena, q.dtype, "memory --mode train");
+      else
+        encoder = build_model(config, arena, q.dtype);
     }
-    r.at_end = q.mode == MemoryMode::train ? run_train(*arena, *model, q, T)
-                                           : run_infer(*arena, *model, q, T);
+    if (q.mode == MemoryMode::train)
+      r.at_end = run_train(*arena, *gpt, q, T);
+    else
+      r.at_end = gpt ? run_infer(*arena, *gpt, q, T) : run_infer(*arena, *encoder, q, T);
   } catch (const OutOfMemory& e) {
     if (!q.device.is_meta()) throw;
     r.ran_out_at = e.tag().empty() ? "setup" : e.tag();

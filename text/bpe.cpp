@@ -1,4 +1,4 @@
-#include "models/bpe.h"
+#include "text/bpe.h"
 
 #include <algorithm>
 #include <array>
@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/error.h"
-#include "models/pretokenize.h"
-#include "models/unicode.h"
+#include "text/pretokenize.h"
+#include "text/unicode.h"
 
 namespace cugpt {
 

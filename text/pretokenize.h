@@ -2,7 +2,7 @@
 // RoBERTa, and Hugging Face's ByteLevel pre-tokenizer) use the regex
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // applied left to right, first alternative that matches wins. It is written out by hand here
-// over UTF-8 with the classes of models/unicode.h, so no Unicode regex engine is needed.
+// over UTF-8 with the classes of text/unicode.h, so no Unicode regex engine is needed.
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-#include "models/dataset.h"
+#include "train/dataset.h"
 
 #include <filesystem>
 #include <fstream>

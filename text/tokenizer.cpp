@@ -1,10 +1,10 @@
-#include "models/tokenizer.h"
+#include "text/tokenizer.h"
 
 #include <cstdio>
 #include <filesystem>
 
 #include "kernels/error.h"
-#include "models/bpe.h"
+#include "text/bpe.h"
 
 namespace cugpt {
 

@@ -1,5 +1,5 @@
 // GPT-2's byte-level BPE (also RoBERTa's). Text is split by GPT-2's pre-tokenizer
-// (models/pretokenize.h); each piece's bytes become the characters of GPT-2's bytes_to_unicode
+// (text/pretokenize.h); each piece's bytes become the characters of GPT-2's bytes_to_unicode
 // table (printable Latin-1 stays itself, the other 68 bytes move to U+0100.., so a space is 'Ġ'
 // and a newline 'Ċ'), start as one symbol per byte, and are merged pair by pair, always the
 // adjacent pair whose merge comes first in merges.txt, until no listed pair is left.
@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "models/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace cugpt {
 

@@ -1,13 +1,13 @@
-#include "models/checkpoint.h"
+#include "io/checkpoint.h"
 
 #include <cmath>
 #include <cstring>
 #include <set>
 #include <unordered_map>
 
+#include "io/printable.h"
+#include "io/safetensors.h"
 #include "kernels/error.h"
-#include "models/printable.h"
-#include "models/safetensors.h"
 
 namespace cugpt {
 

@@ -124,7 +124,6 @@ void AtomicFile::fail(int err) const {
 void AtomicFile::write(const void* data, std::size_t bytes) {
   if (fd_ < 0) throw Error("cannot write '" + path_ + "': file already committed or failed");
   const char* p = static_cast<const char*>(data);
-  written_ += bytes;
   if (buffer_.size() + bytes <= kBufferBytes) {
     buffer_.insert(buffer_.end(), p, p + bytes);
     return;

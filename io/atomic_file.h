@@ -27,7 +27,6 @@ class AtomicFile {
 
   const std::string& path() const { return path_; }
   const std::string& temp_path() const { return temp_path_; }
-  std::size_t bytes_written() const { return written_; }
 
  private:
   void flush_buffer();
@@ -37,7 +36,6 @@ class AtomicFile {
   std::string temp_path_;
   int fd_ = -1;
   bool committed_ = false;
-  std::size_t written_ = 0;
   // Writers emit many small pieces (headers, one tensor at a time); batch them into few syscalls.
   std::vector<char> buffer_;
 };

@@ -13,7 +13,6 @@
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
 #include "kernels/residual.h"
-#include "kernels/softmax.h"
 
 namespace cugpt::kernels {
 
@@ -43,9 +42,6 @@ void activation_forward_cuda(void*, const void*, std::size_t, Activation, DType,
 }
 void residual_forward_cuda(void*, const void*, const void*, std::size_t, DType, Stream) {
   no_cuda("residual");
-}
-void softmax_forward_cuda(void*, const void*, int, int, DType, Stream) {
-  no_cuda("softmax");
 }
 void matmul_forward_cuda(void*, const void*, const void*, const void*, int, int, int, bool,
                          Epilogue, DType, MatmulWorkspace, Stream) {

@@ -149,15 +149,6 @@ void utf8_append(std::uint32_t cp, std::string& out) {
   }
 }
 
-bool utf8_valid(std::string_view s) {
-  std::uint32_t cp = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    i += utf8_decode(s, i, cp);
-    if (cp == kInvalidCodePoint) return false;
-  }
-  return true;
-}
-
 CharClass char_class(std::uint32_t cp) {
   if (cp < 0x80) {
     if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')) return CharClass::letter;

@@ -28,9 +28,6 @@ std::size_t utf8_decode(std::string_view s, std::size_t i, std::uint32_t& cp);
 // Appends the UTF-8 encoding of cp (a valid scalar value) to out.
 void utf8_append(std::uint32_t cp, std::string& out);
 
-// True when every byte of s belongs to a valid UTF-8 sequence.
-bool utf8_valid(std::string_view s);
-
 // The class of a code point; kInvalidCodePoint is `other`.
 CharClass char_class(std::uint32_t cp);
 

@@ -48,6 +48,7 @@ int run_bench(const BenchOptions& o) {
   const Device device = parse_device(o.device);
   const DType dtype = parse_dtype(o.dtype);
   if (device.is_meta()) throw Error("bench needs a device that computes: cpu or cuda");
+  check_compute_dtype(device, dtype);
   if (o.batch <= 0 || o.seq <= 0 || o.iters <= 0 || o.warmup < 0)
     throw Error("--batch, --seq and --iters must be positive");
   // Checked before the token batch is built: B*T ids in host memory come first.
@@ -187,7 +188,8 @@ void add_bench(CLI::App& app) {
   sub->add_option("config", o->config, "Config path or bundled name")->required();
   sub->add_option("--batch", o->batch, "Sequences per forward")->capture_default_str();
   sub->add_option("--seq", o->seq, "Tokens per sequence")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "f32, bf16 or f16 (cpu: f32)")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "Compute dtype: f32, bf16 or f16 (cpu: f32 or f64)")
+      ->capture_default_str();
   sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
   sub->add_option("--iters", o->iters, "Timed forwards")->capture_default_str();
   sub->add_option("--warmup", o->warmup, "Untimed forwards first")->capture_default_str();

@@ -22,6 +22,7 @@ void add_bench(CLI::App& app);
 void add_train(CLI::App& app);
 void add_memory(CLI::App& app);
 void add_inspect(CLI::App& app);
+void add_tokenize(CLI::App& app);
 
 // The Day-18 style parameter table, shared by `params` and `report`.
 void print_param_summary(const std::string& config);

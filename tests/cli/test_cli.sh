@@ -280,6 +280,33 @@ expect_error "bad tokenizer" "expected 'byte' or a directory" "$cugpt" generate 
 expect_error "train tokenizer vocab" "needs a vocabulary of at least 278" "$cugpt" train \
   gpt2-bytes-tiny --data "$tmp/text.txt" --tokenizer "$(dirname "$0")/../data/bpe" --steps 1
 
+# tokenize: text to ids and back, with any tokenizer, no model needed.
+bpe="$(dirname "$0")/../data/bpe"
+expect_out "tokenize golden" '^72,83,266,220,66,64,77,267$' "$cugpt" tokenize --tokenizer "$bpe" \
+  --text "it's can't"
+expect_out "tokenize shows the tokens" '^tokens: \["i","t","'"'"'s","Ġ","c","a","n","'"'"'t"\]$' \
+  "$cugpt" tokenize --tokenizer "$bpe" --text "it's can't"
+expect_out "tokenize json" '"ids": \[' "$cugpt" tokenize --tokenizer "$bpe" --text "the world" --json
+expect_out "tokenize decode" '^it'"'"'s can'"'"'t$' "$cugpt" tokenize --tokenizer "$bpe" \
+  --decode "72,83,266,220,66,64,77,267"
+expect_out "tokenize brackets stay text" '^58,' "$cugpt" tokenize --tokenizer "$bpe" \
+  --text "[citation needed]"
+[ "$("$cugpt" tokenize --text "[1,2,3]" 2>/dev/null | head -1)" = "91,49,44,50,44,51,93" ] && ok ||
+  bad "tokenize --text '[1,2,3]' is not its 7 bytes"
+[ "$("$cugpt" tokenize --text "" 2>/dev/null | head -1)" = "" ] && ok || bad "tokenize empty text"
+"$cugpt" tokenize --text "" --json >"$tmp/tok.json" 2>&1 && grep -q '"count": 0' "$tmp/tok.json" && ok ||
+  bad "tokenize --text '' --json: $(cat "$tmp/tok.json")"
+[ "$(printf 'ab' | "$cugpt" tokenize --file - 2>/dev/null | head -1)" = "97,98" ] && ok || bad "tokenize stdin"
+mkdir -p "$tmp/openai"
+cp "$bpe/vocab.json" "$tmp/openai/encoder.json"
+cp "$bpe/merges.txt" "$tmp/openai/vocab.bpe"
+expect_out "tokenize OpenAI's file names" '^72,83,266,220,66,64,77,267$' "$cugpt" tokenize \
+  --tokenizer "$tmp/openai" --text "it's can't"
+expect_error "tokenize: no input" 'give --text' "$cugpt" tokenize
+expect_error "tokenize: two inputs" 'mutually exclusive' "$cugpt" tokenize --text a --decode 1
+expect_error "tokenize: id outside" 'not in the vocabulary' "$cugpt" tokenize --decode 300
+expect_error "tokenize: not an id" "'x' is not a token id" "$cugpt" tokenize --decode "1,x"
+
 # inspect: activations, attention maps and statistics of one forward.
 expect_out "inspect" 'wrote .*stats.json' "$cugpt" inspect gpt2-bytes-tiny \
   --weights "$tmp/bytes.safetensors" --text "Hi there" --out "$tmp/inspect" --heads 0,1

@@ -57,6 +57,11 @@ std::int64_t count_nonfinite(DType t, const unsigned char* p, std::size_t n) {
   return bad;
 }
 
+// The dtypes a load may convert between (through double): the floating ones.
+bool is_floating(DType t) {
+  return t == DType::f32 || t == DType::f64 || t == DType::bf16 || t == DType::f16;
+}
+
 // One file tensor matched to one model tensor.
 struct Match {
   const SafetensorsEntry* entry;
@@ -139,7 +144,8 @@ LoadReport load_checkpoint(Module& m, const std::string& path, const LoadOptions
     if (model_name != r.entry->name) what += " (model '" + model_name + "')";
     if (r.entry->shape != t.shape().vec())
       fail(what + " has shape " + shape_str(r.entry->shape) + ", model expects " + t.shape().str());
-    if (r.entry->dtype != t.dtype() && !options.convert_dtype)
+    const bool convertible = is_floating(r.entry->dtype) && is_floating(t.dtype());
+    if (r.entry->dtype != t.dtype() && (!options.convert_dtype || !convertible))
       fail(what + " has dtype " + safetensors_dtype_name(r.entry->dtype) + ", model expects " +
            safetensors_dtype_name(t.dtype()) +
            (r.entry->dtype == DType::i32
@@ -152,6 +158,9 @@ LoadReport load_checkpoint(Module& m, const std::string& path, const LoadOptions
   for (const auto& r : plan) {
     Tensor t = registry[r.target].first.tensor;  // shares the module's storage
     ++report.loaded;
+    if (r.entry->dtype != t.dtype())
+      ++report.converted[std::string(safetensors_dtype_name(r.entry->dtype)) + " to " +
+                         safetensors_dtype_name(t.dtype())];
     if (t.device().is_meta()) continue;  // shapes and dtypes only: there is nowhere to copy to
     raw.resize(r.entry->nbytes());
     file.read(*r.entry, raw.data(), raw.size());

@@ -24,7 +24,8 @@ struct LoadOptions {
   std::vector<std::string> optional_prefixes;
   // File keys ending with one of these are skipped (buffers such as GPT-2's ".attn.bias" mask).
   std::vector<std::string> ignored_suffixes;
-  // Convert a file dtype that differs from the model's (through float); otherwise an error.
+  // Convert a floating file dtype (f32, f64, bf16, f16) that differs from the model's, through
+  // double; otherwise an error. Integer tensors are never converted.
   bool convert_dtype = false;
 };
 
@@ -37,6 +38,9 @@ struct LoadReport {
   // File tensors holding NaN or Inf, with how many such values: loaded as they are (a model may
   // be inspected whatever its weights), for the caller to warn about. Not checked on meta.
   std::vector<std::pair<std::string, std::int64_t>> nonfinite;
+  // Tensors converted (convert_dtype), counted per "<file dtype> to <model dtype>" ("BF16 to
+  // F32"), for the caller to say once that the model holds rounded or widened copies.
+  std::map<std::string, int> converted;
 };
 
 // Loads `path` into the module's tensors. A key naming a tied alias (lm_head.weight for wte)

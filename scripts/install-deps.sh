@@ -4,8 +4,10 @@
 # without it cugpt builds for the cpu and meta devices only).
 set -euo pipefail
 
+# unicode-data: not for the build (text/unicode_tables.cpp is committed) but for
+# scripts/gen_unicode_tables.py and the test that checks that table against every code point.
 packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-          libbenchmark-dev libstb-dev)
+          libbenchmark-dev libstb-dev unicode-data)
 # --fuzz (CI): also clang and its libFuzzer runtime, for scripts/fuzz.sh. The quick start
 # needs neither.
 if [ "${1:-}" = "--fuzz" ]; then

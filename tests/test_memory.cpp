@@ -60,18 +60,52 @@ TEST(MemoryPrediction, TrainingStepMetaEqualsCpu) {
   }
 }
 
-TEST(MemoryPrediction, InferenceMetaEqualsCpu) {
-  for (const char* name : {"gpt-day18-tiny", "gpt2-tiny", "roberta-tiny"}) {
-    MemoryQuery q;
-    q.mode = MemoryMode::infer;
-    q.optimizer = OptimizerKind::none;
-    q.batch = 2;
-    q.seq = 13;
-    const MemoryResult predicted = simulate_memory(load_config(name), q);
-    q.device = Device::cpu();
-    SCOPED_TRACE(name);
-    expect_same(predicted, simulate_memory(load_config(name), q));
+TEST(MemoryPrediction, ForwardAndGenerateMetaEqualsCpu) {
+  for (MemoryMode mode : {MemoryMode::forward, MemoryMode::generate}) {
+    for (const char* name : {"gpt-day18-tiny", "gpt2-tiny", "roberta-tiny"}) {
+      MemoryQuery q;
+      q.mode = mode;
+      q.optimizer = OptimizerKind::none;
+      q.batch = 2;
+      q.seq = 13;
+      const MemoryResult predicted = simulate_memory(load_config(name), q);
+      q.device = Device::cpu();
+      SCOPED_TRACE(std::string(name) + " " + memory_mode_name(mode));
+      expect_same(predicted, simulate_memory(load_config(name), q));
+    }
   }
+}
+
+// forward keeps the [B, T, V] logits that `forward` and `bench` compute; generate keeps the last
+// position's only (prefill) and a KV cache. The case: gpt-day18 bf16 at T=256.
+TEST(MemoryPrediction, ForwardHoldsTheFullLogitsGenerateDoesNot) {
+  const ModelConfig c = load_config("gpt-day18");
+  MemoryQuery q;
+  q.dtype = DType::bf16;
+  q.batch = 16;
+  q.seq = 256;
+  q.mode = MemoryMode::forward;
+  const MemoryResult forward = simulate_memory(c, q);
+  q.mode = MemoryMode::generate;
+  const MemoryResult generate = simulate_memory(c, q);
+  const std::uint64_t logits = 16ull * 256 * c.vocab_size * 2;  // bf16
+  const int act = static_cast<int>(Category::activation);
+  EXPECT_GE(forward.at_peak[act], logits);
+  EXPECT_LT(generate.at_peak[act], logits / 4);
+  EXPECT_EQ(forward.at_end[static_cast<int>(Category::kv_cache)], 0u);
+  EXPECT_GT(generate.at_end[static_cast<int>(Category::kv_cache)], 0u);
+  // So the largest forward batch is well under the largest generate batch.
+  q.mode = MemoryMode::forward;
+  const std::int64_t most_forward = max_batch(c, q);
+  q.mode = MemoryMode::generate;
+  EXPECT_LT(most_forward, max_batch(c, q));
+}
+
+TEST(MemoryMode, NamesRoundTripAndInferIsGenerate) {
+  for (MemoryMode m : {MemoryMode::train, MemoryMode::forward, MemoryMode::generate})
+    EXPECT_EQ(parse_memory_mode(memory_mode_name(m)), m);
+  EXPECT_EQ(parse_memory_mode("infer"), MemoryMode::generate);
+  EXPECT_THROW(parse_memory_mode("inference"), Error);
 }
 
 // A step that does not fit runs out on the cpu exactly where and how meta said: in the middle of
@@ -207,7 +241,7 @@ TEST(MemoryPrediction, EndOfStepHoldsWhatTheNextStepReuses) {
   EXPECT_EQ(train.at_end[static_cast<int>(Category::activation)], 0u);
   EXPECT_GT(train.at_peak[static_cast<int>(Category::activation)], 0u);
 
-  q.mode = MemoryMode::infer;
+  q.mode = MemoryMode::generate;
   q.optimizer = OptimizerKind::none;
   const MemoryResult infer = simulate_memory(load_config("gpt-day18-tiny"), q);
   const int kv = static_cast<int>(Category::kv_cache);
@@ -221,7 +255,7 @@ TEST(MemoryPrediction, EndOfStepHoldsWhatTheNextStepReuses) {
 // rows hold 512 tokens.
 TEST(MemoryPrediction, DefaultSequenceIsTheModelsLongest) {
   MemoryQuery q;
-  q.mode = MemoryMode::infer;
+  q.mode = MemoryMode::generate;
   q.optimizer = OptimizerKind::none;
   const ModelConfig c = load_config("roberta-tiny");
   const MemoryResult whole = simulate_memory(c, q);
@@ -249,7 +283,7 @@ TEST(CudaMemory, CudaArenaEqualsPrediction) {
   std::string reason;
   if (cuda_device_count(&reason) == 0) GTEST_SKIP() << reason;
   MemoryQuery q;
-  q.mode = MemoryMode::infer;
+  q.mode = MemoryMode::generate;
   q.optimizer = OptimizerKind::none;
   q.dtype = DType::bf16;
   q.batch = 2;
@@ -296,10 +330,8 @@ std::vector<Claim> read_suite() {
 }
 
 MemoryQuery query_for(const Claim& c) {
-  if (c.mode != "train" && c.mode != "infer")
-    throw Error("mode '" + c.mode + "' (expected train or infer)");
   MemoryQuery q;
-  q.mode = c.mode == "train" ? MemoryMode::train : MemoryMode::infer;
+  q.mode = parse_memory_mode(c.mode);
   q.dtype = parse_dtype(c.dtype);
   q.optimizer = parse_optimizer(c.optimizer);
   q.batch = c.batch;

@@ -222,9 +222,34 @@ TEST(Heatmap, LongSequencesStayUnder2048Pixels) {
     EXPECT_LE(im.width, 2048);
     EXPECT_LE(im.height, 2048);
     EXPECT_GE(g.cell * T, 1000);  // the matrix still takes most of the picture
-    EXPECT_FALSE(g.labels);       // cells too small to read a token in
+    EXPECT_TRUE(g.labels);        // thinned: every label_step-th token, 20 pixels apart
+    EXPECT_GE(g.label_step * g.cell, 20);
+    EXPECT_LT((g.label_step - 1) * g.cell, 20);
     EXPECT_TRUE(same(im.at(g.x0, g.y0), heatmap_colour(1.0f)));
     EXPECT_TRUE(same(im.at(g.x0 + g.cell * T - 1, g.y0), heatmap_colour(0.0f)));
+  }
+}
+
+// Past about 60 tokens the cells are under 20 pixels: the labels are thinned to one per 20
+// pixels, each with its position, instead of a 7-pixel text every 12 pixels that runs together.
+TEST(Heatmap, LabelsAreThinnedBeyondSixtyTokens) {
+  for (std::int64_t T : {5, 60, 61, 100, 300}) {
+    SCOPED_TRACE(T);
+    const std::vector<std::string> tokens(static_cast<std::size_t>(T), "tok");
+    HeatmapGeometry g;
+    const Canvas cv = render_attention_heatmap(causal_softmax(T), T, tokens, "t", &g);
+    EXPECT_TRUE(g.labels);
+    EXPECT_EQ(g.label_step, T <= 60 ? 1 : (20 + g.cell - 1) / g.cell);
+    // Row labels end 8 pixels left of the matrix: ink beside a labelled row, none beside the
+    // rows between two labels.
+    const auto ink_left_of = [&](std::int64_t row) {
+      const int y = g.y0 + static_cast<int>(row) * g.cell + g.cell / 2;
+      for (int x = 0; x < g.x0 - 8; ++x)
+        if (!same(cv.pixel(x, y), Rgb{255, 255, 255})) return true;
+      return false;
+    };
+    EXPECT_TRUE(ink_left_of(0));
+    if (g.label_step > 2) EXPECT_FALSE(ink_left_of(g.label_step / 2)) << g.label_step;
   }
 }
 

@@ -52,7 +52,8 @@ std::string read_file(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw Error(path + ": cannot read " + what +
-                " (a BPE tokenizer directory holds vocab.json and merges.txt)");
+                " (a BPE tokenizer directory holds vocab.json and merges.txt, or OpenAI's "
+                "encoder.json and vocab.bpe)");
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();

@@ -56,10 +56,22 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec,
   std::error_code ec;
   if (dir.empty() || !fs::is_directory(dir, ec))
     throw Error("tokenizer '" + spec +
-                "': expected 'byte' or a directory holding vocab.json and merges.txt");
+                "': expected 'byte' or a directory holding vocab.json and merges.txt (or "
+                "OpenAI's encoder.json and vocab.bpe)");
   const fs::path root(dir);
-  return std::make_unique<BpeTokenizer>((root / "vocab.json").string(),
-                                        (root / "merges.txt").string(), o);
+  const auto has = [&](const char* name) { return fs::is_regular_file(root / name, ec); };
+  // Hugging Face's names, else OpenAI's originals for GPT-2 (the same two formats: a JSON map of
+  // token to id, and merges one pair a line after a "#version" line).
+  for (const auto& [vocab, merges] :
+       {std::make_pair("vocab.json", "merges.txt"), std::make_pair("encoder.json", "vocab.bpe")})
+    if (has(vocab) && has(merges))
+      return std::make_unique<BpeTokenizer>((root / vocab).string(), (root / merges).string(), o);
+  // Incomplete: the pair it has a file of (Hugging Face's when none), whose missing file the
+  // tokenizer then names.
+  const bool openai =
+      (has("encoder.json") || has("vocab.bpe")) && !has("vocab.json") && !has("merges.txt");
+  return std::make_unique<BpeTokenizer>((root / (openai ? "encoder.json" : "vocab.json")).string(),
+                                        (root / (openai ? "vocab.bpe" : "merges.txt")).string(), o);
 }
 
 }  // namespace cugpt

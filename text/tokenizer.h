@@ -1,6 +1,6 @@
 // Tokenizers: text <-> token ids. Three kinds:
 // - byte: one token per byte, id = byte value, vocabulary 256; always available, no files.
-// - gpt2: GPT-2's byte-level BPE from a vocab.json + merges.txt (text/bpe.h).
+// - gpt2: GPT-2's byte-level BPE from vocab.json + merges.txt, or encoder.json + vocab.bpe.
 // - roberta: the same BPE with RoBERTa's <s> </s> <pad> <mask>; encode wraps in <s> ... </s>.
 // For every kind decode(encode(text)) == text for any bytes (RoBERTa adds its two markers).
 #pragma once
@@ -48,7 +48,8 @@ struct TokenizerOptions {
   bool add_special_tokens = true;
 };
 
-// `spec` is "byte", or a directory holding vocab.json and merges.txt. A directory may be
+// `spec` is "byte", or a directory holding vocab.json and merges.txt (Hugging Face's names) or
+// encoder.json and vocab.bpe (OpenAI's original GPT-2 files, the same formats). A directory may be
 // prefixed with "gpt2:" or "roberta:" to choose the kind, overriding options.kind. Throws
 // cugpt::Error naming the file (and line) for anything missing or malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec,

@@ -1,11 +1,8 @@
 // UTF-8 decoding and the coarse Unicode classes that GPT-2's pre-tokenizer needs: letter
 // (\p{L}), number (\p{N}), space (\s) and everything else (punctuation, symbols, marks,
-// controls). There is no full Unicode database here: ASCII is classified exactly, White_Space
-// exactly, and for the rest of the code space a table of known number and non-letter ranges
-// (Latin-1 signs, combining marks, general punctuation, arrows, mathematical and technical
-// symbols, box drawing, dingbats, CJK punctuation, fullwidth signs, emoji, digits of the main
-// scripts, ...) is checked; any code point in none of them counts as a letter. This keeps
-// words of every script together; docs/tokenizers.md says where it can differ from Unicode.
+// separators, controls, unassigned). Letters and numbers are Unicode's general categories, read
+// from the tables that scripts/gen_unicode_tables.py generates from the Unicode Character
+// Database (text/unicode_tables.h); White_Space is a short hand-written list.
 #pragma once
 
 #include <cstddef>

@@ -28,6 +28,7 @@ struct BenchOptions {
   std::string config, device = "cpu", dtype = "f32", weights, peaks = "auto";
   std::int64_t batch = 1, seq = 64, iters = 10, warmup = 2, decode = 32;
   bool json = false;
+  bool quiet = false;  // return the figures without printing them (report --json)
 };
 
 std::string device_name(Device d) {
@@ -38,16 +39,40 @@ std::string device_name(Device d) {
   return "cpu";
 }
 
+// A figure against its ceiling. Over 100% the ceiling is wrong (a cpu's measured bandwidth is one
+// copy loop's, a card's published figure may be a different clock), so it is never printed as
+// a fraction: the figure is marked as above the ceiling, and the JSON fraction is null.
+struct Against {
+  double value = 0, ceiling = 0;
+  bool known() const { return ceiling > 0; }
+  bool above() const { return known() && value > ceiling; }
+  nlohmann::json fraction() const {
+    return known() && !above() ? nlohmann::json(value / ceiling) : nlohmann::json(nullptr);
+  }
+  // " = 42.1% of 8.0 tokens/s" or " (above the 8.0 tokens/s ceiling: the ceiling is too low)".
+  std::string text(const char* unit) const {
+    char buf[160];
+    if (!known()) return "";
+    if (above())
+      std::snprintf(buf, sizeof buf, " (above the %.3g %s ceiling: the ceiling is too low here)",
+                    ceiling, unit);
+    else
+      std::snprintf(buf, sizeof buf, " = %.1f%% of %.3g %s", 100 * value / ceiling, ceiling, unit);
+    return buf;
+  }
+};
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
 
-int run_bench(const BenchOptions& o) {
+nlohmann::json run_bench(const BenchOptions& o) {
   const ModelConfig config = load_config(o.config);
   const Device device = parse_device(o.device);
   const DType dtype = parse_dtype(o.dtype);
   if (device.is_meta()) throw Error("bench needs a device that computes: cpu or cuda");
+  check_compute_dtype(device, dtype);
   if (o.batch <= 0 || o.seq <= 0 || o.iters <= 0 || o.warmup < 0)
     throw Error("--batch, --seq and --iters must be positive");
   // Checked before the token batch is built: B*T ids in host memory come first.
@@ -94,6 +119,7 @@ int run_bench(const BenchOptions& o) {
   const double tokens_s = static_cast<double>(o.batch * o.seq) / (med / 1e3);
   const double tflops = cost.flops / (med * 1e9), gbs = cost.min_bytes / (med * 1e6);
   const double peak_tf = peaks->tflops(dtype);
+  const Against compute{tflops, peak_tf}, memory{gbs, peaks->bandwidth_gbs};
 
   nlohmann::json j = {
       {"config", config.name},
@@ -113,15 +139,25 @@ int run_bench(const BenchOptions& o) {
       {"arena_peak_bytes", arena_peak},
       {"peaks",
        {{"bandwidth_gbs", peaks->bandwidth_gbs}, {"tflops", peak_tf}, {"source", peaks->source}}},
-      {"fraction_of_peak",
-       {{"compute", peak_tf > 0 ? tflops / peak_tf : 0.0},
-        {"memory", gbs / peaks->bandwidth_gbs}}}};
+      {"fraction_of_peak", {{"compute", compute.fraction()}, {"memory", memory.fraction()}}},
+      {"above_peak", {{"compute", compute.above()}, {"memory", memory.above()}}}};
 
+  std::string decode_text;  // the decode figure against its roofline, for the text output
   if (gpt && o.decode > 0) {
     // Batch-1 decode after a prompt of `seq` tokens: bounded by reading the weights and the
     // KV cache once per token.
     GenerateOptions g;
     g.max_new = std::min<std::int64_t>(o.decode, config.max_positions - o.seq);
+    // The prompt and the new tokens share the model's positions: say when that cuts --decode.
+    if (g.max_new < o.decode)
+      std::fprintf(stderr,
+                   "bench: --decode %lld after a %lld-token prompt exceeds the %lld positions of "
+                   "%s: %s\n",
+                   static_cast<long long>(o.decode), static_cast<long long>(o.seq),
+                   static_cast<long long>(config.max_positions), config.name.c_str(),
+                   g.max_new > 1
+                       ? ("timing " + std::to_string(g.max_new - 1) + " decode steps").c_str()
+                       : "no decode timed (lower --seq)");
     Batch prompt = batch;
     prompt.B = 1;
     prompt.tokens.resize(static_cast<std::size_t>(o.seq));
@@ -129,44 +165,46 @@ int run_bench(const BenchOptions& o) {
       const GenerateResult r = generate(*gpt, prompt, g);
       const double step_ms = r.decode_ms / static_cast<double>(r.decode_steps);
       const ForwardCost dc = decode_cost(*model, 1, o.seq + g.max_new / 2);
-      const double roofline = peaks->bandwidth_gbs * 1e9 / dc.min_bytes;
+      const Against decode{1e3 / step_ms, peaks->bandwidth_gbs * 1e9 / dc.min_bytes};
       j["decode"] = {{"steps", r.decode_steps},
-                     {"tokens_per_s", 1e3 / step_ms},
-                     {"roofline_tokens_per_s", roofline},
-                     {"fraction_of_roofline", (1e3 / step_ms) / roofline}};
+                     {"steps_requested", o.decode},
+                     {"tokens_per_s", decode.value},
+                     {"roofline_tokens_per_s", decode.ceiling},
+                     {"fraction_of_roofline", decode.fraction()},
+                     {"above_roofline", decode.above()}};
+      decode_text = decode.text("tokens/s");
     }
   }
 
+  if (o.quiet) return j;
   if (o.json) {
     std::printf("%s\n", j.dump(2).c_str());
-    return 0;
+    return j;
   }
   std::printf("%s forward on %s (%s), %s, B=%lld T=%lld\n", config.name.c_str(),
               device.str().c_str(), name.c_str(), dtype_name(dtype),
               static_cast<long long>(o.batch), static_cast<long long>(o.seq));
   std::printf("  time      %.3f ms median, %.3f ms best of %lld; %.0f tokens/s\n", med, best,
               static_cast<long long>(o.iters), tokens_s);
-  std::printf("  compute   %.3g TFLOP/s", tflops);
-  if (peak_tf > 0) std::printf(" = %.1f%% of %.3g", 100 * tflops / peak_tf, peak_tf);
-  std::printf("\n  memory    %.1f GB/s (lower bound) = %.1f%% of %.0f GB/s\n", gbs,
-              100 * gbs / peaks->bandwidth_gbs, peaks->bandwidth_gbs);
+  std::printf("  compute   %.3g TFLOP/s%s\n", tflops, compute.text("TFLOP/s").c_str());
+  std::printf("  memory    %.1f GB/s (lower bound)%s\n", gbs, memory.text("GB/s").c_str());
   std::printf("  ceilings  %s\n", peaks->source.c_str());
   std::printf("  arena     peak %s during the timed forwards (parameters included)\n",
               format_bytes(arena_peak).c_str());
   if (j.contains("decode")) {
     const auto& d = j["decode"];
     std::printf(
-        "  decode    batch 1: %.1f tokens/s = %.1f%% of the %.1f tokens/s roofline "
-        "(weights + KV cache bytes / bandwidth)\n",
-        d["tokens_per_s"].get<double>(), 100 * d["fraction_of_roofline"].get<double>(),
-        d["roofline_tokens_per_s"].get<double>());
+        "  decode    batch 1, %lld steps: %.1f tokens/s%s (roofline: weights + KV cache "
+        "bytes / bandwidth)\n",
+        static_cast<long long>(d["steps"].get<std::int64_t>()), d["tokens_per_s"].get<double>(),
+        decode_text.c_str());
   }
-  return 0;
+  return j;
 }
 
 }  // namespace
 
-void print_short_bench(const std::string& config) {
+void print_short_bench(const std::string& config, nlohmann::json* json) {
   BenchOptions o;
   o.config = config;
   std::string reason;
@@ -177,8 +215,14 @@ void print_short_bench(const std::string& config) {
   o.iters = 3;
   o.warmup = 1;
   o.decode = 8;
-  if (!gpu) std::printf("(no GPU: %s; timing the cpu reference path)\n", reason.c_str());
-  run_bench(o);
+  o.quiet = json != nullptr;
+  std::fprintf(stderr, "report: timing %s forwards on %s...\n", config.c_str(), o.device.c_str());
+  if (!gpu && !json) std::printf("(no GPU: %s; timing the cpu reference path)\n", reason.c_str());
+  nlohmann::json j = run_bench(o);
+  if (json) {
+    if (!gpu) j["note"] = "no GPU: " + reason + "; the cpu reference path";
+    *json = j;
+  }
 }
 
 void add_bench(CLI::App& app) {
@@ -187,7 +231,8 @@ void add_bench(CLI::App& app) {
   sub->add_option("config", o->config, "Config path or bundled name")->required();
   sub->add_option("--batch", o->batch, "Sequences per forward")->capture_default_str();
   sub->add_option("--seq", o->seq, "Tokens per sequence")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "f32, bf16 or f16 (cpu: f32)")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "Compute dtype: f32, bf16 or f16 (cpu: f32 or f64)")
+      ->capture_default_str();
   sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
   sub->add_option("--iters", o->iters, "Timed forwards")->capture_default_str();
   sub->add_option("--warmup", o->warmup, "Untimed forwards first")->capture_default_str();
@@ -199,7 +244,10 @@ void add_bench(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "measured"}))
       ->capture_default_str();
   sub->add_flag("--json", o->json, "Machine-readable output");
-  on_run(sub, [o] { return run_bench(*o); });
+  on_run(sub, [o] {
+    run_bench(*o);
+    return 0;
+  });
 }
 
 }  // namespace cugpt::tools

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 
 namespace cugpt::tools {
 
@@ -21,12 +22,15 @@ void add_bench(CLI::App& app);
 void add_train(CLI::App& app);
 void add_memory(CLI::App& app);
 void add_inspect(CLI::App& app);
+void add_tokenize(CLI::App& app);
 
 // The Day-18 style parameter table, shared by `params` and `report`.
 void print_param_summary(const std::string& config);
-// Does the config train and run in 4 GiB, for `report`.
-void print_memory_verdicts(const std::string& config);
-// A short forward benchmark of the config on the best device present, for `report`.
-void print_short_bench(const std::string& config);
+// Does the config train, forward and generate in 4 GiB, for `report`; into *json instead of
+// stdout when json is given.
+void print_memory_verdicts(const std::string& config, nlohmann::json* json = nullptr);
+// A short forward benchmark of the config on the best device present, for `report`; into *json
+// (bench --json's object) instead of stdout when json is given.
+void print_short_bench(const std::string& config, nlohmann::json* json = nullptr);
 
 }  // namespace cugpt::tools

@@ -34,6 +34,7 @@ int run_forward(const ForwardOptions& o) {
   const Device device = parse_device(o.device);
   const DType dtype = parse_dtype(o.dtype);
   if (device.is_meta()) throw Error("forward needs a device with memory: cpu or cuda");
+  check_compute_dtype(device, dtype);
   const auto rows = parse_token_rows(o.tokens);
   std::vector<std::vector<std::int32_t>> mask_rows;
   if (!o.mask.empty()) mask_rows = parse_token_rows(o.mask, "mask");
@@ -70,7 +71,9 @@ void add_forward(CLI::App& app) {
                   "Attention mask, same layout (roberta; default: 1 for given tokens, 0 for "
                   "padding added to shorter rows)");
   sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "Compute dtype")->capture_default_str();
+  sub->add_option("--dtype", o->dtype,
+                  "Compute dtype (cpu: f32 or f64; the checkpoint converts to it)")
+      ->capture_default_str();
   sub->add_option("--out", o->out, "Output .npy file")->required();
   sub->add_flag("--allow-missing", o->allow_missing, "Accept a checkpoint lacking tensors");
   sub->add_flag("--allow-extra", o->allow_extra, "Accept a checkpoint with unknown tensors");

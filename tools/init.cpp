@@ -26,7 +26,7 @@ struct InitOptions {
 int run_init(const InitOptions& o) {
   const ModelConfig config = load_config(o.config);
   const DType dtype = parse_dtype(o.dtype);
-  if (dtype == DType::f64) throw Error("checkpoints are written in f32, bf16 or f16, not f64");
+  if (dtype == DType::i32) throw Error("--dtype i32: token ids are no weight dtype");
   { AtomicFile probe(o.out); }  // an unwritable --out fails now, not after the initialisation
   auto arena = Arena::create(Device::cpu(), default_budget(Device::cpu()));
   auto model = build_model(config, arena, dtype);
@@ -51,7 +51,9 @@ void add_init(CLI::App& app) {
   sub->add_option("config", o->config, "Config path or bundled name")->required();
   sub->add_option("--out", o->out, "Output .safetensors file")->required();
   sub->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "f32, bf16 or f16")->capture_default_str();
+  sub->add_option("--dtype", o->dtype,
+                  "Stored dtype: f32, bf16, f16 or f64 (any loads anywhere, converted)")
+      ->capture_default_str();
   on_run(sub, [o] { return run_init(*o); });
 }
 

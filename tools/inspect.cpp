@@ -78,6 +78,8 @@ int run_inspect(const InspectCli& o) {
   const ModelConfig config = load_config(o.config);
   const Device device = parse_device(o.device);
   if (device.is_meta()) throw Error("inspect needs a device with values: cpu or cuda");
+  const DType dtype = parse_dtype(o.dtype);
+  check_compute_dtype(device, dtype);
   if (!o.tokens.empty() == !o.text.empty())
     throw Error("inspect: give the input one way: --tokens \"1,2,3\" or --text \"...\"");
   const auto tokenizer = load_tokenizer(o.tokenizer);
@@ -98,7 +100,7 @@ int run_inspect(const InspectCli& o) {
                                                           : std::to_string(id));
 
   auto arena = Arena::create(device, default_budget(device));
-  auto model = build_model(config, arena, parse_dtype(o.dtype));
+  auto model = build_model(config, arena, dtype);
   print_load_warnings(load_weights(*model, o.weights), o.weights);
   Hooks hooks;
   model->attach_hooks(&hooks);
@@ -176,6 +178,16 @@ int run_inspect(const InspectCli& o) {
          {"residual", {{"mean", s.mean}, {"std", s.std}, {"rms", s.rms}, {"max_abs", s.max_abs}}},
          {"entropy", entropy}});
   }
+  // A --hook glob that captured nothing is most likely a typo: say so, with where names are.
+  for (const std::string& pattern : o.hooks) {
+    bool any = false;
+    for (const Capture& c : hooks.captures()) any = any || glob_match(pattern, c.name);
+    if (!any)
+      std::fprintf(stderr,
+                   "cugpt: warning: --hook '%s' matches no module (see `cugpt params %s --tree` "
+                   "for the qualified names)\n",
+                   pattern.c_str(), o.config.c_str());
+  }
   // Whatever else --hook asked for, under its qualified name.
   for (const Capture& c : hooks.captures())
     if (!written.count(c.name)) write_capture(dir + "hook_" + c.name + ".npy", c);
@@ -214,7 +226,9 @@ void add_inspect(CLI::App& app) {
   sub->add_option("--heads", o->heads, "Heads to draw: \"0,5\" or all")->capture_default_str();
   sub->add_option("--hook", o->hooks, "Also capture modules matching this glob (repeatable)");
   sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "Compute dtype")->capture_default_str();
+  sub->add_option("--dtype", o->dtype,
+                  "Compute dtype (cpu: f32 or f64; the checkpoint converts to it)")
+      ->capture_default_str();
   on_run(sub, [o, tokenizer] {
     o->tokenizer_given = tokenizer->count() > 0;
     return run_inspect(*o);

@@ -1,5 +1,6 @@
 // The warnings a loaded checkpoint deserves, printed the same way by every command that loads
-// one: tensors missing from the file (left at zero) and tensors holding NaN or Inf.
+// one: tensors missing from the file (left at zero), tensors holding NaN or Inf, and a note per
+// dtype conversion (a bf16 file in an f32 model), one line each.
 #pragma once
 
 #include <string>

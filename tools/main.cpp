@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   cugpt::tools::add_train(app);
   cugpt::tools::add_memory(app);
   cugpt::tools::add_inspect(app);
+  cugpt::tools::add_tokenize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,13 +1,15 @@
-// `cugpt memory <config> --mode train|infer --batch B --seq T [--dtype] [--optimizer]
+// `cugpt memory <config> --mode train|forward|generate --batch B --seq T [--dtype] [--optimizer]
 // [--recompute L] [--vram 4GiB] [--reserve SIZE] [--json] [--max-batch | --max-seq]
 // [--plot FILE]`: does it fit, answered by running the real step on the meta device.
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "models/factory.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
 #include "train/memory_plan.h"
@@ -23,8 +25,41 @@ struct MemoryCli {
   std::int64_t batch = 1, seq = 0;
   int recompute = 0;
   bool json = false, max_batch = false, max_seq = false;
-  bool optimizer_given = false, recompute_given = false;
+  bool optimizer_given = false, recompute_given = false, batch_given = false, seq_given = false;
 };
+
+// A card's size needs a unit: "--vram 4" would be 4 bytes, never what was meant. 0 needs none.
+std::uint64_t size_option(const char* option, const std::string& text) {
+  const std::uint64_t bytes = parse_bytes(text);
+  const bool unit =
+      std::any_of(text.begin(), text.end(), [](unsigned char ch) { return std::isalpha(ch) != 0; });
+  if (!unit && bytes != 0)
+    throw Error(std::string(option) + " " + text +
+                ": give a unit (4GiB, 512MiB; 4096B for bytes): without one it is bytes");
+  return bytes;
+}
+
+// What the step is, in words, for the first line of the answer.
+std::string mode_words(const MemoryCli& c, MemoryMode mode, const ModelConfig& config) {
+  if (mode == MemoryMode::train)
+    return "training (" + c.optimizer + ", recompute " + std::to_string(c.recompute) + ")";
+  if (mode == MemoryMode::forward) return "forward (full logits)";
+  return config.causal() ? "generate (prefill + KV-cache decode)"
+                         : "generate: an encoder does not generate, so one forward";
+}
+
+// The case asked, repeated in every --json answer so that a saved answer says what it answers.
+nlohmann::json query_json(const ModelConfig& config, const MemoryQuery& q) {
+  return {{"config", config.name},
+          {"mode", memory_mode_name(q.mode)},
+          {"dtype", dtype_name(q.dtype)},
+          {"optimizer", q.mode == MemoryMode::train ? optimizer_name(q.optimizer) : "none"},
+          {"recompute", q.recompute},
+          {"batch", q.batch},
+          {"seq", q.seq > 0 ? q.seq : config.max_sequence()},
+          {"vram_bytes", q.vram},
+          {"reserve_bytes", q.reserve}};
+}
 
 nlohmann::json categories_json(const CategoryBytes& end, const CategoryBytes& peak) {
   nlohmann::json j = nlohmann::json::object();
@@ -43,12 +78,20 @@ void write_plot(const std::string& path, const ModelConfig& config, MemoryQuery 
 int run_memory(const MemoryCli& c) {
   const ModelConfig config = load_config(c.config);
   MemoryQuery q;
-  if (c.mode != "train" && c.mode != "infer")
-    throw Error("--mode must be train or infer, not '" + c.mode + "'");
-  q.mode = c.mode == "train" ? MemoryMode::train : MemoryMode::infer;
-  if (q.mode == MemoryMode::infer &&
+  if (c.mode != "train" && c.mode != "forward" && c.mode != "generate" && c.mode != "infer")
+    throw Error("--mode must be train, forward or generate, not '" + c.mode + "'");
+  q.mode = parse_memory_mode(c.mode);
+  if (q.mode != MemoryMode::train &&
       ((c.optimizer_given && c.optimizer != "none") || (c.recompute_given && c.recompute != 0)))
-    throw Error("--optimizer and --recompute apply to --mode train, not infer");
+    throw Error("--optimizer and --recompute apply to --mode train, not " + c.mode);
+  if (q.mode == MemoryMode::train && c.optimizer == "none")
+    throw Error(
+        "--optimizer none: a training step needs adamw or sgd (--mode forward is the "
+        "step without one)");
+  if (c.max_batch && c.batch_given)
+    throw Error("--max-batch searches the batch: drop --batch (or drop --max-batch to check it)");
+  if (c.max_seq && c.seq_given)
+    throw Error("--max-seq searches the sequence: drop --seq (or drop --max-seq to check it)");
   q.batch = c.batch;
   q.seq = c.seq;
   q.dtype = parse_dtype(c.dtype);
@@ -56,13 +99,9 @@ int run_memory(const MemoryCli& c) {
     throw Error("--dtype must be f32, bf16 or f16 (what runs on the card), not '" + c.dtype + "'");
   q.optimizer = parse_optimizer(c.optimizer);
   q.recompute = c.recompute;
-  q.vram = parse_bytes(c.vram);
-  q.reserve = c.reserve.empty() ? kDefaultReserve : parse_bytes(c.reserve);
-  const std::string what = c.mode == "train"
-                               ? std::string("training (") + c.optimizer + ", recompute " +
-                                     std::to_string(c.recompute) + ")"
-                           : config.causal() ? std::string("inference (prefill + decode)")
-                                             : std::string("inference (one forward pass)");
+  q.vram = size_option("--vram", c.vram);
+  q.reserve = c.reserve.empty() ? kDefaultReserve : size_option("--reserve", c.reserve);
+  const std::string what = mode_words(c, q.mode, config);
   if (c.max_batch || c.max_seq) {
     const std::int64_t n = c.max_batch ? max_batch(config, q) : max_seq(config, q);
     const std::int64_t limit = c.max_batch ? max_batch_limit(config, q) : max_seq_limit(config, q);
@@ -79,10 +118,12 @@ int run_memory(const MemoryCli& c) {
       write_plot(c.plot, config, p, simulate_memory(config, p));
     }
     if (c.json) {
-      std::printf("%s\n", nlohmann::json{{c.max_batch ? "max_batch" : "max_seq", n},
-                                         {"searched_up_to", limit}}
-                              .dump()
-                              .c_str());
+      nlohmann::json j = query_json(config, q);
+      j.erase(c.max_batch ? "batch" : "seq");  // the searched one
+      j[c.max_batch ? "max_batch" : "max_seq"] = n;
+      j["searched_up_to"] = limit;
+      j["at_limit"] = n >= limit;
+      std::printf("%s\n", j.dump(2).c_str());
     } else if (c.max_batch) {
       std::printf("%s %s in %s, T=%lld: largest batch that fits %s: %lld%s\n", config.name.c_str(),
                   dtype_name(q.dtype), what.c_str(),
@@ -104,17 +145,18 @@ int run_memory(const MemoryCli& c) {
   const std::uint64_t smallest = min_vram(config, q);
   const std::int64_t most = max_batch(config, q), most_tried = max_batch_limit(config, q);
   if (c.json) {
-    const nlohmann::json j = {{"fits", r.fits},
-                              {"peak_bytes", r.peak},
-                              {"budget_bytes", q.vram},
-                              {"reserve_bytes", q.reserve},
-                              {"available_bytes", r.available},
-                              {"peak_at", r.peak_at},
-                              {"ran_out_at", r.ran_out_at},
-                              {"min_vram_bytes", smallest},
-                              {"max_batch", most},
-                              {"searched_up_to", most_tried},
-                              {"categories", categories_json(r.at_end, r.at_peak)}};
+    nlohmann::json j = query_json(config, q);
+    j.update(nlohmann::json{{"fits", r.fits},
+                            {"peak_bytes", r.peak},
+                            {"budget_bytes", q.vram},
+                            {"reserve_bytes", q.reserve},
+                            {"available_bytes", r.available},
+                            {"peak_at", r.peak_at},
+                            {"ran_out_at", r.ran_out_at},
+                            {"min_vram_bytes", smallest},
+                            {"max_batch", most},
+                            {"searched_up_to", most_tried},
+                            {"categories", categories_json(r.at_end, r.at_peak)}});
     std::printf("%s\n", j.dump(2).c_str());
     return r.fits ? 0 : 3;
   }
@@ -134,8 +176,9 @@ int run_memory(const MemoryCli& c) {
   std::printf("(end of step: what %s)\n\n",
               q.mode == MemoryMode::train
                   ? "the next training step starts from; gradients are zeroed, not freed"
-              : config.causal() ? "generation holds between tokens: the weights and the KV cache"
-                                : "an encoder holds between batches: the weights");
+              : q.mode == MemoryMode::generate && config.causal()
+                  ? "generation holds between tokens: the weights and the KV cache"
+                  : "a forward holds between batches: the weights");
   std::printf("peak %s during '%s'\n", format_bytes(r.peak).c_str(), r.peak_at.c_str());
   std::printf("card %s, less the reserve %s = %s for the arena\n", format_bytes(q.vram).c_str(),
               format_bytes(q.reserve).c_str(), format_bytes(r.available).c_str());
@@ -164,50 +207,81 @@ int run_memory(const MemoryCli& c) {
 
 }  // namespace
 
-void print_memory_verdicts(const std::string& name) {
+void print_memory_verdicts(const std::string& name, nlohmann::json* json) {
   const ModelConfig config = load_config(name);
   const std::int64_t T = std::min<std::int64_t>(256, config.max_sequence());
-  std::printf(
-      "4 GiB card, %s reserve, T=%lld (largest batch that fits; N+: the search stopped at N; "
-      "meta-device runs):\n",
-      format_bytes(kDefaultReserve).c_str(), static_cast<long long>(T));
-  const auto largest = [&](const MemoryQuery& q) {
+  const bool trains = is_causal_lm(config);
+  if (!json)
+    std::printf(
+        "4 GiB card, %s reserve, T=%lld (largest batch that fits; N+: the search stopped at N; "
+        "meta-device runs). forward: the full [B, T, V] logits, as `forward` and `bench` "
+        "compute them; generate: prefill + KV-cache decode, as `generate`.\n",
+        format_bytes(kDefaultReserve).c_str(), static_cast<long long>(T));
+  nlohmann::json out = {{"card_bytes", 4ull << 30},
+                        {"reserve_bytes", kDefaultReserve},
+                        {"seq", T},
+                        {"largest_batch", nlohmann::json::object()}};
+  if (!trains)
+    out["note"] = config.name +
+                  " is an encoder: cugpt trains and generates with the GPT families only, so "
+                  "its verdict is a forward";
+  // Each search is a few dozen meta-device steps: seconds for the larger models.
+  const auto largest = [&](const MemoryQuery& q, const std::string& key, const char* dtype) {
+    std::fprintf(stderr, "report: searching the largest %s batch, %s...\n", key.c_str(), dtype);
     const std::int64_t n = max_batch(config, q);
-    return std::to_string(n) + (n == max_batch_limit(config, q) ? "+" : "");
+    const bool at_limit = n == max_batch_limit(config, q);
+    out["largest_batch"][dtype][key] = {{"batch", n}, {"at_limit", at_limit}};
+    return std::to_string(n) + (at_limit ? "+" : "");
   };
   for (const char* dtype : {"f32", "bf16"}) {
     MemoryQuery q;
     q.seq = T;
     q.dtype = parse_dtype(dtype);
     q.reserve = kDefaultReserve;
-    std::printf("  %-5s", dtype);
-    if (config.family != ModelFamily::roberta) {
+    std::string line = std::string("  ") + dtype + std::string(5 - std::string(dtype).size(), ' ');
+    if (trains) {
       for (int r : {0, 3}) {
         q.recompute = r;
-        std::printf("  train AdamW recompute %d: %6s", r, largest(q).c_str());
+        const std::string key = "train_adamw_recompute_" + std::to_string(r);
+        line += "  train AdamW recompute " + std::to_string(r) + ": " + largest(q, key, dtype);
       }
     }
-    q.mode = MemoryMode::infer;
+    q.recompute = 0;
     q.optimizer = OptimizerKind::none;
-    std::printf("  inference: %6s\n", largest(q).c_str());
+    q.mode = MemoryMode::forward;
+    line += "  forward: " + largest(q, "forward", dtype);
+    if (trains) {
+      q.mode = MemoryMode::generate;
+      line += "  generate: " + largest(q, "generate", dtype);
+    }
+    if (!json) std::printf("%s\n", line.c_str());
   }
+  if (!trains && !json)
+    std::printf("  (no train or generate verdict: %s)\n", out["note"].get<std::string>().c_str());
+  if (json) *json = out;
 }
 
 void add_memory(CLI::App& app) {
   auto c = std::make_shared<MemoryCli>();
   auto* sub = app.add_subcommand("memory", "Does it fit? The exact peak from a meta-device run");
   sub->add_option("config", c->config, "Config path or bundled name")->required();
-  sub->add_option("--mode", c->mode, "train or infer")->capture_default_str();
-  sub->add_option("--batch", c->batch, "Sequences")->capture_default_str();
-  sub->add_option("--seq", c->seq, "Tokens per sequence (default: the longest the model takes)");
+  sub->add_option("--mode", c->mode,
+                  "train (forward, backward, optimizer step), forward (the full [B,T,V] logits, "
+                  "as forward and bench), or generate (prefill + KV-cache decode; infer is its "
+                  "old name)")
+      ->capture_default_str();
+  auto* batch = sub->add_option("--batch", c->batch, "Sequences")->capture_default_str();
+  auto* seq = sub->add_option("--seq", c->seq,
+                              "Tokens per sequence (default: the longest the model takes)");
   sub->add_option("--dtype", c->dtype, "f32, bf16 or f16")->capture_default_str();
-  auto* optimizer = sub->add_option("--optimizer", c->optimizer, "adamw, sgd or none (train only)")
+  auto* optimizer = sub->add_option("--optimizer", c->optimizer, "adamw or sgd (train only)")
                         ->capture_default_str();
   auto* recompute =
       sub->add_option("--recompute", c->recompute, "Activation recompute level 0-3 (train only)")
           ->check(CLI::Range(0, 3))
           ->capture_default_str();
-  sub->add_option("--vram", c->vram, "The card's memory")->capture_default_str();
+  sub->add_option("--vram", c->vram, "The card's memory, with a unit (4GiB)")
+      ->capture_default_str();
   sub->add_option("--reserve", c->reserve,
                   "Memory outside the arena (default " + format_bytes(kDefaultReserve) +
                       ": CUDA context + cuBLAS state)");
@@ -218,9 +292,11 @@ void add_memory(CLI::App& app) {
   sub->add_option("--plot", c->plot,
                   "Write a PNG of the step's memory timeline (with --max-batch/--max-seq: of "
                   "the largest case that fits)");
-  on_run(sub, [c, optimizer, recompute] {
+  on_run(sub, [c, optimizer, recompute, batch, seq] {
     c->optimizer_given = optimizer->count() > 0;
     c->recompute_given = recompute->count() > 0;
+    c->batch_given = batch->count() > 0;
+    c->seq_given = seq->count() > 0;
     return run_memory(*c);
   });
 }

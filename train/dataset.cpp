@@ -28,6 +28,35 @@ void fill(const std::vector<std::int32_t>& tokens, std::int64_t start, std::int6
     targets[row * T + t] = tokens[start + t + 1];
   }
 }
+// llm.c's token files (dev/data/*.bin): a header of 256 little-endian int32 (magic 20240520,
+// version 1 for uint16 ids or 2 for uint32, the token count), then the ids. Returns the bytes
+// of the header (0 when the file has none) and sets `width` from the version.
+std::size_t llmc_header(const std::vector<unsigned char>& bytes, const std::string& path,
+                        std::size_t& width) {
+  constexpr std::size_t kHeader = 256 * 4;
+  constexpr std::uint32_t kMagic = 20240520;
+  const auto word = [&](std::size_t i) {
+    std::uint32_t v = 0;
+    for (std::size_t b = 0; b < 4; ++b)
+      v |= static_cast<std::uint32_t>(bytes[4 * i + b]) << (8 * b);
+    return v;
+  };
+  if (bytes.size() < 4 || word(0) != kMagic) return 0;
+  const auto fail = [&](const std::string& what) {
+    throw Error("data '" + path + "': an llm.c token file (magic 20240520) " + what);
+  };
+  if (bytes.size() < kHeader) fail("shorter than its 1024-byte header");
+  const std::uint32_t version = word(1);
+  if (version != 1 && version != 2)
+    fail("of version " + std::to_string(version) + " (1: uint16 ids, 2: uint32)");
+  width = version == 1 ? 2 : 4;
+  const std::uint64_t count = word(2), have = (bytes.size() - kHeader) / width;
+  if ((bytes.size() - kHeader) % width != 0 || count != have)
+    fail("says " + std::to_string(count) + " tokens and holds " +
+         std::to_string(bytes.size() - kHeader) + " bytes of uint" + std::to_string(8 * width) +
+         " ids");
+  return kHeader;
+}
 }  // namespace
 
 DataFormat data_format(const std::string& path) {
@@ -47,17 +76,18 @@ Dataset Dataset::load(const std::string& path, std::int64_t vocab, double val_fr
   const DataFormat format = data_format(path);
   const bool u32 = format == DataFormat::u32;
   if (format != DataFormat::text) {
-    const std::size_t width = u32 ? 4 : 2;
-    if (bytes.size() % width != 0)
+    std::size_t width = u32 ? 4 : 2;
+    const std::size_t start = llmc_header(bytes, path, width);  // llm.c's header: its width
+    if ((bytes.size() - start) % width != 0)
       throw Error("data '" + path + "': " + std::to_string(bytes.size()) +
                   " bytes is not a whole number of uint" + std::to_string(8 * width) + " ids");
-    for (std::size_t i = 0; i < bytes.size(); i += width) {
+    for (std::size_t i = start; i < bytes.size(); i += width) {
       std::uint32_t id = 0;
       for (std::size_t b = 0; b < width; ++b)
         id |= static_cast<std::uint32_t>(bytes[i + b]) << (8 * b);
       if (id >= static_cast<std::uint64_t>(vocab))
         throw Error("data '" + path + "': token id " + std::to_string(id) + " at position " +
-                    std::to_string(i / width) + " is outside the vocabulary of " +
+                    std::to_string((i - start) / width) + " is outside the vocabulary of " +
                     std::to_string(vocab));
       tokens.push_back(static_cast<std::int32_t>(id));
     }

@@ -1,6 +1,7 @@
 // Training data: a token stream from UTF-8 text (tokenized by a Tokenizer: one token per byte by
 // default, or GPT-2's BPE) or from a pre-tokenized .bin of little-endian uint16 or uint32 ids
-// (nanoGPT's format).
+// (nanoGPT's format, no header), or llm.c's .bin (a 1024-byte header starting with the magic
+// 20240520, then uint16 ids for version 1, uint32 for version 2), told apart by that magic.
 // The last `val_fraction` of the stream is held out for validation. Batches are drawn at
 // offsets that depend only on (seed, step, row), so a resumed run sees the same data as an
 // uninterrupted one without saving any reader state.

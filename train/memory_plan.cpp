@@ -35,14 +35,16 @@ CategoryBytes run_train(Arena& arena, Gpt& gpt, const MemoryQuery& q, std::int64
   return arena.stats().current;
 }
 
-// An encoder: one forward.
-CategoryBytes run_infer(Arena& arena, const Model& model, const MemoryQuery& q, std::int64_t T) {
+// One forward with the full [B, T, V] logits, as `cugpt forward` and `bench` run it (and an
+// encoder's inference).
+CategoryBytes run_forward(Arena& arena, const Model& model, const MemoryQuery& q, std::int64_t T) {
   model.forward(dummy_batch(q.batch, T));
   return arena.stats().current;
 }
 
-// A causal LM: prefill T-1 tokens, then decode one, so the cache holds the whole context.
-CategoryBytes run_infer(Arena& arena, const Gpt& gpt, const MemoryQuery& q, std::int64_t T) {
+// A causal LM generating: prefill T-1 tokens (the last position's logits only), then decode
+// one, so the cache holds the whole context.
+CategoryBytes run_generate(Arena& arena, const Gpt& gpt, const MemoryQuery& q, std::int64_t T) {
   KvCache cache = gpt.make_cache(q.batch, T);
   if (T > 1) gpt.forward_cached(dummy_batch(q.batch, T - 1), cache);
   gpt.forward_cached(dummy_batch(q.batch, 1), cache);
@@ -50,6 +52,25 @@ CategoryBytes run_infer(Arena& arena, const Gpt& gpt, const MemoryQuery& q, std:
 }
 
 }  // namespace
+
+const char* memory_mode_name(MemoryMode mode) {
+  switch (mode) {
+    case MemoryMode::train:
+      return "train";
+    case MemoryMode::forward:
+      return "forward";
+    case MemoryMode::generate:
+      return "generate";
+  }
+  return "?";
+}
+
+MemoryMode parse_memory_mode(const std::string& name) {
+  if (name == "train") return MemoryMode::train;
+  if (name == "forward") return MemoryMode::forward;
+  if (name == "generate" || name == "infer") return MemoryMode::generate;
+  throw Error("mode '" + name + "' (expected train, forward or generate)");
+}
 
 namespace {
 
@@ -70,10 +91,13 @@ MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int6
       else
         encoder = build_model(config, arena, q.dtype);
     }
+    const Model& model = gpt ? static_cast<const Model&>(*gpt) : *encoder;
     if (q.mode == MemoryMode::train)
       r.at_end = run_train(*arena, *gpt, q, T);
+    else if (q.mode == MemoryMode::generate && gpt)
+      r.at_end = run_generate(*arena, *gpt, q, T);
     else
-      r.at_end = gpt ? run_infer(*arena, *gpt, q, T) : run_infer(*arena, *encoder, q, T);
+      r.at_end = run_forward(*arena, model, q, T);
   } catch (const OutOfMemory& e) {
     if (!q.device.is_meta()) throw;
     r.ran_out_at = e.tag().empty() ? "setup" : e.tag();

@@ -1,5 +1,5 @@
-// Exact memory answers without a GPU: the real training step or inference runs on the meta
-// device, whose arena places every allocation exactly as the cuda arena would (same code,
+// Exact memory answers without a GPU: the real training step, forward or generation runs on the
+// meta device, whose arena places every allocation exactly as the cuda arena would (same code,
 // kernels skipped), so the peak it records is the peak the card's arena will record.
 #pragma once
 
@@ -13,7 +13,19 @@
 
 namespace cugpt {
 
-enum class MemoryMode { train, infer };
+// What the memory is for, named as the commands that do it:
+// - train: forward, backward and the optimizer's step (`cugpt train`);
+// - forward: one forward keeping the full [B, T, V] logits (`cugpt forward`, `cugpt bench`);
+// - generate: prefill T-1 tokens keeping only the last position's logits, then one decode step
+//   with the KV cache filled to T (`cugpt generate`). An encoder does not generate: its
+//   generate is its forward.
+// `infer` is the old name of generate, kept so that old suite lines and callers still read.
+enum class MemoryMode { train, forward, generate, infer = generate };
+
+// "train", "forward" or "generate" (infer is generate).
+const char* memory_mode_name(MemoryMode mode);
+// The names above, and "infer" for generate; anything else is a one-line error.
+MemoryMode parse_memory_mode(const std::string& name);
 
 struct MemoryQuery {
   MemoryMode mode = MemoryMode::train;
@@ -48,7 +60,8 @@ struct MemoryResult {
   std::string peak_at;          // the operation running at the peak
   CategoryBytes at_peak{};
   // When the step is over, with what the next step reuses still held: parameters, gradients,
-  // optimizer states and master weights (train), parameters and the filled KV cache (infer).
+  // optimizer states and master weights (train), parameters (forward), parameters and the
+  // filled KV cache (generate).
   CategoryBytes at_end{};
   std::vector<TimelineEvent> timeline;
   // cuda: the driver's used bytes on the card at the end of the step, the arena still held.

@@ -14,6 +14,9 @@ namespace {
 
 constexpr Rgb kInk{40, 40, 40}, kGrey{110, 110, 110};
 constexpr int kMaxLabelChars = 14;
+// Pixels between the baselines of two token labels at scale 1 (7-pixel glyphs): closer, they
+// run together, which is what happened beyond about 60 tokens.
+constexpr int kLabelPitch = 20;
 
 // Cells are square; 1200 pixels of matrix at most until one pixel a cell, so T = 1024 makes an
 // image of about 1300 pixels and a handful of tokens still gets cells large enough to label.
@@ -66,13 +69,20 @@ Canvas render_attention_heatmap(const std::vector<float>& probs, std::int64_t T,
   HeatmapGeometry g;
   g.cell = cell_size(T);
   const int n = static_cast<int>(T), m = g.cell * n;  // the matrix, m x m pixels
-  g.labels = !labels.empty() && g.cell >= 10;
+  // Every token while the cells are large enough to hold a readable label; beyond, every
+  // label_step-th token, prefixed by its position so the thinned axis still reads.
+  g.labels = !labels.empty();
+  g.label_step = g.cell >= kLabelPitch ? 1 : (kLabelPitch + g.cell - 1) / g.cell;
   const int label_scale = g.cell >= 20 ? 2 : 1;
   const int tick_scale = m >= 400 ? 2 : 1;
+  const auto label_at = [&](int i) {
+    const std::string s = shorten(labels[static_cast<std::size_t>(i)]);
+    return g.label_step > 1 ? std::to_string(i) + " " + s : s;
+  };
   int label_w = 0;
   if (g.labels) {
-    for (const std::string& l : labels)
-      label_w = std::max(label_w, Canvas::text_width(shorten(l), label_scale));
+    for (int i = 0; i < static_cast<int>(T); i += g.label_step)
+      label_w = std::max(label_w, Canvas::text_width(label_at(i), label_scale));
   } else {
     label_w = Canvas::text_width(std::to_string(T - 1), tick_scale);
   }
@@ -105,10 +115,15 @@ Canvas render_attention_heatmap(const std::vector<float>& probs, std::int64_t T,
     cv.text_up(x, g.y0 + m + 8, s, kInk, scale, Align::right);
   };
   if (g.labels) {
-    for (int i = 0; i < n; ++i) {
-      const std::string s = shorten(labels[static_cast<std::size_t>(i)]);
+    for (int i = 0; i < n; i += g.label_step) {
+      const std::string s = label_at(i);
       row_label(i, s, label_scale);
       column_label(i, s, label_scale);
+      if (g.label_step > 1) {  // a tick, as the labelled cell is one of several under the text
+        const int c = i * g.cell + g.cell / 2;
+        cv.hline(g.x0 - 5, g.x0 - 2, g.y0 + c, kInk);
+        cv.vline(g.x0 + c, g.y0 + m + 1, g.y0 + m + 4, kInk);
+      }
     }
   } else {
     const std::int64_t step = tick_step(T, 8);

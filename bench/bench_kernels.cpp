@@ -4,12 +4,14 @@
 // (never zeros); outputs come from the arena as in the model. CUDA cases skip without a GPU.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <random>
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "kernels/attention.h"
 #include "nn/ops.h"
 
 namespace {
@@ -145,6 +147,47 @@ void attention(benchmark::State& state, Device device, DType dtype, bool causal)
           [&] { Tensor y = ops::attention(in, kC, kH, causal, nullptr); });
 }
 
+// The attention kernels themselves, v1 against v2 (kernels/attention.h, AttentionKernel) in the
+// same process, fused QKV as in the model. Backward FLOPs by FlashAttention-2's convention:
+// 2.5x the forward's (five T x T x D products to the forward's two), recomputation not counted.
+void attention_kernel(benchmark::State& state, DType dtype, bool causal, bool backward,
+                      kernels::AttentionKernel version) {
+  const Device device = Device::cuda(0);
+  if (bench::skip_without_gpu(state, device)) return;
+  auto arena = bench::shared_arena(device);
+  const std::int64_t B = state.range(0), T = state.range(1), D = kC / kH;
+  Tensor qkv = random_tensor(arena, Shape({B, T, 3 * kC}), dtype);
+  Tensor dout = random_tensor(arena, Shape({B, T, kC}), dtype);
+  Tensor out = Tensor::empty(arena, Shape({B, T, kC}), dtype, Category::activation);
+  Tensor grad = Tensor::empty(arena, Shape({B, T, 3 * kC}), dtype, Category::activation);
+  const auto ws_floats = static_cast<std::int64_t>(
+      kernels::attention_backward_workspace_floats(static_cast<int>(B), kH, static_cast<int>(T)));
+  Tensor ws = Tensor::empty(arena, Shape({ws_floats}), DType::f32, Category::activation);
+  const std::size_t es = dtype_size(dtype);
+  char* x = static_cast<char*>(qkv.data());
+  char* g = static_cast<char*>(grad.data());
+  kernels::AttentionCudaArgs f;
+  f.B = static_cast<int>(B), f.T = static_cast<int>(T), f.H = kH, f.D = static_cast<int>(D);
+  f.q = x, f.k = x + kC * es, f.v = x + 2 * kC * es, f.row_stride = 3 * kC;
+  f.out = out.data(), f.causal = causal, f.scale = 1.0f / std::sqrt(static_cast<float>(D));
+  f.dtype = dtype, f.kernel = version;
+  kernels::AttentionBackwardCudaArgs b;
+  b.B = f.B, b.T = f.T, b.H = f.H, b.D = f.D, b.q = f.q, b.k = f.k, b.v = f.v;
+  b.row_stride = f.row_stride, b.dout = dout.data();
+  b.dq = g, b.dk = g + kC * es, b.dv = g + 2 * kC * es;
+  b.causal = causal, b.scale = f.scale, b.dtype = dtype, b.kernel = version;
+  b.workspace = static_cast<float*>(ws.data());
+  const double forward_flops = 4.0 * B * kH * T * T * D * (causal ? 0.5 : 1.0);
+  const double flops = backward ? 2.5 * forward_flops : forward_flops;
+  measure(state, arena, dtype, flops, es * 4.0 * B * T * kC, true, [&] {
+    if (backward) {
+      kernels::attention_backward_cuda(b, nullptr);
+    } else {
+      kernels::attention_forward_cuda(f, nullptr);
+    }
+  });
+}
+
 void attention_decode(benchmark::State& state, Device device, DType dtype) {
   if (bench::skip_without_gpu(state, device)) return;
   auto arena = bench::shared_arena(device);
@@ -160,6 +203,7 @@ void attention_decode(benchmark::State& state, Device device, DType dtype) {
 const Device kCpu = Device::cpu();
 const Device kCuda = Device::cuda(0);
 using kernels::Activation;
+using kernels::AttentionKernel;
 
 #define CUGPT_KERNEL_CASES(name, device, dtype, ...)                                            \
   BENCHMARK_CAPTURE(linear, qkv_##name, device, dtype, 3 * kC, Activation::relu, false)         \
@@ -183,6 +227,21 @@ CUGPT_KERNEL_CASES(cuda_f16, kCuda,
                    DType::f16, ->Args({8, 1024})->UseManualTime()->Unit(benchmark::kMicrosecond));
 CUGPT_KERNEL_CASES(cuda_f32, kCuda,
                    DType::f32, ->Args({8, 1024})->UseManualTime()->Unit(benchmark::kMicrosecond));
+// B = 8, H = 12, T = 1024, D = 64 (issue 17's target case): old and new, forward and backward.
+#define CUGPT_ATTENTION_KERNEL(name, ...)                \
+  BENCHMARK_CAPTURE(attention_kernel, name, __VA_ARGS__) \
+      ->Args({8, 1024})                                  \
+      ->UseManualTime()                                  \
+      ->Unit(benchmark::kMicrosecond)
+CUGPT_ATTENTION_KERNEL(cuda_bf16_fwd_causal_v1, DType::bf16, true, false, AttentionKernel::v1);
+CUGPT_ATTENTION_KERNEL(cuda_bf16_fwd_causal_v2, DType::bf16, true, false, AttentionKernel::v2);
+CUGPT_ATTENTION_KERNEL(cuda_bf16_fwd_bidirectional_v1, DType::bf16, false, false,
+                       AttentionKernel::v1);
+CUGPT_ATTENTION_KERNEL(cuda_bf16_fwd_bidirectional_v2, DType::bf16, false, false,
+                       AttentionKernel::v2);
+CUGPT_ATTENTION_KERNEL(cuda_bf16_bwd_causal_v1, DType::bf16, true, true, AttentionKernel::v1);
+CUGPT_ATTENTION_KERNEL(cuda_bf16_bwd_causal_v2, DType::bf16, true, true, AttentionKernel::v2);
+
 BENCHMARK_CAPTURE(attention_decode, cpu_f32, kCpu, DType::f32)
     ->Args({1, 256})
     ->UseManualTime()

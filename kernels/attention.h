@@ -59,6 +59,16 @@ void attention_backward_cpu(const AttentionBackwardArgs<double>& a);
 // memory). q, k, v, out in dtype (f32, bf16, f16), f32 accumulation; key_mask a device pointer.
 // Head dims 32, 64, 80, 96 and 128. probs is not supported here (nullptr): the fused kernel never
 // materialises the probabilities.
+// Which CUDA attention kernels run (docs/attention-kernel.md, "v1 and v2"): v1, the kernels
+// measured on the H100 (attention.cu, attention_backward.cu), or v2, FlashAttention-2 class
+// (attention_fa2.cu, attention_backward_fa2.cu). from_env: CUGPT_ATTENTION=v1|v2, read once per
+// process (unset: v1). v2 covers bf16/f16, head dims 32, 64, 80, 128 with 16-byte aligned
+// buffers and row strides a multiple of 8; anything else runs v1 whatever the choice.
+enum class AttentionKernel { from_env, v1, v2 };
+// "v1", "v2", or null/empty (v1); anything else throws cugpt::Error naming the variable.
+AttentionKernel parse_attention_kernel(const char* value);
+AttentionKernel attention_kernel_from_env();
+
 struct AttentionCudaArgs {
   int B = 0, T = 0, H = 0, D = 0;
   const void* q = nullptr;
@@ -70,7 +80,16 @@ struct AttentionCudaArgs {
   const std::int32_t* key_mask = nullptr;
   float scale = 0;
   DType dtype = DType::f32;
+  AttentionKernel kernel = AttentionKernel::from_env;
+  // (B, H, T) f32: each query row's natural-log log-sum-exp of its scaled scores (-inf for a row
+  // with no visible key), written when non-null. Only v2 writes it: with lse set, a call that
+  // would run v1 throws (check attention_fa2_supported first).
+  float* lse = nullptr;
 };
+// The shapes, dtypes and alignments the v2 kernels take (forward and backward alike).
+bool attention_fa2_supported(const AttentionCudaArgs& a);
+// v2 directly, whatever CUGPT_ATTENTION says (throws for what it does not support).
+void attention_forward_fa2_cuda(const AttentionCudaArgs& a, Stream stream);
 void attention_forward_cuda(const AttentionCudaArgs& a, Stream stream);
 
 // CUDA backward, flash style: no T x T matrix in device memory, f32 accumulation, dtypes f32,
@@ -96,11 +115,21 @@ struct AttentionBackwardCudaArgs {
   float scale = 0;
   DType dtype = DType::f32;
   float* workspace = nullptr;  // attention_backward_workspace_floats(B, H, T) floats
+  AttentionKernel kernel = AttentionKernel::from_env;
+  // v2 only, optional: the forward's output (B, T, H*D) and its saved lse (AttentionCudaArgs).
+  // Both given: the row statistics come from them in one cheap pass; otherwise v2 recomputes
+  // them (a forward-like pass over the keys). v1 ignores both.
+  const void* out = nullptr;
+  const float* lse = nullptr;
 };
 inline std::size_t attention_backward_workspace_floats(int B, int H, int T) {
   return 2 * static_cast<std::size_t>(B) * static_cast<std::size_t>(H) *
          static_cast<std::size_t>(T);
 }
 void attention_backward_cuda(const AttentionBackwardCudaArgs& a, Stream stream);
+// v2 directly (tensor cores, see attention_backward_fa2.cu); dq, dk, dv and dout must also be
+// 16-byte aligned with the row strides of q and of out a multiple of 8.
+bool attention_backward_fa2_supported(const AttentionBackwardCudaArgs& a);
+void attention_backward_fa2_cuda(const AttentionBackwardCudaArgs& a, Stream stream);
 
 }  // namespace cugpt::kernels

@@ -50,6 +50,24 @@ void matmul_forward_cuda(void*, const void*, const void*, const void*, int, int,
 void attention_forward_cuda(const AttentionCudaArgs&, Stream) {
   no_cuda("attention");
 }
+AttentionKernel parse_attention_kernel(const char*) {
+  no_cuda("attention");
+}
+AttentionKernel attention_kernel_from_env() {
+  no_cuda("attention");
+}
+bool attention_fa2_supported(const AttentionCudaArgs&) {
+  no_cuda("attention");
+}
+void attention_forward_fa2_cuda(const AttentionCudaArgs&, Stream) {
+  no_cuda("attention");
+}
+bool attention_backward_fa2_supported(const AttentionBackwardCudaArgs&) {
+  no_cuda("attention_backward");
+}
+void attention_backward_fa2_cuda(const AttentionBackwardCudaArgs&, Stream) {
+  no_cuda("attention_backward");
+}
 void attention_decode_cuda(const DecodeCudaArgs&, Stream) {
   no_cuda("attention_decode");
 }

@@ -6,7 +6,7 @@
 # is over the device tool's 64 MiB carry limit), with the shared libraries the GPU machine
 # lacks; carry .gpucarry there and the other steps unpack it. Logs go to $OUT (or gpu-out/).
 #   scripts/gpu-session.sh pack
-#   scripts/gpu-session.sh [tests] [sanitize] [memcheck] [bench] [report] [side] [train] [memside] [profile] [memory]
+#   scripts/gpu-session.sh [tests] [sanitize] [memcheck] [bench] [report] [side] [train] [memside] [profile] [memory] [attention2]
 set -uo pipefail
 root=$(pwd)
 if [ "${1:-}" = pack ]; then
@@ -110,6 +110,35 @@ for step in "${steps[@]}"; do
         --per-step 12 | tee -a "$out/profile.txt" ;;
     memory)
       timeout 120 ctest --test-dir build -L memory --output-on-failure 2>&1 | tee "$out/memory.txt" | tail -15 ;;
+    attention2)
+      # Issue 17: the v2 attention kernels (CUGPT_ATTENTION=v2), about 4 minutes. Their own tests;
+      # v1's attention and training tests with v2 dispatched; old against new per kernel in one
+      # process; memcheck and racecheck on v2; the gpt2-124m forward with each.
+      a2=$out/attention2 && mkdir -p "$a2"
+      timeout 90 build/tests/test_cuda_attention_v2 >"$a2/tests-v2.txt" 2>&1
+      echo "test_cuda_attention_v2 exit $?"
+      grep -E "^\[  (FAILED|PASSED|SKIPPED) |^\[       OK|Failure|error|Value of" "$a2/tests-v2.txt" | head -40
+      for t in attention training; do
+        CUGPT_ATTENTION=v2 timeout 60 build/tests/test_cuda_$t --gtest_filter='Cuda*' \
+          >"$a2/tests-$t-with-v2.txt" 2>&1
+        echo "CUGPT_ATTENTION=v2 test_cuda_$t exit $?"
+        grep -E "^\[  (FAILED|PASSED) |Failure" "$a2/tests-$t-with-v2.txt" | head -10
+      done
+      timeout 60 build/bench/cugpt_bench --benchmark_filter=attention_kernel \
+        --benchmark_min_time=0.2 --benchmark_out="$a2/bench.json" --benchmark_out_format=json \
+        >"$a2/bench.txt" 2>&1
+      grep attention_kernel "$a2/bench.txt" | cut -c1-160
+      for tool in memcheck racecheck; do
+        timeout 45 compute-sanitizer --tool $tool --error-exitcode 9 --print-limit 8 \
+          build/tests/test_cuda_attention_v2 --gtest_brief=1 \
+          --gtest_filter='*BackwardIsBitReproducible*:*UncoveredCases*' >"$a2/$tool.txt" 2>&1
+        echo "$tool exit $? (124: timed out, partial)"
+        grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|hazard" "$a2/$tool.txt" | head -6
+      done
+      for v in v1 v2; do
+        CUGPT_ATTENTION=$v timeout 40 $cugpt bench gpt2-124m --batch 8 --seq 1024 --device cuda \
+          --dtype bf16 2>&1 | tail -4 | sed "s/^/$v: /"
+      done | tee "$a2/gpt2-forward.txt" ;;
     *) echo "unknown step $step" ;;
   esac
   echo "== $step: $((SECONDS - start)) s"

@@ -422,6 +422,15 @@ void attention_forward_cuda(const AttentionCudaArgs& a, Stream stream) {
   if (a.B == 0 || a.T == 0) return;
   CUGPT_CHECK(a.q && a.k && a.v && a.out, "attention: null pointer");
   CUGPT_CHECK(a.H <= 65535 && a.B <= 65535, "attention: B and H must be at most 65535");
+  // v2 (attention_fa2.cu) when chosen and it covers the case; v1 below otherwise.
+  const AttentionKernel kind =
+      a.kernel == AttentionKernel::from_env ? attention_kernel_from_env() : a.kernel;
+  if (kind == AttentionKernel::v2 && attention_fa2_supported(a))
+    return attention_forward_fa2_cuda(a, stream);
+  if (a.lse != nullptr)
+    throw Error(
+        "attention: the lse output needs the v2 kernel (CUGPT_ATTENTION=v2, bf16/f16, "
+        "head dim 32/64/80/128, aligned buffers)");
   // Head dims without a tiled kernel take the exact, slow generic one.
   if (a.D != 32 && a.D != 64 && a.D != 80 && a.D != 96 && a.D != 128)
     return attention_generic_cuda(a, stream);

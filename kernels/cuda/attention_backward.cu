@@ -322,6 +322,11 @@ void attention_backward_cuda(const AttentionBackwardCudaArgs& a, Stream stream) 
               "attention_backward: null pointer");
   CUGPT_CHECK(a.workspace, "attention_backward: no workspace for the row statistics");
   CUGPT_CHECK(a.H <= 65535 && a.B <= 65535, "attention_backward: B and H must be at most 65535");
+  // v2 (attention_backward_fa2.cu) when chosen and it covers the case; v1 below otherwise.
+  const AttentionKernel kind =
+      a.kernel == AttentionKernel::from_env ? attention_kernel_from_env() : a.kernel;
+  if (kind == AttentionKernel::v2 && attention_backward_fa2_supported(a))
+    return attention_backward_fa2_cuda(a, stream);
 
   Params p;
   p.T = a.T, p.H = a.H, p.D = a.D, p.row_stride = a.row_stride;

@@ -230,9 +230,9 @@ void SafetensorsFile::read(const SafetensorsEntry& e, void* dst, std::size_t byt
     fail("tensor '" + printable(e.name) + "' is truncated (file changed since it was opened?)");
 }
 
-void save_safetensors(const std::string& path,
-                      const std::vector<std::pair<std::string, Tensor>>& entries,
-                      const std::map<std::string, std::string>& metadata) {
+FileDigest save_safetensors(const std::string& path,
+                            const std::vector<std::pair<std::string, Tensor>>& entries,
+                            const std::map<std::string, std::string>& metadata) {
   auto fail = [&](const std::string& what) { throw Error("safetensors '" + path + "': " + what); };
   Json header = Json::object();
   if (!metadata.empty()) {
@@ -274,6 +274,7 @@ void save_safetensors(const std::string& path,
     file.write(host.data(), host.size());
   }
   file.commit();
+  return file.digest();
 }
 
 }  // namespace cugpt

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "io/atomic_file.h"
+#include "io/checkpoint_dir.h"
 #include "models/factory.h"
 #include "models/init.h"
 #include "nn/bytes.h"
@@ -78,13 +78,10 @@ int run_train(TrainCli& c) {
   c.o.optim.kind = parse_optimizer(c.optimizer);
   const Device device = parse_device(c.device);
   if (device.is_meta()) throw Error("train needs a device that computes (see `cugpt memory`)");
-  if (!c.out.empty()) {
-    // An unwritable --out fails now, not after the training it was to keep.
-    std::error_code ec;
-    std::filesystem::create_directories(c.out, ec);
-    if (ec) throw Error("train: cannot write checkpoints to '" + c.out + "': " + ec.message());
-    AtomicFile probe(c.out + "/model.safetensors");  // discarded unless committed
-  }
+  // An unwritable --out, or one another run writes to, fails now, not after the training it
+  // was to keep; the lock is held until the run ends.
+  std::unique_ptr<CheckpointDir> out;
+  if (!c.out.empty()) out = std::make_unique<CheckpointDir>(c.out);
   const auto tokenizer = load_tokenizer(c.tokenizer);
   const Dataset data = Dataset::load(c.data, config.vocab_size, 0.1, tokenizer.get());
   const std::string data_name =
@@ -111,7 +108,7 @@ int run_train(TrainCli& c) {
   std::signal(SIGINT, on_sigint);
   const auto save = [&] {
     if (c.out.empty()) return;
-    trainer.save(c.out);
+    trainer.save(*out);
     std::printf("checkpoint: %s (step %lld)\n", c.out.c_str(),
                 static_cast<long long>(trainer.steps_done()));
   };

@@ -176,7 +176,7 @@ echo text >"$tmp/file"
 expect_fail "forward under a file" "cannot write '$tmp/file/x.npy': Not a directory" \
   "$tmp/file/x.npy" "$cugpt" forward gpt2-tiny --weights "$w" --tokens 1 --out "$tmp/file/x.npy"
 mkdir "$tmp/dir"
-expect_fail "init over a directory" "cannot write '$tmp/dir': Is a directory" - \
+expect_fail "init over a directory" "cannot write '$tmp/dir': it is a directory, not a regular file" - \
   "$cugpt" init gpt2-tiny --out "$tmp/dir"
 compgen -G "$tmp/dir.tmp*" >/dev/null && bad "init over a directory left a temporary" || ok
 # A full disk, simulated by a file size limit: the write fails, nothing is left behind...

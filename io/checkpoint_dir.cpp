@@ -116,6 +116,12 @@ CheckpointManifest parse_manifest(const std::string& text, const std::string& wh
   if (!dir.is_string() || !plain_name(dir.get<std::string>()))
     fail("field 'directory' must be a plain directory name (no '/', not hidden)");
   m.directory = dir.get<std::string>();
+  const auto previous = j.find("previous");
+  if (previous != j.end()) {
+    if (!previous->is_string() || !plain_name(previous->get<std::string>()))
+      fail("field 'previous' must be a plain directory name (no '/', not hidden)");
+    m.previous = previous->get<std::string>();
+  }
   const Json& files = field("files");
   if (!files.is_object() || files.empty()) fail("field 'files' must be a non-empty object");
   for (auto it = files.begin(); it != files.end(); ++it) {
@@ -195,11 +201,21 @@ CheckpointDir::CheckpointDir(const std::string& dir) : dir_(dir) {
       throw Error(where + " is in use by another cugpt process (it holds " + printable(lock) + ")");
     throw Error(where + ": cannot lock .lock: " + std::strerror(err));
   }
-  // Hidden step directories are interrupted writes (kill -9, a full disk): nobody else writes
-  // here while we hold the lock, so they are garbage.
+  // Hidden step directories are interrupted writes (kill -9, a full disk), and so are step
+  // directories the manifest does not name: nobody else writes here while we hold the lock.
+  std::set<std::string> keep;
+  try {
+    const CheckpointManifest m = read_manifest(dir);
+    keep = {m.directory, m.previous};
+  } catch (const Error&) {
+    keep = {};  // no (valid) manifest: remove only the hidden ones
+  }
+  const bool have_manifest = !keep.empty();
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind(kTempPrefix, 0) == 0) fs::remove_all(e.path(), ec);
+    const bool stale_step = have_manifest && name.rfind("step-", 0) == 0 && !keep.count(name) &&
+                            e.is_directory(ec) && !e.is_symlink(ec);
+    if (name.rfind(kTempPrefix, 0) == 0 || stale_step) fs::remove_all(e.path(), ec);
   }
 }
 
@@ -227,6 +243,7 @@ void CheckpointDir::publish(std::int64_t step,
   CheckpointManifest m;
   m.step = step;
   m.metadata = metadata;
+  m.previous = previous;
   try {
     for (const auto& [name, write] : files) {
       if (!plain_name(name)) throw Error(where + ": bad file name '" + printable(name) + "'");

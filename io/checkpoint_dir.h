@@ -33,6 +33,7 @@ struct ManifestFile {
 struct CheckpointManifest {
   std::int64_t step = 0;
   std::string directory;  // "step-42", relative to the checkpoint directory
+  std::string previous;   // the previous complete checkpoint's directory, kept; "" if none
   std::vector<ManifestFile> files;
   // String fields for what a later reader wants to know (config, optimizer; the tokenizer and
   // the training arguments later), carried and returned unchanged.
@@ -48,7 +49,9 @@ class CheckpointDir {
  public:
   // Creates `dir` if needed and takes an exclusive lock on dir/.lock, without waiting: a second
   // writer gets "checkpoint directory 'run' is in use by another cugpt process". Removes
-  // leftovers of interrupted writes (hidden step directories), which only a writer can have made.
+  // leftovers of interrupted writes (hidden step directories, step directories the manifest
+  // names neither as current nor as previous), which only a writer can have made: the disk
+  // holds at most two checkpoints and the one being written.
   explicit CheckpointDir(const std::string& dir);
   ~CheckpointDir();
   CheckpointDir(const CheckpointDir&) = delete;

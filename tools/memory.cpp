@@ -10,6 +10,7 @@
 
 #include "nn/bytes.h"
 #include "tools/commands.h"
+#include "tools/options.h"
 #include "train/memory_plan.h"
 #include "viz/memory_plot.h"
 
@@ -198,8 +199,11 @@ void add_memory(CLI::App& app) {
   auto* sub = app.add_subcommand("memory", "Does it fit? The exact peak from a meta-device run");
   sub->add_option("config", c->config, "Config path or bundled name")->required();
   sub->add_option("--mode", c->mode, "train or infer")->capture_default_str();
-  sub->add_option("--batch", c->batch, "Sequences")->capture_default_str();
-  sub->add_option("--seq", c->seq, "Tokens per sequence (default: the longest the model takes)");
+  sub->add_option("--batch", c->batch, "Sequences")
+      ->check(opt::count(1, opt::kMaxBatch))
+      ->capture_default_str();
+  sub->add_option("--seq", c->seq, "Tokens per sequence (default: the longest the model takes)")
+      ->check(opt::count(1, opt::kMaxTokens));
   sub->add_option("--dtype", c->dtype, "f32, bf16 or f16")->capture_default_str();
   auto* optimizer = sub->add_option("--optimizer", c->optimizer, "adamw, sgd or none (train only)")
                         ->capture_default_str();
@@ -207,10 +211,13 @@ void add_memory(CLI::App& app) {
       sub->add_option("--recompute", c->recompute, "Activation recompute level 0-3 (train only)")
           ->check(CLI::Range(0, 3))
           ->capture_default_str();
-  sub->add_option("--vram", c->vram, "The card's memory")->capture_default_str();
+  sub->add_option("--vram", c->vram, "The card's memory")
+      ->check(opt::size())
+      ->capture_default_str();
   sub->add_option("--reserve", c->reserve,
                   "Memory outside the arena (default " + format_bytes(kDefaultReserve) +
-                      ": CUDA context + cuBLAS state)");
+                      ": CUDA context + cuBLAS state)")
+      ->check(opt::size(0));
   auto* max_batch = sub->add_flag("--max-batch", c->max_batch, "Print the largest batch that fits");
   sub->add_flag("--max-seq", c->max_seq, "Print the longest sequence that fits")
       ->excludes(max_batch);

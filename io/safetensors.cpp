@@ -43,6 +43,38 @@ bool parse_dtype_name(const std::string& s, DType& out) {
   return true;
 }
 
+// The keys of every object (to find duplicates) and the top level's in order; values ignored.
+struct KeyScan : nlohmann::json_sax<Json> {
+  std::vector<std::set<std::string>> open;
+  std::vector<std::string> order;
+  std::string duplicate;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    open.emplace_back();
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (!open.back().insert(k).second && duplicate.empty()) duplicate = k;
+    if (open.size() == 1) order.push_back(k);
+    return true;
+  }
+  bool end_object() override {
+    open.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+};
+
 std::string json_type(const Json& j) {
   return j.type_name();
 }
@@ -118,25 +150,20 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   if (nul != std::string::npos)
     f.fail("header holds a NUL byte at offset " + std::to_string(nul) +
            " (the format pads the header with spaces only)");
-  std::vector<std::set<std::string>> open_objects;
-  std::string duplicate;
-  std::vector<std::string> order;  // top-level keys in file order
-  auto callback = [&](int depth, nlohmann::detail::parse_event_t event, Json& parsed) {
-    using E = nlohmann::detail::parse_event_t;
-    if (event == E::object_start) {
-      open_objects.emplace_back();
-    } else if (event == E::object_end) {
-      if (!open_objects.empty()) open_objects.pop_back();
-    } else if (event == E::key && !open_objects.empty()) {
-      const std::string& key = parsed.get_ref<const std::string&>();
-      if (!open_objects.back().insert(key).second && duplicate.empty()) duplicate = key;
-      if (depth == 1) order.push_back(key);
-    }
-    return true;
-  };
+  // nlohmann keeps the last of two equal keys silently (a checkpoint with two values for one
+  // tensor is corrupt), and its objects are unordered. A SAX pass finds both, in linear time: a
+  // DOM parse with a callback is quadratic in the entries (each object's end walks its parent).
+  KeyScan scan;
+  try {
+    Json::sax_parse(text, &scan);
+  } catch (const nlohmann::json::exception&) {
+    // Reported by the DOM parse below, with the byte position.
+  }
+  const std::string& duplicate = scan.duplicate;
+  const std::vector<std::string>& order = scan.order;
   Json header;
   try {
-    header = Json::parse(text, callback);
+    header = Json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     // The byte position, not the library's error code and the raw bytes it quotes.
     const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&e);

@@ -160,8 +160,9 @@ std::string manifest_text(const CheckpointManifest& m) {
     files[f.name] = {{"bytes", f.bytes}, {"fnv1a64", hex64(f.fnv1a64)}};
   Json meta = Json::object();
   for (const auto& [k, v] : m.metadata) meta[k] = v;
-  const Json j = {{"format", kFormat},        {"version", 1},   {"step", m.step},
-                  {"directory", m.directory}, {"files", files}, {"metadata", meta}};
+  Json j = {{"format", kFormat},        {"version", 1},   {"step", m.step},
+            {"directory", m.directory}, {"files", files}, {"metadata", meta}};
+  if (!m.previous.empty()) j["previous"] = m.previous;
   return j.dump(2) + "\n";
 }
 

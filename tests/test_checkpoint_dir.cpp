@@ -85,6 +85,7 @@ TEST_F(CheckpointUnit, PublishesAStepDirectoryAndKeepsThePreviousOne) {
   const CheckpointManifest m = verify_checkpoint(dir);
   EXPECT_EQ(m.step, 3);
   EXPECT_EQ(m.directory, "step-3");
+  EXPECT_EQ(m.previous, "step-2");
   ASSERT_EQ(m.files.size(), 2u);
   EXPECT_EQ(m.metadata.at("config"), "gpt2-bytes-tiny");
   // The current and the previous complete checkpoint; step-1 is gone.
@@ -92,6 +93,9 @@ TEST_F(CheckpointUnit, PublishesAStepDirectoryAndKeepsThePreviousOne) {
   // The convenience links name the committed files.
   EXPECT_EQ(fs::read_symlink(dir + "/model.safetensors"), "step-3/model.safetensors");
   EXPECT_EQ(resumed_step(dir), 3);
+  // A writer opening the directory keeps both.
+  { CheckpointDir reopened(dir); }
+  EXPECT_EQ(step_dirs(dir), (std::vector<std::string>{"step-2", "step-3"}));
   // The same step saved twice gets a fresh directory; the one in use is never rewritten.
   r.trainer->save(dir);
   EXPECT_EQ(verify_checkpoint(dir).directory, "step-3-1");

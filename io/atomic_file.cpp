@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "io/printable.h"
 #include "kernels/error.h"
 
 namespace cugpt {
@@ -17,6 +19,9 @@ namespace cugpt {
 namespace {
 
 constexpr std::size_t kBufferBytes = 1 << 20;
+
+// Bytes left before the injected fault; negative: no fault.
+std::atomic<std::int64_t> g_fault_bytes{-1};
 
 // Distinguishes temporaries of several writers to the same path inside one process.
 std::atomic<unsigned long long> g_temp_counter{0};
@@ -98,10 +103,39 @@ void unregister_temporary(const void* owner) {
   }
 }
 
+const char* node_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
 }  // namespace
 
-AtomicFile::AtomicFile(const std::string& path) : path_(path) {
+std::uint64_t fnv1a64(const void* bytes, std::size_t n, std::uint64_t state) {
+  const unsigned char* p = static_cast<const unsigned char*>(bytes);
+  for (std::size_t i = 0; i < n; ++i) state = (state ^ p[i]) * 0x100000001b3ull;
+  return state;
+}
+
+void check_output_path(const std::string& path) {
   if (path.empty()) throw Error("cannot write '': empty path");
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;  // absent (or unreachable: open() will say)
+  if (S_ISREG(st.st_mode)) return;
+  throw Error("cannot write '" + printable(path) + "': it is " + node_kind(st.st_mode) +
+              ", not a regular file (cugpt replaces only regular files)");
+}
+
+void inject_write_fault_after(std::int64_t bytes) {
+  g_fault_bytes.store(bytes);
+}
+
+AtomicFile::AtomicFile(const std::string& path) : path_(path), checksum_(kFnv1aOffset) {
+  check_output_path(path);
   temp_path_ = path + ".tmp." + std::to_string(::getpid()) + "." +
                std::to_string(g_temp_counter.fetch_add(1));
   install_cleanup_handlers();
@@ -118,12 +152,22 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::fail(int err) const {
-  throw Error("cannot write '" + path_ + "': " + std::strerror(err));
+  throw Error("cannot write '" + printable(path_) + "': " + std::strerror(err));
 }
 
 void AtomicFile::write(const void* data, std::size_t bytes) {
   if (fd_ < 0) throw Error("cannot write '" + path_ + "': file already committed or failed");
   const char* p = static_cast<const char*>(data);
+  const std::int64_t fault = g_fault_bytes.load();
+  if (fault >= 0) {
+    if (static_cast<std::uint64_t>(fault) < bytes) {
+      g_fault_bytes.store(-1);
+      fail(ENOSPC);
+    }
+    g_fault_bytes.store(fault - static_cast<std::int64_t>(bytes));
+  }
+  size_ += bytes;
+  checksum_ = fnv1a64(p, bytes, checksum_);
   if (buffer_.size() + bytes <= kBufferBytes) {
     buffer_.insert(buffer_.end(), p, p + bytes);
     return;

@@ -5,15 +5,25 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace cugpt {
 
+// What a writer wrote: its size and FNV-1a 64 checksum (a checkpoint manifest records them).
+struct FileDigest {
+  std::uint64_t bytes = 0;
+  std::uint64_t fnv1a64 = 0;
+};
+
 class AtomicFile {
  public:
   // Creates "<path>.tmp.<pid>.<counter>" in the target's directory (same filesystem, so the
-  // final rename is atomic). Throws cugpt::Error "cannot write '<path>': <strerror>".
+  // final rename is atomic). Throws cugpt::Error "cannot write '<path>': <strerror>". A target
+  // that exists and is not a regular file (a device, FIFO, socket, directory) or is a symbolic
+  // link is refused: the rename would replace the node itself (`--out /dev/null` run as root
+  // would replace the system's /dev/null), and nothing but the named path is ever replaced.
   explicit AtomicFile(const std::string& path);
   // Removes the temporary file unless commit() succeeded.
   ~AtomicFile();
@@ -24,9 +34,13 @@ class AtomicFile {
   void write(const std::string& bytes) { write(bytes.data(), bytes.size()); }
   // Flushes, fsyncs and renames over `path`. Further writes are errors.
   void commit();
+  FileDigest digest() const { return {size_, checksum_}; }
 
   const std::string& path() const { return path_; }
   const std::string& temp_path() const { return temp_path_; }
+  // Bytes written so far and their FNV-1a 64 checksum: what a checkpoint manifest records.
+  std::uint64_t size() const { return size_; }
+  std::uint64_t checksum() const { return checksum_; }
 
  private:
   void flush_buffer();
@@ -38,7 +52,21 @@ class AtomicFile {
   bool committed_ = false;
   // Writers emit many small pieces (headers, one tensor at a time); batch them into few syscalls.
   std::vector<char> buffer_;
+  std::uint64_t size_ = 0;
+  std::uint64_t checksum_;
 };
+
+// FNV-1a 64 of `bytes` continued from `state` (start from kFnv1aOffset).
+constexpr std::uint64_t kFnv1aOffset = 0xcbf29ce484222325ull;
+std::uint64_t fnv1a64(const void* bytes, std::size_t n, std::uint64_t state = kFnv1aOffset);
+
+// Refuses (cugpt::Error "cannot write '<path>': ...") a path that exists and is not a regular
+// file, or is a symbolic link. Commands call it on their outputs before the work.
+void check_output_path(const std::string& path);
+
+// Fault injection for tests: after `bytes` more bytes through AtomicFile::write (all files of
+// the process), the next write fails as a full disk would (ENOSPC). -1 turns it off.
+void inject_write_fault_after(std::int64_t bytes);
 
 // Writes `bytes` to `path` through an AtomicFile.
 void write_file_atomic(const std::string& path, const void* data, std::size_t bytes);

@@ -182,13 +182,13 @@ LoadReport load_checkpoint(Module& m, const std::string& path, const LoadOptions
   return report;
 }
 
-void save_checkpoint(const Module& m, const std::string& path,
-                     const std::map<std::string, std::string>& metadata) {
+FileDigest save_checkpoint(const Module& m, const std::string& path,
+                           const std::map<std::string, std::string>& metadata) {
   std::vector<std::pair<std::string, Tensor>> entries;
   for (auto& p : m.named_parameters()) entries.emplace_back(p.name, p.tensor);
   std::map<std::string, std::string> meta = metadata;
   meta.emplace("format", "pt");
-  save_safetensors(path, entries, meta);
+  return save_safetensors(path, entries, meta);
 }
 
 }  // namespace cugpt

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/atomic_file.h"
 #include "nn/module.h"
 
 namespace cugpt {
@@ -50,7 +51,7 @@ LoadReport load_checkpoint(Module& m, const std::string& path, const LoadOptions
 
 // Saves Module::named_parameters() (tied duplicates once, under the first name). Metadata gets
 // "format": "pt" unless given, which Hugging Face loaders expect of a PyTorch-layout file.
-void save_checkpoint(const Module& m, const std::string& path,
-                     const std::map<std::string, std::string>& metadata = {});
+FileDigest save_checkpoint(const Module& m, const std::string& path,
+                           const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace cugpt

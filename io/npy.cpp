@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "io/atomic_file.h"
+#include "io/input_file.h"
 #include "io/printable.h"
 #include "kernels/error.h"
 
@@ -217,14 +218,13 @@ std::vector<float> NpyArray::as_floats() const {
   return out;
 }
 
+// Arrays cugpt writes are activations and statistics; larger files are not read into memory.
+constexpr std::uint64_t kMaxNpyBytes = 16ull << 30;
+
 NpyArray read_npy(const std::string& path) {
   auto fail = [&](const std::string& what) { throw Error("npy '" + path + "': " + what); };
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(std::string("cannot open: ") + std::strerror(errno));
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail("is a directory, not a file");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail("read error");
+  // A regular file (a FIFO would hang the read, /dev/zero would never end it), read whole.
+  const std::string bytes = read_regular_file("npy", path, kMaxNpyBytes);
 
   if (bytes.size() < kMagicBytes + 2 || bytes.compare(0, kMagicBytes, kMagic, kMagicBytes) != 0)
     fail("not a .npy file (bad magic)");

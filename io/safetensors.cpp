@@ -9,6 +9,7 @@
 #include <set>
 
 #include "io/atomic_file.h"
+#include "io/input_file.h"
 #include "io/printable.h"
 #include "kernels/error.h"
 
@@ -16,7 +17,10 @@ namespace cugpt {
 
 namespace {
 
-using Json = nlohmann::ordered_json;  // keeps the header's key order: entries() is file order
+// Not ordered_json: its objects find keys by a linear scan, which made a header of 40,000 tensors
+// take 10 s to parse. The file order of the tensors (entries() is file order) is recorded by the
+// parse callback instead.
+using Json = nlohmann::json;
 
 // A header this large is not a checkpoint header (real ones are well under 1 MiB); refuse it
 // before allocating for it.
@@ -38,6 +42,38 @@ bool parse_dtype_name(const std::string& s, DType& out) {
     return false;
   return true;
 }
+
+// The keys of every object (to find duplicates) and the top level's in order; values ignored.
+struct KeyScan : nlohmann::json_sax<Json> {
+  std::vector<std::set<std::string>> open;
+  std::vector<std::string> order;
+  std::string duplicate;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    open.emplace_back();
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (!open.back().insert(k).second && duplicate.empty()) duplicate = k;
+    if (open.size() == 1) order.push_back(k);
+    return true;
+  }
+  bool end_object() override {
+    open.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+};
 
 std::string json_type(const Json& j) {
   return j.type_name();
@@ -74,13 +110,12 @@ void SafetensorsFile::fail(const std::string& what) const {
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
   SafetensorsFile f;
   f.path_ = path;
+  // A regular file, checked before the stream opens it: a FIFO would block the open, a
+  // directory would open and fail every read as if the file were corrupt.
+  regular_file_size("safetensors", path);
   f.stream_ = std::make_unique<std::ifstream>(path, std::ios::binary);
   std::ifstream& in = *f.stream_;
   if (!in) f.fail(std::string("cannot open: ") + std::strerror(errno));
-  // A directory opens as a stream on Linux and then fails every read, which would be reported
-  // as a corrupt file.
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) f.fail("is a directory, not a file");
   in.seekg(0, std::ios::end);
   const std::streamoff file_size_signed = in.tellg();
   if (file_size_signed < 0) f.fail("cannot determine the file size");
@@ -109,32 +144,39 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
 
   // nlohmann keeps the last of two equal keys silently; a checkpoint with two values for one
   // tensor is corrupt, so track the keys of every open object while parsing.
-  std::vector<std::set<std::string>> open_objects;
-  std::string duplicate;
-  auto callback = [&](int, nlohmann::detail::parse_event_t event, Json& parsed) {
-    using E = nlohmann::detail::parse_event_t;
-    if (event == E::object_start) {
-      open_objects.emplace_back();
-    } else if (event == E::object_end) {
-      if (!open_objects.empty()) open_objects.pop_back();
-    } else if (event == E::key && !open_objects.empty()) {
-      const std::string& key = parsed.get_ref<const std::string&>();
-      if (!open_objects.back().insert(key).second && duplicate.empty()) duplicate = key;
-    }
-    return true;
-  };
+  // The format pads the header with spaces; a NUL (and whatever follows it) is not JSON that
+  // another reader would parse the same way.
+  const std::size_t nul = text.find('\0');
+  if (nul != std::string::npos)
+    f.fail("header holds a NUL byte at offset " + std::to_string(nul) +
+           " (the format pads the header with spaces only)");
+  // nlohmann keeps the last of two equal keys silently (a checkpoint with two values for one
+  // tensor is corrupt), and its objects are unordered. A SAX pass finds both, in linear time: a
+  // DOM parse with a callback is quadratic in the entries (each object's end walks its parent).
+  KeyScan scan;
+  try {
+    Json::sax_parse(text, &scan);
+  } catch (const nlohmann::json::exception&) {
+    // Reported by the DOM parse below, with the byte position.
+  }
+  const std::string& duplicate = scan.duplicate;
+  const std::vector<std::string>& order = scan.order;
   Json header;
   try {
-    header = Json::parse(text, callback);
+    header = Json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    f.fail(std::string("header is not valid JSON: ") + e.what());
+    // The byte position, not the library's error code and the raw bytes it quotes.
+    const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&e);
+    f.fail(
+        "header is not valid JSON" +
+        (pe ? " (error at byte " + std::to_string(pe->byte) + " of the header)" : std::string()));
   }
   if (!duplicate.empty()) f.fail("duplicate key '" + printable(duplicate) + "' in the header");
   if (!header.is_object()) f.fail("header is a JSON " + json_type(header) + ", not an object");
 
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& name = it.key();
-    const Json& v = it.value();
+  if (order.size() != header.size()) f.fail("header keys could not be read in order");
+  for (const std::string& name : order) {
+    const Json& v = header[name];
     if (name == kMetadataKey) {
       if (!v.is_object()) f.fail("__metadata__ is a " + json_type(v) + ", not an object");
       for (auto m = v.begin(); m != v.end(); ++m) {
@@ -203,6 +245,19 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     if (by_offset[i]->begin < by_offset[i - 1]->end)
       f.fail("tensors '" + printable(by_offset[i - 1]->name) + "' and '" +
              printable(by_offset[i]->name) + "' have overlapping data_offsets");
+  // The format also forbids holes between tensors and bytes after the last one: the tensors
+  // tile the data buffer exactly.
+  std::uint64_t covered = 0;
+  for (const SafetensorsEntry* e : by_offset) {
+    if (e->begin > covered)
+      f.fail("bytes [" + std::to_string(covered) + ", " + std::to_string(e->begin) +
+             ") of the data buffer belong to no tensor (a hole before '" + printable(e->name) +
+             "')");
+    covered = e->end;
+  }
+  if (covered != data_size)
+    f.fail(std::to_string(data_size - covered) + " bytes after the last tensor's data (the " +
+           "data buffer is " + std::to_string(data_size) + " bytes)");
   return f;
 }
 
@@ -230,13 +285,15 @@ void SafetensorsFile::read(const SafetensorsEntry& e, void* dst, std::size_t byt
     fail("tensor '" + printable(e.name) + "' is truncated (file changed since it was opened?)");
 }
 
-void save_safetensors(const std::string& path,
-                      const std::vector<std::pair<std::string, Tensor>>& entries,
-                      const std::map<std::string, std::string>& metadata) {
+FileDigest save_safetensors(const std::string& path,
+                            const std::vector<std::pair<std::string, Tensor>>& entries,
+                            const std::map<std::string, std::string>& metadata) {
   auto fail = [&](const std::string& what) { throw Error("safetensors '" + path + "': " + what); };
-  Json header = Json::object();
+  // The writer keeps the order given (ordered_json): the header lists tensors as the data does.
+  using OrderedJson = nlohmann::ordered_json;
+  OrderedJson header = OrderedJson::object();
   if (!metadata.empty()) {
-    Json meta = Json::object();
+    OrderedJson meta = OrderedJson::object();
     for (const auto& [k, v] : metadata) meta[k] = v;
     header[kMetadataKey] = std::move(meta);
   }
@@ -249,7 +306,7 @@ void save_safetensors(const std::string& path,
     if (!t.defined()) fail("tensor '" + name + "' is undefined");
     if (t.device().is_meta())
       fail("tensor '" + name + "' is on the meta device, which holds no data to save");
-    Json shape = Json::array();
+    OrderedJson shape = OrderedJson::array();
     for (std::int64_t d : t.shape().vec()) shape.push_back(d);
     header[name] = {{"dtype", safetensors_dtype_name(t.dtype())},
                     {"shape", std::move(shape)},
@@ -274,6 +331,7 @@ void save_safetensors(const std::string& path,
     file.write(host.data(), host.size());
   }
   file.commit();
+  return file.digest();
 }
 
 }  // namespace cugpt

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/atomic_file.h"
 #include "kernels/dtype.h"
 #include "nn/tensor.h"
 
@@ -67,8 +68,8 @@ class SafetensorsFile {
 // Writes `entries` (data offsets in the order given) through an AtomicFile. Tensors on cpu or
 // cuda are copied to host one at a time; a meta tensor, an undefined tensor, an empty or
 // repeated name, or the name "__metadata__" is an error. No metadata section when it is empty.
-void save_safetensors(const std::string& path,
-                      const std::vector<std::pair<std::string, Tensor>>& entries,
-                      const std::map<std::string, std::string>& metadata = {});
+FileDigest save_safetensors(const std::string& path,
+                            const std::vector<std::pair<std::string, Tensor>>& entries,
+                            const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace cugpt

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/input_file.h"
 #include "io/printable.h"
 #include "kernels/error.h"
 
@@ -99,6 +100,11 @@ constexpr std::int64_t kMaxLayers = 1024;
 
 ModelConfig parse_config(const std::string& json_text, const std::string& origin,
                          const std::string& name) {
+  // nlohmann stops at a NUL as at the end of the text: "{...}\0junk" would pass.
+  const std::size_t nul = json_text.find('\0');
+  if (nul != std::string::npos)
+    throw Error("config '" + origin + "': a NUL byte at offset " + std::to_string(nul) +
+                " (a config is JSON text)");
   // nlohmann keeps the last of two equal keys silently; {"n_head": 4, "n_head": 8} is a typo
   // to report, not a choice to make for the user. Only the top-level object's keys matter.
   int depth = 0;
@@ -197,11 +203,10 @@ ModelConfig load_config(const std::string& path_or_name) {
     }
     path = bundled;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("config '" + path.string() + "': cannot read");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), path.string(), path.stem().string());
+  // A regular file of a config's size (fs::is_regular_file above follows links; this also
+  // refuses a FIFO swapped in since, without blocking).
+  const std::string text = read_regular_file("config", path.string(), 1 << 20);
+  return parse_config(text, path.string(), path.stem().string());
 }
 
 }  // namespace cugpt

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(config safetensors npy tokenizer)
+((${#targets[@]})) || targets=(config safetensors npy tokenizer manifest options dataset)
 
 clangxx=$(command -v clang++ || true)
 [ -n "$clangxx" ] || { echo "fuzz: no clang++ (scripts/install-deps.sh --fuzz)" >&2; exit 2; }

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "fuzz/checks.h"
+#include "fuzz/checks_inputs.h"
 #include "io/atomic_file.h"
 #include "models/factory.h"
 #include "models/param_report.h"
@@ -370,6 +371,21 @@ TEST(FuzzReplay, Tokenizer) {
   replay("tokenizer", [](const std::string& p) {
     const std::string bytes = read_all(p);
     fuzz::check_tokenizers(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  });
+}
+
+TEST(FuzzReplay, Manifest) {
+  replay("manifest", [](const std::string& p) { fuzz::check_manifest(read_all(p)); });
+}
+
+TEST(FuzzReplay, Options) {
+  replay("options", [](const std::string& p) { fuzz::check_option_text(read_all(p)); });
+}
+
+TEST(FuzzReplay, Dataset) {
+  replay("dataset", [](const std::string& p) {
+    const std::string bytes = read_all(p);
+    fuzz::check_dataset_bytes(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   });
 }
 

@@ -7,6 +7,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "kernels/error.h"
@@ -48,15 +51,29 @@ int code_point_to_byte(std::uint32_t cp) {
   return cp < inverse.size() ? inverse[cp] : -1;
 }
 
+// Tokenizer files are a few MiB (GPT-2's vocab.json is 1 MiB); a larger one is not read.
+constexpr std::int64_t kMaxTokenizerFileBytes = 64 << 20;
+
 std::string read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  // A regular file, checked without blocking before the read: a FIFO would hang the open, and
+  // a link to /dev/zero would grow the string without bound.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  struct stat st {};
+  const bool opened = fd >= 0 && ::fstat(fd, &st) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!opened)
     throw Error(path + ": cannot read " + what +
                 " (a BPE tokenizer directory holds vocab.json and merges.txt, or OpenAI's "
                 "encoder.json and vocab.bpe)");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": " + what + " is not a regular file");
+  if (st.st_size > kMaxTokenizerFileBytes)
+    throw Error(path + ": " + what + " is larger than the 64 MiB a tokenizer file may be");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot read " + what);
+  std::string out(static_cast<std::size_t>(st.st_size), '\0');
+  in.read(out.data(), st.st_size);
+  out.resize(static_cast<std::size_t>(in.gcount()));
+  return out;
 }
 
 std::size_t line_at(const std::string& text, std::size_t byte) {
@@ -140,6 +157,13 @@ void BpeTokenizer::load_vocab(const std::string& path) {
                   std::to_string(kMaxId) + "])");
     max_id = std::max(max_id, value.get<std::int64_t>());
   }
+  // Ids index a table: bounded by the entries before it is allocated, so one token with id
+  // 16,777,215 cannot cost a gigabyte.
+  constexpr std::int64_t kMaxUnusedIds = 1024;
+  if (max_id >= static_cast<std::int64_t>(j.size()) + kMaxUnusedIds)
+    throw Error(path + ": the ids run to " + std::to_string(max_id) + " but only " +
+                std::to_string(j.size()) + " tokens are listed (at most " +
+                std::to_string(kMaxUnusedIds) + " ids may be unused)");
   tokens_.assign(static_cast<std::size_t>(max_id + 1), std::string());
   used_.assign(tokens_.size(), false);
   for (const auto& [token, value] : j.items()) {

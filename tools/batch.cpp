@@ -4,11 +4,14 @@
 #include <cstdlib>
 #include <limits>
 
+#include "io/printable.h"
+
 namespace cugpt {
 
 std::vector<std::vector<std::int32_t>> parse_token_rows(const std::string& text, const char* what) {
   std::vector<std::vector<std::int32_t>> rows(1);
   std::string item;
+  bool after_comma = false;  // "1,2," ends its row with an empty entry, not a complete row
   const auto flush = [&](bool end_of_row) {
     std::size_t a = item.find_first_not_of(" \t\n");
     std::size_t b = item.find_last_not_of(" \t\n");
@@ -17,10 +20,10 @@ std::vector<std::vector<std::int32_t>> parse_token_rows(const std::string& text,
     if (s.empty()) {
       if (end_of_row && rows.back().empty())
         throw Error(std::string(what) + ": empty sequence " + std::to_string(rows.size()) +
-                    " in '" + text + "'");
-      if (!end_of_row)
+                    " in '" + printable(text) + "'");
+      if (!end_of_row || after_comma)
         throw Error(std::string(what) + ": empty entry in sequence " + std::to_string(rows.size()) +
-                    " of '" + text + "'");
+                    " of '" + printable(text) + "'");
       return;
     }
     errno = 0;
@@ -28,7 +31,7 @@ std::vector<std::vector<std::int32_t>> parse_token_rows(const std::string& text,
     const long long v = std::strtoll(s.c_str(), &end, 10);
     if (*end != '\0' || errno == ERANGE || v < std::numeric_limits<std::int32_t>::min() ||
         v > std::numeric_limits<std::int32_t>::max())
-      throw Error(std::string(what) + ": '" + s + "' is not an integer id");
+      throw Error(std::string(what) + ": '" + printable(s) + "' is not an integer id");
     rows.back().push_back(static_cast<std::int32_t>(v));
   };
   if (text.find_first_not_of(" \t\n") == std::string::npos)
@@ -36,11 +39,14 @@ std::vector<std::vector<std::int32_t>> parse_token_rows(const std::string& text,
   for (char c : text) {
     if (c == ',') {
       flush(false);
+      after_comma = true;
     } else if (c == ';') {
       flush(true);
       rows.emplace_back();
+      after_comma = false;
     } else {
       item += c;
+      if (c != ' ' && c != '\t' && c != '\n') after_comma = false;
     }
   }
   flush(true);
@@ -54,7 +60,7 @@ Batch make_batch(const ModelConfig& config, const std::vector<std::vector<std::i
   for (const auto& r : rows) T = std::max(T, r.size());
   const bool pads = config.family == ModelFamily::roberta;
   for (std::size_t b = 0; b < rows.size(); ++b) {
-    if (rows[b].size() != T && !pads)
+    if (rows[b].size() != rows[0].size() && !pads)
       throw Error("sequences have different lengths (" + std::to_string(rows[0].size()) + " and " +
                   std::to_string(rows[b].size()) + " tokens): " + family_name(config.family) +
                   " batches must be rectangular");

@@ -19,6 +19,7 @@
 #include "tools/batch.h"
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
+#include "tools/options.h"
 
 namespace cugpt::tools {
 
@@ -229,14 +230,23 @@ void add_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   auto* sub = app.add_subcommand("bench", "Time a forward pass against the device's ceilings");
   sub->add_option("config", o->config, "Config path or bundled name")->required();
-  sub->add_option("--batch", o->batch, "Sequences per forward")->capture_default_str();
-  sub->add_option("--seq", o->seq, "Tokens per sequence")->capture_default_str();
+  sub->add_option("--batch", o->batch, "Sequences per forward")
+      ->check(opt::count(1, opt::kMaxBatch))
+      ->capture_default_str();
+  sub->add_option("--seq", o->seq, "Tokens per sequence")
+      ->check(opt::count(1, opt::kMaxTokens))
+      ->capture_default_str();
   sub->add_option("--dtype", o->dtype, "Compute dtype: f32, bf16 or f16 (cpu: f32 or f64)")
       ->capture_default_str();
   sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
-  sub->add_option("--iters", o->iters, "Timed forwards")->capture_default_str();
-  sub->add_option("--warmup", o->warmup, "Untimed forwards first")->capture_default_str();
+  sub->add_option("--iters", o->iters, "Timed forwards")
+      ->check(opt::count(1, 1000000))
+      ->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "Untimed forwards first")
+      ->check(opt::count(0, 1000000))
+      ->capture_default_str();
   sub->add_option("--decode", o->decode, "Batch-1 decode steps to time (0: none)")
+      ->check(opt::count(0, opt::kMaxTokens))
       ->capture_default_str();
   sub->add_option("--weights", o->weights, "safetensors checkpoint (default: random init)");
   sub->add_option("--peaks", o->peaks,

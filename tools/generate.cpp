@@ -17,6 +17,7 @@
 #include "tools/batch.h"
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
+#include "tools/options.h"
 
 namespace cugpt::tools {
 
@@ -101,14 +102,18 @@ void add_generate(CLI::App& app) {
       sub->add_option("--tokenizer", o->tokenizer,
                       "byte, or a directory with GPT-2/RoBERTa vocab.json + merges.txt")
           ->capture_default_str();
-  sub->add_option("--max-new", o->options.max_new, "Tokens to generate")->capture_default_str();
+  sub->add_option("--max-new", o->options.max_new, "Tokens to generate")
+      ->check(opt::count(0, opt::kMaxTokens))
+      ->capture_default_str();
   sub->add_option("--temperature", o->options.temperature, "0 = greedy")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(opt::real(0, 1e6));
   sub->add_option("--top-k", o->options.top_k, "Sample among the k largest logits (0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--seed", o->options.seed, "Sampling seed")->capture_default_str();
+      ->check(opt::count(0, opt::kMaxTokens));
+  sub->add_option("--seed", o->options.seed, "Sampling seed")
+      ->check(opt::seed())
+      ->capture_default_str();
   sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "Compute dtype")->capture_default_str();
   on_run(sub, [o, tokens, tokenizer] {

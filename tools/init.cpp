@@ -11,6 +11,7 @@
 #include "nn/bytes.h"
 #include "tools/commands.h"
 #include "tools/format.h"
+#include "tools/options.h"
 
 namespace cugpt::tools {
 
@@ -50,7 +51,7 @@ void add_init(CLI::App& app) {
   auto* sub = app.add_subcommand("init", "Write a freshly initialised model (safetensors)");
   sub->add_option("config", o->config, "Config path or bundled name")->required();
   sub->add_option("--out", o->out, "Output .safetensors file")->required();
-  sub->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  sub->add_option("--seed", o->seed, "Random seed")->check(opt::seed())->capture_default_str();
   sub->add_option("--dtype", o->dtype,
                   "Stored dtype: f32, bf16, f16 or f64 (any loads anywhere, converted)")
       ->capture_default_str();

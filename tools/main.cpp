@@ -3,6 +3,10 @@
 
 #include <cstdio>
 #include <exception>
+#include <new>
+#include <stdexcept>
+
+#include "io/printable.h"
 
 #include "tools/commands.h"
 
@@ -30,13 +34,28 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // One line, like every other error; --help lists the options.
-    std::fprintf(stderr, "cugpt: error: %s (see cugpt --help)\n", e.what());
+    std::fprintf(stderr, "cugpt: error: %s (see cugpt --help)\n",
+                 cugpt::one_line(e.what()).c_str());
     return 2;
   }
   try {
     return cugpt::tools::run_selected(app);
+  } catch (const std::bad_alloc&) {
+    // Not "std::bad_alloc": what the user can act on. (Plans are checked before allocating;
+    // this is the net under them.)
+    std::fprintf(stderr,
+                 "cugpt: error: out of host memory (the request is larger than this "
+                 "machine can allocate)\n");
+    return 1;
+  } catch (const std::length_error&) {
+    std::fprintf(stderr,
+                 "cugpt: error: out of host memory (a size beyond what a container "
+                 "can hold)\n");
+    return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cugpt: error: %s\n", e.what());
+    // cugpt's own errors are one line already; control characters from a file or an argument
+    // are escaped here once more, whatever path they took.
+    std::fprintf(stderr, "cugpt: error: %s\n", cugpt::one_line(e.what()).c_str());
     return 1;
   }
 }

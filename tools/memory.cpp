@@ -12,6 +12,7 @@
 #include "models/factory.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
+#include "tools/options.h"
 #include "train/memory_plan.h"
 #include "viz/memory_plot.h"
 
@@ -270,9 +271,12 @@ void add_memory(CLI::App& app) {
                   "as forward and bench), or generate (prefill + KV-cache decode; infer is its "
                   "old name)")
       ->capture_default_str();
-  auto* batch = sub->add_option("--batch", c->batch, "Sequences")->capture_default_str();
-  auto* seq = sub->add_option("--seq", c->seq,
-                              "Tokens per sequence (default: the longest the model takes)");
+  auto* batch = sub->add_option("--batch", c->batch, "Sequences")
+                    ->check(opt::count(1, opt::kMaxBatch))
+                    ->capture_default_str();
+  auto* seq =
+      sub->add_option("--seq", c->seq, "Tokens per sequence (default: the longest the model takes)")
+          ->check(opt::count(1, opt::kMaxTokens));
   sub->add_option("--dtype", c->dtype, "f32, bf16 or f16")->capture_default_str();
   auto* optimizer = sub->add_option("--optimizer", c->optimizer, "adamw or sgd (train only)")
                         ->capture_default_str();
@@ -281,10 +285,12 @@ void add_memory(CLI::App& app) {
           ->check(CLI::Range(0, 3))
           ->capture_default_str();
   sub->add_option("--vram", c->vram, "The card's memory, with a unit (4GiB)")
+      ->check(opt::size())
       ->capture_default_str();
   sub->add_option("--reserve", c->reserve,
                   "Memory outside the arena (default " + format_bytes(kDefaultReserve) +
-                      ": CUDA context + cuBLAS state)");
+                      ": CUDA context + cuBLAS state)")
+      ->check(opt::size(0));
   auto* max_batch = sub->add_flag("--max-batch", c->max_batch, "Print the largest batch that fits");
   sub->add_flag("--max-seq", c->max_seq, "Print the longest sequence that fits")
       ->excludes(max_batch);

@@ -7,12 +7,13 @@
 #include <memory>
 #include <string>
 
-#include "io/atomic_file.h"
+#include "io/checkpoint_dir.h"
 #include "models/factory.h"
 #include "models/init.h"
 #include "nn/bytes.h"
 #include "text/tokenizer.h"
 #include "tools/commands.h"
+#include "tools/options.h"
 #include "train/memory_plan.h"
 #include "train/trainer.h"
 
@@ -78,18 +79,22 @@ int run_train(TrainCli& c) {
   c.o.optim.kind = parse_optimizer(c.optimizer);
   const Device device = parse_device(c.device);
   if (device.is_meta()) throw Error("train needs a device that computes (see `cugpt memory`)");
-  if (!c.out.empty()) {
-    // An unwritable --out fails now, not after the training it was to keep.
-    std::error_code ec;
-    std::filesystem::create_directories(c.out, ec);
-    if (ec) throw Error("train: cannot write checkpoints to '" + c.out + "': " + ec.message());
-    AtomicFile probe(c.out + "/model.safetensors");  // discarded unless committed
-  }
+  // An unwritable --out, or one another run writes to, fails now, not after the training it
+  // was to keep; the lock is held until the run ends.
+  std::unique_ptr<CheckpointDir> out;
+  if (!c.out.empty()) out = std::make_unique<CheckpointDir>(c.out);
   const auto tokenizer = load_tokenizer(c.tokenizer);
   const Dataset data = Dataset::load(c.data, config.vocab_size, 0.1, tokenizer.get());
   const std::string data_name =
       data_format(c.data) == DataFormat::text ? c.data + " [" + tokenizer->name() + "]" : c.data;
-  const std::uint64_t budget = c.arena.empty() ? default_budget(device) : parse_bytes(c.arena);
+  const std::uint64_t budget =
+      c.arena.empty() ? default_budget(device) : opt::parse_size("--arena", c.arena);
+  // A cpu arena is host memory: one above the machine's would be found out only by swapping
+  // or the OOM killer, long after the work began. (A cuda arena is reserved at once and fails.)
+  const std::uint64_t physical = opt::physical_memory();
+  if (device.is_cpu() && physical > 0 && budget > physical)
+    throw Error("train: --arena " + format_bytes(budget) + " is more than this machine's " +
+                format_bytes(physical) + " of memory");
   c.o.batch = resolve_batch(c, config, budget, device);
   auto arena = Arena::create(device, budget);
   auto gpt = build_gpt(config, arena, parse_dtype(c.dtype), "training");
@@ -111,7 +116,7 @@ int run_train(TrainCli& c) {
   std::signal(SIGINT, on_sigint);
   const auto save = [&] {
     if (c.out.empty()) return;
-    trainer.save(c.out);
+    trainer.save(*out);
     std::printf("checkpoint: %s (step %lld)\n", c.out.c_str(),
                 static_cast<long long>(trainer.steps_done()));
   };
@@ -155,18 +160,32 @@ void add_train(CLI::App& app) {
   sub->add_option("--tokenizer", c->tokenizer,
                   "For text data: byte, or a directory with GPT-2/RoBERTa vocab.json + merges.txt")
       ->capture_default_str();
-  sub->add_option("--steps", c->o.steps, "Optimizer steps")->capture_default_str();
+  sub->add_option("--steps", c->o.steps, "Optimizer steps")
+      ->check(opt::count(1, opt::kMaxSteps))
+      ->capture_default_str();
   sub->add_option("--arena", c->arena,
-                  "Arena size (default: the device's budget); 3.6GiB trains as on a 4 GB card");
+                  "Arena size (default: the device's budget); 3.6GiB trains as on a 4 GB card")
+      ->check(opt::size());
   sub->add_option("--batch", c->batch,
                   "Sequences per micro-batch, or auto: the largest that fits the arena")
       ->capture_default_str();
-  sub->add_option("--seq", c->o.seq, "Tokens per sequence")->capture_default_str();
-  sub->add_option("--accum", c->o.accum, "Micro-batches per step")->capture_default_str();
-  sub->add_option("--lr", c->o.optim.lr, "Peak learning rate")->capture_default_str();
-  sub->add_option("--warmup", c->o.warmup, "Warmup steps")->capture_default_str();
-  sub->add_option("--weight-decay", c->o.optim.weight_decay)->capture_default_str();
+  sub->add_option("--seq", c->o.seq, "Tokens per sequence")
+      ->check(opt::count(1, opt::kMaxTokens))
+      ->capture_default_str();
+  sub->add_option("--accum", c->o.accum, "Micro-batches per step")
+      ->check(opt::count(1, opt::kMaxTokens))
+      ->capture_default_str();
+  sub->add_option("--lr", c->o.optim.lr, "Peak learning rate")
+      ->check(opt::real(0, 10))
+      ->capture_default_str();
+  sub->add_option("--warmup", c->o.warmup, "Warmup steps")
+      ->check(opt::count(0, opt::kMaxSteps))
+      ->capture_default_str();
+  sub->add_option("--weight-decay", c->o.optim.weight_decay)
+      ->check(opt::real(0, 10))
+      ->capture_default_str();
   sub->add_option("--clip", c->o.optim.clip, "Global gradient-norm clip (0: off)")
+      ->check(opt::real(0, 1e9))
       ->capture_default_str();
   sub->add_option("--optimizer", c->optimizer, "adamw or sgd")->capture_default_str();
   sub->add_option("--recompute", c->o.recompute,
@@ -177,11 +196,18 @@ void add_train(CLI::App& app) {
                   "f32 or f64 on cpu; f32, bf16 or f16 on cuda (f16: dynamic loss scaling)")
       ->capture_default_str();
   sub->add_option("--device", c->device, "cpu or cuda")->capture_default_str();
-  sub->add_option("--seed", c->o.seed, "Initialisation and data seed")->capture_default_str();
-  sub->add_option("--eval-every", c->o.eval_every, "Validate every N steps (0: never)")
+  sub->add_option("--seed", c->o.seed, "Initialisation and data seed")
+      ->check(opt::seed())
       ->capture_default_str();
-  sub->add_option("--eval-batches", c->o.eval_batches)->capture_default_str();
-  sub->add_option("--log-every", c->log_every)->capture_default_str();
+  sub->add_option("--eval-every", c->o.eval_every, "Validate every N steps (0: never)")
+      ->check(opt::count(0, opt::kMaxSteps))
+      ->capture_default_str();
+  sub->add_option("--eval-batches", c->o.eval_batches)
+      ->check(opt::count(1, opt::kMaxTokens))
+      ->capture_default_str();
+  sub->add_option("--log-every", c->log_every)
+      ->check(opt::count(1, opt::kMaxSteps))
+      ->capture_default_str();
   sub->add_option("--out", c->out, "Checkpoint directory (written at the end and on Ctrl-C)");
   sub->add_option("--resume", c->resume, "Continue from this checkpoint directory");
   on_run(sub, [c] { return run_train(*c); });

@@ -1,9 +1,6 @@
 #include "train/dataset.h"
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-
+#include "io/input_file.h"
 #include "kernels/error.h"
 
 namespace cugpt {
@@ -59,6 +56,9 @@ std::size_t llmc_header(const std::vector<unsigned char>& bytes, const std::stri
 }
 }  // namespace
 
+// Every token becomes an int32 in memory (4 bytes a byte of text): 2 GiB of data is 8 GiB.
+constexpr std::uint64_t kMaxDataBytes = 2ull << 30;
+
 DataFormat data_format(const std::string& path) {
   if (ends_with(path, ".u32.bin") || ends_with(path, ".bin32")) return DataFormat::u32;
   return ends_with(path, ".bin") ? DataFormat::u16 : DataFormat::text;
@@ -66,12 +66,10 @@ DataFormat data_format(const std::string& path) {
 
 Dataset Dataset::load(const std::string& path, std::int64_t vocab, double val_fraction,
                       const Tokenizer* tokenizer) {
-  if (std::filesystem::is_directory(path))
-    throw Error("data '" + path + "': is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("data '" + path + "': cannot read");
-  const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
-                                         std::istreambuf_iterator<char>());
+  // A regular file, read whole up to the limit: a FIFO would hang, /dev/zero never end.
+  const std::string raw = read_regular_file("data", path, kMaxDataBytes);
+  const auto* bytes_begin = reinterpret_cast<const unsigned char*>(raw.data());
+  const std::vector<unsigned char> bytes(bytes_begin, bytes_begin + raw.size());
   std::vector<std::int32_t> tokens;
   const DataFormat format = data_format(path);
   const bool u32 = format == DataFormat::u32;

@@ -2,10 +2,11 @@
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <map>
 
 #include "io/checkpoint.h"
+#include "io/checkpoint_dir.h"
+#include "io/numbers.h"
 #include "io/safetensors.h"
 #include "nn/ops_backward.h"
 #include "nn/timing.h"
@@ -84,9 +85,11 @@ double Trainer::evaluate() const {
 }
 
 void Trainer::save(const std::string& dir) const {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error("cannot create '" + dir + "': " + ec.message());
+  CheckpointDir out(dir);
+  save(out);
+}
+
+void Trainer::save(CheckpointDir& out) const {
   const std::map<std::string, std::string> meta = {
       {"format", "pt"},
       {"generator", "cugpt train"},
@@ -97,28 +100,50 @@ void Trainer::save(const std::string& dir) const {
       // %.17g: the scale is a power of two, but any double survives the round trip.
       {"loss_scale", format_double(optimizer_.scaler().scale())},
       {"loss_scale_good_steps", std::to_string(optimizer_.scaler().good_steps())}};
-  // The optimizer first: a crash between the two writes leaves a model file from the previous
-  // step, which resume() refuses rather than mixing steps.
-  save_safetensors(dir + "/optimizer.safetensors", optimizer_.named_state(), meta);
-  save_checkpoint(model_, dir + "/model.safetensors", meta);
+  // Both files go into one step directory committed by its manifest (io/checkpoint_dir.h).
+  out.publish(
+      optimizer_.steps(),
+      {{"model.safetensors",
+        [&](const std::string& p) { return save_checkpoint(model_, p, meta); }},
+       {"optimizer.safetensors",
+        [&](const std::string& p) { return save_safetensors(p, optimizer_.named_state(), meta); }}},
+      {{"config", model_.config().name},
+       {"optimizer", optimizer_name(options_.optim.kind)},
+       {"generator", "cugpt train"}});
 }
 
 void Trainer::resume(const std::string& dir) {
-  const std::string model_path = dir + "/model.safetensors";
-  const std::string opt_path = dir + "/optimizer.safetensors";
+  // Sizes and checksums first: a torn or mixed pair is refused naming the file.
+  const CheckpointManifest manifest = verify_checkpoint(dir);
+  const std::string step_dir = dir + "/" + manifest.directory;
+  const std::string model_path = step_dir + "/model.safetensors";
+  const std::string opt_path = step_dir + "/optimizer.safetensors";
+  for (const char* name : {"model.safetensors", "optimizer.safetensors"}) {
+    bool listed = false;
+    for (const ManifestFile& f : manifest.files) listed = listed || f.name == name;
+    if (!listed) throw Error("checkpoint '" + dir + "': the manifest lists no " + name);
+  }
   const SafetensorsFile opt_file = SafetensorsFile::open(opt_path);
   const SafetensorsFile model_file = SafetensorsFile::open(model_path);
-  const auto step_of = [](const SafetensorsFile& f) {
-    auto it = f.metadata().find("step");
-    if (it == f.metadata().end()) throw Error("'" + f.path() + "' has no training step");
-    return std::stoll(it->second);
+  // Metadata read back from a file is validated as an option would be: "step": "-5" would
+  // otherwise train with a negative learning rate.
+  const auto field = [](const SafetensorsFile& f, const char* key) -> const std::string* {
+    auto it = f.metadata().find(key);
+    return it == f.metadata().end() ? nullptr : &it->second;
   };
-  const long long step = step_of(model_file);
-  if (step_of(opt_file) != step)
-    throw Error("'" + dir + "': model and optimizer checkpoints are from different steps");
-  auto opt_meta = opt_file.metadata().find("optimizer");
-  if (opt_meta == opt_file.metadata().end() ||
-      opt_meta->second != optimizer_name(options_.optim.kind))
+  const auto where = [](const SafetensorsFile& f, const char* key) {
+    return "'" + f.path() + "': metadata '" + key + "'";
+  };
+  const auto step_of = [&](const SafetensorsFile& f) {
+    const std::string* s = field(f, "step");
+    if (!s) throw Error("'" + f.path() + "' has no training step");
+    return parse_int(where(f, "step"), *s, 0, std::int64_t{1} << 53);
+  };
+  const std::int64_t step = step_of(model_file);
+  if (step_of(opt_file) != step || step != manifest.step)
+    throw Error("checkpoint '" + dir + "': model, optimizer and manifest are from different steps");
+  const std::string* opt_name = field(opt_file, "optimizer");
+  if (!opt_name || *opt_name != optimizer_name(options_.optim.kind))
     throw Error("'" + opt_path + "' holds the state of another optimizer");
   // Validate every state tensor before loading any (name, shape, dtype), then copy.
   auto state = optimizer_.named_state();
@@ -130,6 +155,18 @@ void Trainer::resume(const std::string& dir) {
   }
   if (opt_file.entries().size() != state.size())
     throw Error("'" + opt_path + "' has tensors this optimizer does not");
+  // Checkpoints from before mixed precision carry no scaler state: keep the defaults.
+  const std::string* skipped = field(opt_file, "skipped_steps");
+  const std::int64_t skipped_steps =
+      skipped ? parse_int(where(opt_file, "skipped_steps"), *skipped, 0, step) : 0;
+  const std::string* scale = field(opt_file, "loss_scale");
+  const std::string* good = field(opt_file, "loss_scale_good_steps");
+  double scale_value = 0;
+  std::int64_t good_value = 0;
+  if (scale && good) {
+    scale_value = parse_real(where(opt_file, "loss_scale"), *scale, 0x1p-1000, 0x1p1000);
+    good_value = parse_int(where(opt_file, "loss_scale_good_steps"), *good, 0, step);
+  }
   load_checkpoint(model_, model_path);
   for (auto& [name, t] : state) {
     std::vector<unsigned char> buf(t.nbytes());
@@ -138,13 +175,8 @@ void Trainer::resume(const std::string& dir) {
   }
   optimizer_.set_steps(static_cast<long>(step));
   optimizer_.master_weights_loaded();  // 16-bit parameters: the masters came with the states
-  // Checkpoints from before mixed precision carry no scaler state: keep the defaults.
-  const auto& meta = opt_file.metadata();
-  const auto skipped = meta.find("skipped_steps");
-  if (skipped != meta.end()) optimizer_.set_skipped_steps(std::stol(skipped->second));
-  const auto scale = meta.find("loss_scale"), good = meta.find("loss_scale_good_steps");
-  if (scale != meta.end() && good != meta.end())
-    optimizer_.scaler().restore(std::stod(scale->second), std::stol(good->second));
+  if (skipped) optimizer_.set_skipped_steps(static_cast<long>(skipped_steps));
+  if (scale && good) optimizer_.scaler().restore(scale_value, static_cast<long>(good_value));
 }
 
 }  // namespace cugpt

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "io/checkpoint_dir.h"
 #include "models/gpt.h"
 #include "nn/optimizer.h"
 #include "train/dataset.h"
@@ -44,10 +45,13 @@ class Trainer {
   std::int64_t steps_done() const { return optimizer_.steps(); }
   Optimizer& optimizer() { return optimizer_; }
 
-  // dir/model.safetensors (parameters) and dir/optimizer.safetensors (states, master weights,
-  // and the loss scaler's state in the metadata), each written atomically and stamped with the
-  // step; resume() checks that the two belong together.
+  // model.safetensors (parameters) and optimizer.safetensors (states, master weights, and the
+  // loss scaler's state in the metadata), each stamped with the step, committed together as
+  // one checkpoint of `dir` (io/checkpoint_dir.h). save(dir) locks the directory for the save;
+  // a run that saves several times holds a CheckpointDir. resume() verifies the manifest (sizes,
+  // checksums, steps) and refuses a torn or mixed pair naming the file.
   void save(const std::string& dir) const;
+  void save(CheckpointDir& out) const;
   void resume(const std::string& dir);
 
  private:

@@ -160,13 +160,13 @@ expect_fail "generate past the positions" "exceeds the 24 positions" - "$cugpt" 
   --weights "$w" --tokens "1,2,3" --max-new 22
 expect_fail "bench seq past the positions" "--seq 25 is longer than the 24 positions of gpt2-tiny" - \
   "$cugpt" bench gpt2-tiny --seq 25 --iters 1
-expect_fail "bench absurd batch" "more than 2\^31 tokens" - "$cugpt" bench gpt2-tiny --seq 24 \
+expect_fail "bench absurd batch" "more than 2\^31 tokens|--batch: 1000000000000 is out of range" - "$cugpt" bench gpt2-tiny --seq 24 \
   --batch 1000000000000 --iters 1
 
 # --- budgets -------------------------------------------------------------------------------
 expect_fail "memory reserve above the card" "the reserve is larger than the card" - "$cugpt" memory \
   gpt2-tiny --vram 100MiB --reserve 200MiB
-expect_fail "memory zero batch" "batch must be positive" - "$cugpt" memory gpt2-tiny --batch 0
+expect_fail "memory zero batch" "batch must be positive|--batch: 0 is out of range" - "$cugpt" memory gpt2-tiny --batch 0
 expect_fail "memory bad size" "invalid size '4XB'" - "$cugpt" memory gpt2-tiny --vram 4XB
 "$cugpt" memory gpt2-124m --mode infer --vram 400MiB --reserve 0 >"$tmp/out" 2>&1
 rc=$?
@@ -179,7 +179,7 @@ echo text >"$tmp/file"
 expect_fail "forward under a file" "cannot write '$tmp/file/x.npy': Not a directory" \
   "$tmp/file/x.npy" "$cugpt" forward gpt2-tiny --weights "$w" --tokens 1 --out "$tmp/file/x.npy"
 mkdir "$tmp/dir"
-expect_fail "init over a directory" "cannot write '$tmp/dir': Is a directory" - \
+expect_fail "init over a directory" "cannot write '$tmp/dir': it is a directory, not a regular file" - \
   "$cugpt" init gpt2-tiny --out "$tmp/dir"
 compgen -G "$tmp/dir.tmp*" >/dev/null && bad "init over a directory left a temporary" || ok
 # A full disk, simulated by a file size limit: the write fails, nothing is left behind...
@@ -264,6 +264,128 @@ for round in 1 2 3 4 5; do
 done
 fwd gpt2-tiny "$tmp/same.safetensors" >/dev/null && ok || bad "the concurrently written file does not load"
 compgen -G "$tmp/same.safetensors.tmp*" >/dev/null && bad "concurrent writers left a temporary" || ok
+
+# --- issue 15: checkpoints as one unit ----------------------------------------------------
+tr() { "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --batch 2 --seq 16 "$@"; }
+tr --steps 2 --out "$tmp/ck" >/dev/null 2>&1
+[ -s "$tmp/ck/manifest.json" ] && [ -d "$tmp/ck/step-2" ] && [ -s "$tmp/ck/model.safetensors" ] && ok ||
+  bad "train --out wrote no manifest and step directory: $(ls "$tmp/ck")"
+expect_ok "resume verifies the manifest" '^resumed from .* at step 2' tr --steps 3 --resume "$tmp/ck"
+# A second writer while the first holds the lock: one line, nothing mixed.
+tr --steps 100000 --log-every 100000 --out "$tmp/ck" >"$tmp/long.out" 2>&1 &
+pid=$!
+for _ in $(seq 50); do grep -q '^training' "$tmp/long.out" && break; sleep 0.1; done
+expect_fail "second writer" "checkpoint directory '$tmp/ck' is in use by another cugpt process" - \
+  tr --steps 1 --out "$tmp/ck"
+kill -9 $pid; wait $pid 2>/dev/null
+expect_ok "resume after the first writer's kill -9" '^resumed from .* at step 2' tr --steps 3 --resume "$tmp/ck"
+# Mixed: another run's optimizer beside this run's model is found by its checksum.
+tr --steps 1 --seed 7 --out "$tmp/ck_other" >/dev/null 2>&1
+cp "$tmp/ck_other/step-1/optimizer.safetensors" "$tmp/ck/step-2/optimizer.safetensors"
+expect_fail "resume a mixed pair" "step-2/optimizer.safetensors does not match its checksum" - \
+  tr --steps 3 --resume "$tmp/ck"
+truncate -s 100 "$tmp/ck_other/step-1/model.safetensors"
+expect_fail "resume a torn file" "step-1/model.safetensors is 100 bytes, the manifest says" - \
+  tr --steps 3 --resume "$tmp/ck_other"
+sed -i 's/"step": 1,/"step": -5,/' "$tmp/ck_other/manifest.json"
+expect_fail "resume a negative step" "field 'step' = -5 is out of range" - tr --steps 3 --resume "$tmp/ck_other"
+# A first checkpoint on a full disk leaves no optimizer without its model: nothing is committed.
+(trap '' XFSZ; ulimit -f 200; exec "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --steps 1 \
+  --batch 2 --seq 16 --out "$tmp/ck_full") >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -ne 0 ] && [ $rc -lt 128 ] && [ ! -e "$tmp/ck_full/manifest.json" ] &&
+  ! compgen -G "$tmp/ck_full/*.safetensors" >/dev/null && ok ||
+  bad "first checkpoint on a full disk: rc $rc, $(ls -a "$tmp/ck_full")"
+
+# --- issue 15: outputs that are not regular files are refused, never replaced -------------
+mknod "$tmp/null" c 1 3 2>/dev/null || mkfifo "$tmp/null"
+expect_fail "forward over a device" "cannot write '$tmp/null': it is a (character device|FIFO)" - \
+  "$cugpt" forward gpt2-tiny --weights "$w" --tokens 1 --out "$tmp/null"
+{ [ -c "$tmp/null" ] || [ -p "$tmp/null" ]; } && ok || bad "the device node was replaced"
+mkfifo "$tmp/fifo_out"
+expect_fail "init over a FIFO" "it is a FIFO, not a regular file" - "$cugpt" init gpt2-tiny --out "$tmp/fifo_out"
+echo keep >"$tmp/target"
+ln -s "$tmp/target" "$tmp/link.png"
+expect_fail "memory --plot over a symlink" "it is a symbolic link" - "$cugpt" memory gpt2-tiny --plot "$tmp/link.png"
+[ -L "$tmp/link.png" ] && [ "$(cat "$tmp/target")" = keep ] && ok || bad "the symlink or its target was replaced"
+
+# --- issue 15: inputs must be regular files, read within bounds ---------------------------
+mkfifo "$tmp/fifo_in"
+expect_fail "weights from a FIFO" "safetensors '$tmp/fifo_in': is a FIFO, not a regular file" - \
+  timeout 10 "$cugpt" forward gpt2-tiny --out "$tmp/fw.npy" --weights "$tmp/fifo_in" --tokens 1
+expect_fail "data from a FIFO" "data '$tmp/fifo_in': is a FIFO" - timeout 10 "$cugpt" train gpt2-bytes-tiny \
+  --data "$tmp/fifo_in" --steps 1
+expect_fail "data from /dev/zero" "data '/dev/zero': is a character device" - timeout 10 "$cugpt" \
+  train gpt2-bytes-tiny --data /dev/zero --steps 1
+mkdir -p "$tmp/tok_fifo" "$tmp/tok_zero" "$tmp/tok_id"
+mkfifo "$tmp/tok_fifo/vocab.json"
+ln -s /dev/zero "$tmp/tok_zero/vocab.json"
+for d in tok_fifo tok_zero tok_id; do printf '#version: 0.2\n' >"$tmp/$d/merges.txt"; done
+expect_fail "vocab.json a FIFO" "vocab.json: the vocabulary is not a regular file" - timeout 10 \
+  "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --tokenizer "$tmp/tok_fifo" --steps 1
+expect_fail "vocab.json linked to /dev/zero" "vocab.json: the vocabulary is not a regular file" - \
+  timeout 10 "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --tokenizer "$tmp/tok_zero" --steps 1
+python3 -c '
+import json, sys
+b = [*range(33, 127), *range(161, 173), *range(174, 256)]
+v = {chr(x): i for i, x in enumerate(b)}
+n = 0
+for x in range(256):
+    if x not in b:
+        v[chr(256 + n)] = len(v)
+        n += 1
+v["<|x|>"] = 16777215
+json.dump(v, open(sys.argv[1], "w"))' "$tmp/tok_id/vocab.json"
+expect_fail "vocab id 16777215" "ids run to 16777215 but only 257 tokens" - "$cugpt" train gpt2-bytes-tiny \
+  --data "$tmp/text.txt" --tokenizer "$tmp/tok_id" --steps 1
+printf '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}\0junk' >"$tmp/hdr"
+{ printf '\x3c\x00\x00\x00\x00\x00\x00\x00'; cat "$tmp/hdr"; head -c 4 /dev/zero; } >"$tmp/nul.safetensors"
+expect_fail "safetensors NUL after the header" "header holds a NUL byte at offset 54" - \
+  "$cugpt" forward gpt2-tiny --out "$tmp/fw.npy" --weights "$tmp/nul.safetensors" --tokens 1
+st "$tmp/hole.safetensors" '{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}' 8
+expect_fail "safetensors hole" "bytes \[0, 4\) of the data buffer belong to no tensor" - \
+  "$cugpt" forward gpt2-tiny --out "$tmp/fw.npy" --weights "$tmp/hole.safetensors" --tokens 1
+st "$tmp/trail.safetensors" '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}' 12
+expect_fail "safetensors trailing bytes" "8 bytes after the last tensor" - \
+  "$cugpt" forward gpt2-tiny --out "$tmp/fw.npy" --weights "$tmp/trail.safetensors" --tokens 1
+python3 -c '
+import json, struct, sys
+h = {"t%d" % i: {"dtype": "F32", "shape": [1], "data_offsets": [4 * i, 4 * i + 4]} for i in range(40000)}
+s = json.dumps(h).encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(s)) + s + bytes(160000))' "$tmp/many.safetensors"
+start=$(date +%s%N)
+"$cugpt" forward gpt2-tiny --out "$tmp/fw.npy" --weights "$tmp/many.safetensors" --tokens 1 >/dev/null 2>&1
+ms=$((($(date +%s%N) - start) / 1000000))
+[ $ms -lt 3000 ] && ok || bad "a header of 40,000 tensors took $ms ms (quadratic parse?)"
+printf '{"model_type": "gpt2", "vocab_size": 101, "n_positions": 24, "n_embd": 32, "n_layer": 2, "n_head": 4}\0junk' >"$tmp/nul.json"
+expect_fail "config NUL and junk" "a NUL byte at offset 101" - "$cugpt" params "$tmp/nul.json"
+
+# --- issue 15: numeric options, one line naming the option ---------------------------------
+while IFS='|' read -r name pattern args; do
+  # shellcheck disable=SC2086
+  expect_fail "option $name" "$pattern" - "$cugpt" $args
+done <<OPTIONS
+log-every 0|--log-every: 0 is out of range|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --log-every 0
+lr nan|--lr: 'nan' is not a finite number|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --lr nan
+lr inf|--lr: 'inf' is not a finite number|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --lr inf
+lr -1|--lr: -1 is out of range|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --lr -1
+clip nan|--clip: 'nan' is not a finite number|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --clip nan
+clip -1|--clip: -1 is out of range|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --clip -1
+weight-decay nan|--weight-decay: 'nan'|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --weight-decay nan
+eval-batches 0|--eval-batches: 0 is out of range|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --eval-batches 0
+eval-batches -3|--eval-batches: -3 is out of range|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --eval-batches -3
+arena overflow|--arena: '16000000TiB' is out of range|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --arena 16000000TiB
+arena above memory|is more than this machine's|train gpt2-bytes-tiny --data $tmp/text.txt --steps 1 --arena 1000TiB
+vram overflow|--vram: '16000000TiB' is out of range|memory gpt2-tiny --vram 16000000TiB
+temperature nan|--temperature: 'nan' is not a finite number|generate gpt2-tiny --weights $w --tokens 1 --temperature nan
+max-new int64|--max-new: 9223372036854775807 is out of range|generate gpt2-tiny --weights $w --tokens 1 --max-new 9223372036854775807
+tokens trailing comma|tokens: empty entry in sequence 1 of '1,2,'|forward gpt2-tiny --out $tmp/fw.npy --weights $w --tokens 1,2,
+ragged message|different lengths \(2 and 3 tokens\)|forward gpt2-tiny --out $tmp/fw.npy --weights $w --tokens 1,2;1,2,3
+seed -1|--seed: '-1' is not an integer >= 0|init gpt2-tiny --out $tmp/seed.safetensors --seed -1
+OPTIONS
+expect_fail "newline and ESC in an argument" 'tokens: .1\\n2\\x1B\[31m. is not an integer id' - \
+  "$cugpt" forward gpt2-tiny --out "$tmp/fw.npy" --weights "$w" --tokens $'1\n2\e[31m'
+expect_fail "ESC in a config name" 'config .gpt\\x1B\[31m. is neither' - "$cugpt" params $'gpt\e[31m'
 
 # --- the largest bundled model on the meta device: quick, and no real memory ----------------
 rss() {  # peak RSS in KiB of CMD, or "" without GNU time

@@ -1,0 +1,77 @@
+#include "tools/options.h"
+
+#include <unistd.h>
+
+#include "io/printable.h"
+#include "kernels/error.h"
+#include "nn/bytes.h"
+
+namespace cugpt::tools::opt {
+
+namespace {
+
+constexpr std::uint64_t kMaxSize = std::uint64_t{1} << 50;
+
+// CLI11 prefixes the option's name ("--lr: "); the parsers start with the name they were given,
+// here empty, so the " = " they put after it goes.
+std::string message_of(const Error& e) {
+  std::string m = e.what();
+  if (m.rfind(" = ", 0) == 0) m = m.substr(3);
+  return m;
+}
+
+template <typename F>
+CLI::Validator validator(const std::string& description, F check) {
+  return CLI::Validator(
+      [check](std::string& text) -> std::string {
+        try {
+          check(text);
+        } catch (const Error& e) {
+          return message_of(e);
+        }
+        return {};
+      },
+      description);
+}
+
+}  // namespace
+
+CLI::Validator count(std::int64_t min, std::int64_t max) {
+  return validator("INT in " + int_range(min, max),
+                   [=](const std::string& t) { parse_int("", t, min, max); });
+}
+
+CLI::Validator seed() {
+  return validator("UINT64", [](const std::string& t) { parse_uint("", t); });
+}
+
+CLI::Validator real(double min, double max) {
+  return validator("FINITE", [=](const std::string& t) { parse_real("", t, min, max); });
+}
+
+CLI::Validator size(std::uint64_t min) {
+  return validator("SIZE", [=](const std::string& t) { parse_size("", t, min); });
+}
+
+std::uint64_t parse_size(const std::string& option, const std::string& text, std::uint64_t min) {
+  std::uint64_t v = 0;
+  try {
+    v = parse_bytes(text);
+  } catch (const Error& e) {
+    throw Error(option.empty() ? e.what() : option + ": " + e.what());
+  }
+  // parse_bytes rounds through a double: a value past 2^63 comes back as garbage, so the
+  // bound is checked on the result and anything above 1 PiB refused.
+  if (v < min || v > kMaxSize)
+    throw Error(option + " = '" + printable(text, 60) + "' is out of range [" +
+                std::to_string(min) + " B, 1 PiB]");
+  return v;
+}
+
+std::uint64_t physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+}
+
+}  // namespace cugpt::tools::opt

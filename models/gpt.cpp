@@ -113,7 +113,7 @@ Tensor Gpt::hidden(const Batch& batch) const {
     positions[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(batch.T));
   Tensor x = ops::embedding(batch.tokens, positions, batch.B, batch.T, wte_.weight(), wpe_.weight(),
                             nullptr);
-  hook_as("embeddings", x);  // the residual stream entering the first block
+  x = hook_as("embeddings", std::move(x));  // the residual stream entering the first block
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     ArenaTag tag(x.arena(), "block " + std::to_string(i));
     x = blocks_[i].forward(x);

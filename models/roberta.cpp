@@ -97,7 +97,7 @@ Tensor Roberta::forward(const Batch& batch) const {
   Tensor x =
       emb_ln_.forward(ops::embedding(batch.tokens, positions, batch.B, batch.T, word_.weight(),
                                      position_.weight(), &token_type_.weight()));
-  hook_as("embeddings", x);  // the residual stream entering the first layer
+  x = hook_as("embeddings", std::move(x));  // the residual stream entering the first layer
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     ArenaTag tag(x.arena(), "layer " + std::to_string(i));
     x = layers_[i].forward(x, mask);

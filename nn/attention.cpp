@@ -62,6 +62,9 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const std::vector<std::int32
     const Tensor q = q_->forward(x), k = k_->forward(x), v = v_->forward(x);
     y = attend({&q, 0, &k, 0, &v, 0});
   }
+  // (B, T, C): head h's output in columns [h D, (h + 1) D), before the output projection mixes
+  // the heads: where a head is ablated or patched.
+  y = hook_as("heads", std::move(y));
   return hooked(out_ ? out_->forward(y) : y);
 }
 

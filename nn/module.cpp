@@ -94,14 +94,14 @@ void Module::attach_hooks(Hooks* hooks, const std::string& path) {
     child->attach_hooks(hooks, path.empty() ? name : path + "." + name);
 }
 
-const Tensor& Module::hooked(const Tensor& out) const {
-  if (hooks_ && hooks_->wants_output(path_)) hooks_->record(path_, out);
-  return out;
+Tensor Module::hooked(Tensor out) const {
+  if (!hooks_) return out;
+  return hooks_->apply(path_, std::move(out));
 }
 
-void Module::hook_as(const std::string& suffix, const Tensor& t) const {
-  const std::string name = path_.empty() ? suffix : path_ + "." + suffix;
-  if (hooks_ && hooks_->wants_output(name)) hooks_->record(name, t);
+Tensor Module::hook_as(const char* suffix, Tensor t) const {
+  if (!hooks_) return t;
+  return hooks_->apply(path_.empty() ? std::string(suffix) : path_ + "." + suffix, std::move(t));
 }
 
 }  // namespace cugpt

@@ -52,20 +52,20 @@ class Module {
   // The child at a dot path ("blocks.3.sa"), or nullptr.
   Module* find_module(const std::string& path);
 
-  // Forward hooks (nn/hooks.h): attaches `hooks` to this module and every descendant, each
-  // learning its qualified name below this one; nullptr detaches.
+  // Forward hooks (nn/hooks.h), which capture and may replace outputs: attaches `hooks` to this
+  // module and every descendant, each learning its qualified name below this one; nullptr detaches.
   void attach_hooks(Hooks* hooks, const std::string& path = "");
   // The qualified name given by the last attach_hooks ("" for the module it was called on).
   const std::string& path() const { return path_; }
 
  protected:
   Hooks* hooks() const { return hooks_; }
-  // Forward implementations return their output through this: it is recorded when the
-  // attached hooks ask for this module's output.
-  const Tensor& hooked(const Tensor& out) const;
-  // Records `t` under "<path>.<suffix>" (or "<suffix>" at the root) when the hooks ask for that
-  // name: values a forward computes without a module of their own (the embeddings' sum).
-  void hook_as(const std::string& suffix, const Tensor& t) const;
+  // Forward implementations return their output through this: the attached hooks may replace
+  // it (Hooks::write) and record it. Without hooks it costs one null check (out is moved).
+  Tensor hooked(Tensor out) const;
+  // The same at "<path>.<suffix>" (or "<suffix>" at the root): values a forward computes
+  // without a module of their own (the embeddings' sum, the attention heads' outputs).
+  Tensor hook_as(const char* suffix, Tensor t) const;
 
  private:
   void check_name(const std::string& name) const;

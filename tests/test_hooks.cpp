@@ -1,6 +1,7 @@
 // Forward hooks: globs, captured module outputs, and attention probabilities — rows that sum
 // to 1, causal and padding zeros, agreement with PyTorch's probabilities (scripts/make_golden.py)
-// — and that capturing does not change the logits.
+// — and that capturing does not change the logits; writes (zero, broadcast rows, a saved
+// activation) change the logits exactly where they write and nowhere else.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -192,6 +193,123 @@ TEST(ActivationStats, MeanStdRmsAndLargestMagnitude) {
   EXPECT_DOUBLE_EQ(s.rms, std::sqrt(14.0 / 4));
   EXPECT_DOUBLE_EQ(s.std, std::sqrt(14.0 / 4));
   EXPECT_DOUBLE_EQ(s.max_abs, 3.0);
+}
+
+// --- Writes ---------------------------------------------------------------------------------
+
+std::vector<float> logits_with(Loaded& l, Hooks& hooks) {
+  l.model->attach_hooks(&hooks);
+  std::vector<float> out = l.model->forward(l.batch).to_floats();
+  l.model->attach_hooks(nullptr);
+  return out;
+}
+
+// Which (b, t) rows of (B, T, V) logits differ from the reference at all.
+std::vector<bool> changed_rows(const std::vector<float>& a, const std::vector<float>& b,
+                               std::int64_t V) {
+  std::vector<bool> out(a.size() / static_cast<std::size_t>(V), false);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i] != b[i]) out[i / static_cast<std::size_t>(V)] = true;
+  return out;
+}
+
+// The last layer's attention heads: what they write reaches only their own position's logits.
+std::string last_heads(const ModelConfig& c) {
+  const std::string l = std::to_string(c.n_layer - 1);
+  return c.family == ModelFamily::gpt2 ? "transformer.h." + l + ".attn.heads"
+                                       : "blocks." + l + ".sa.heads";
+}
+
+class WriteFamilies : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(WriteFamilies, ZeroingOneHeadAtOnePositionChangesOnlyThatPositionsLogits) {
+  Loaded l = golden_model(GetParam());
+  const std::int64_t T = l.batch.T, V = l.config.vocab_size, D = l.config.head_dim();
+  Hooks none;
+  const std::vector<float> plain = logits_with(l, none);
+  const std::int64_t pos = 5, head = 2;
+  Hooks hooks;
+  hooks.write({last_heads(l.config), pos, head * D, D, {}});
+  const std::vector<bool> changed = changed_rows(plain, logits_with(l, hooks), V);
+  for (std::int64_t b = 0; b < l.batch.B; ++b)
+    for (std::int64_t t = 0; t < T; ++t)
+      EXPECT_EQ(changed[b * T + t], t == pos) << "batch " << b << " position " << t;
+}
+
+TEST_P(WriteFamilies, AResidualWriteChangesThatPositionAndLaterOnesOnly) {
+  Loaded l = golden_model(GetParam());
+  const std::int64_t T = l.batch.T, V = l.config.vocab_size;
+  Hooks none;
+  const std::vector<float> plain = logits_with(l, none);
+  const std::string block0 = l.config.family == ModelFamily::gpt2 ? "transformer.h.0" : "blocks.0";
+  const std::int64_t pos = 4;
+  Hooks hooks;
+  hooks.write({block0, pos, 0, -1, std::vector<float>(l.config.n_embd, 0.5f)});
+  const std::vector<bool> changed = changed_rows(plain, logits_with(l, hooks), V);
+  for (std::int64_t b = 0; b < l.batch.B; ++b)
+    for (std::int64_t t = 0; t < T; ++t)
+      EXPECT_EQ(changed[b * T + t], t >= pos) << "causal: batch " << b << " position " << t;
+}
+
+TEST_P(WriteFamilies, WritingBackTheSavedActivationChangesNothing) {
+  Loaded l = golden_model(GetParam());
+  Hooks save;
+  save.capture_outputs({"**"});
+  const std::vector<float> plain = logits_with(l, save);
+  Hooks hooks;
+  for (const Capture& c : save.captures()) hooks.write({c.name, -1, 0, -1, c.values});
+  EXPECT_EQ(plain, logits_with(l, hooks));  // bit for bit: f32 through f32
+  hooks.clear_writes();
+  EXPECT_EQ(plain, logits_with(l, hooks));
+}
+
+TEST_P(WriteFamilies, AGlobWritesEveryMatchAndCapturesSeeTheWrittenValue) {
+  Loaded l = golden_model(GetParam());
+  const std::string glob =
+      l.config.family == ModelFamily::gpt2 ? "transformer.h.*.mlp" : "blocks.*.ffwd.net";
+  Hooks hooks;
+  hooks.write({glob, -1, 0, -1, {}});
+  hooks.capture_outputs({glob});
+  Hooks none;
+  EXPECT_NE(logits_with(l, none), logits_with(l, hooks));
+  ASSERT_EQ(hooks.captures().size(), static_cast<std::size_t>(l.config.n_layer));
+  for (const Capture& c : hooks.captures())
+    for (float v : c.values) ASSERT_EQ(v, 0.0f) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, WriteFamilies, ::testing::Values("gpt-day18-tiny", "gpt2-tiny"));
+
+TEST(HookWrites, RowsBroadcastOverBatchAndPositions) {
+  auto arena = Arena::create(Device::cpu(), 1 << 20);
+  const std::int64_t B = 2, T = 3, N = 4;
+  Tensor t = Tensor::empty(arena, {B, T, N}, DType::f32, Category::activation);
+  std::vector<float> x(B * T * N);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+  t.copy_from_floats(x);
+  std::vector<float> seq(T * N);
+  for (std::size_t i = 0; i < seq.size(); ++i) seq[i] = -static_cast<float>(i) - 1;
+  Hooks hooks;
+  hooks.write({"a", -1, 1, 2, {10, 11, 12, 13}});  // one row everywhere, columns 1 and 2
+  hooks.write({"b", 1, 0, -1, seq});               // one sequence, position 1 only
+  const std::vector<float> a = hooks.apply("a", t).to_floats();
+  const std::vector<float> b = hooks.apply("b", t).to_floats();
+  for (std::int64_t r = 0; r < B * T; ++r)
+    for (std::int64_t c = 0; c < N; ++c) {
+      const std::size_t i = static_cast<std::size_t>(r * N + c);
+      EXPECT_EQ(a[i], c == 1 || c == 2 ? 10.0f + c : x[i]);
+      EXPECT_EQ(b[i], r % T == 1 ? seq[(r % T) * N + c] : x[i]);
+    }
+  EXPECT_EQ(t.to_floats(), x) << "the hooked tensor itself is left alone";
+  EXPECT_TRUE(hooks.apply("c", t).shares_storage(t)) << "no write: the same tensor";
+  Hooks bad;
+  bad.write({"a", -1, 0, -1, {1, 2, 3}});
+  EXPECT_THROW(bad.apply("a", t), Error);
+  Hooks cols;
+  cols.write({"a", -1, 3, 2, {}});
+  EXPECT_THROW(cols.apply("a", t), Error);
+  Hooks pos;
+  pos.write({"a", 3, 0, -1, {}});
+  EXPECT_THROW(pos.apply("a", t), Error);
 }
 
 }  // namespace

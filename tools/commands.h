@@ -23,6 +23,12 @@ void add_train(CLI::App& app);
 void add_memory(CLI::App& app);
 void add_inspect(CLI::App& app);
 void add_tokenize(CLI::App& app);
+// The analyses (analysis/): lens.cpp, ablate.cpp, patch.cpp, attribute.cpp, patterns.cpp.
+void add_lens(CLI::App& app);
+void add_ablate(CLI::App& app);
+void add_patch(CLI::App& app);
+void add_attribute(CLI::App& app);
+void add_patterns(CLI::App& app);
 
 // The Day-18 style parameter table, shared by `params` and `report`.
 void print_param_summary(const std::string& config);

@@ -24,6 +24,11 @@ int main(int argc, char** argv) {
   cugpt::tools::add_memory(app);
   cugpt::tools::add_inspect(app);
   cugpt::tools::add_tokenize(app);
+  cugpt::tools::add_lens(app);
+  cugpt::tools::add_ablate(app);
+  cugpt::tools::add_patch(app);
+  cugpt::tools::add_attribute(app);
+  cugpt::tools::add_patterns(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -28,7 +28,8 @@ struct DevicePeaks {
 std::optional<DevicePeaks> published_peaks(const std::string& device_name);
 
 // Measures the arena's device: a large device-to-device copy for bandwidth and a square GEMM
-// in `dtype` for throughput (f32 on cpu). Takes about a second.
+// in `dtype` for throughput (f32 on cpu), each the best of several runs; on cpu with the
+// kernels' thread count (kernels/cpu/threads.h). Takes about a second.
 DevicePeaks measure_peaks(const std::shared_ptr<Arena>& arena, DType dtype);
 
 }  // namespace cugpt

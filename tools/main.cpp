@@ -8,12 +8,19 @@
 
 #include "io/printable.h"
 
+#include "kernels/cpu/threads.h"
 #include "tools/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cugpt: a from-scratch C++/CUDA GPT framework for small GPUs"};
   app.set_version_flag("--version", std::string("cugpt ") + CUGPT_VERSION);
   app.require_subcommand(1);
+  // Global: `cugpt --threads 2 bench ...` or `cugpt bench ... --threads 2` (fallthrough).
+  int threads = 0;
+  app.add_option("--threads", threads,
+                 "Threads for the cpu kernels (default: CUGPT_THREADS, else every core)")
+      ->check(CLI::Range(1, 4096));
+  app.fallthrough();
   cugpt::tools::add_report(app);
   cugpt::tools::add_params(app);
   cugpt::tools::add_init(app);
@@ -44,6 +51,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (threads > 0) cugpt::kernels::set_cpu_threads(threads);
+    cugpt::kernels::cpu_threads();  // a bad CUGPT_THREADS fails here, in one line
     return cugpt::tools::run_selected(app);
   } catch (const std::bad_alloc&) {
     // Not "std::bad_alloc": what the user can act on. (Plans are checked before allocating;

@@ -1,12 +1,13 @@
 #include <cmath>
 
 #include "kernels/activation.h"
+#include "kernels/cpu/threads.h"
 
 namespace cugpt::kernels {
 
 namespace {
 template <typename T>
-void activate(T* out, const T* x, std::size_t n, Activation act) {
+void activate_range(T* out, const T* x, std::size_t n, Activation act) {
   switch (act) {
     case Activation::relu:
       for (std::size_t i = 0; i < n; ++i) out[i] = x[i] > T(0) ? x[i] : T(0);
@@ -25,6 +26,16 @@ void activate(T* out, const T* x, std::size_t n, Activation act) {
       return;
     }
   }
+}
+
+// Element-wise, so any split gives the same bits: fixed chunks, in parallel.
+template <typename T>
+void activate(T* out, const T* x, std::size_t n, Activation act) {
+  const double cost = act == Activation::relu ? 1 : 24;
+  parallel_chunks(static_cast<std::int64_t>(n), chunk_for(static_cast<std::int64_t>(n), cost),
+                  [&](std::int64_t i0, std::int64_t i1) {
+                    activate_range(out + i0, x + i0, static_cast<std::size_t>(i1 - i0), act);
+                  });
 }
 }  // namespace
 

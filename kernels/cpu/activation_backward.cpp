@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "kernels/activation.h"
+#include "kernels/cpu/threads.h"
 
 namespace cugpt::kernels {
 
@@ -8,7 +9,7 @@ namespace {
 // The exact derivatives of the forward formulas in cpu/activation.cpp. Each dout[i] is read
 // before dx[i] is written, so dx may alias dout.
 template <typename T>
-void activate_backward(T* dx, const T* dout, const T* x, std::size_t n, Activation act) {
+void backward_range(T* dx, const T* dout, const T* x, std::size_t n, Activation act) {
   switch (act) {
     case Activation::relu:
       for (std::size_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dout[i] : T(0);
@@ -37,6 +38,17 @@ void activate_backward(T* dx, const T* dout, const T* x, std::size_t n, Activati
       return;
     }
   }
+}
+
+// Element-wise: fixed chunks in parallel, the same bits for any thread count.
+template <typename T>
+void activate_backward(T* dx, const T* dout, const T* x, std::size_t n, Activation act) {
+  const double cost = act == Activation::relu ? 1 : 32;
+  parallel_chunks(static_cast<std::int64_t>(n), chunk_for(static_cast<std::int64_t>(n), cost),
+                  [&](std::int64_t i0, std::int64_t i1) {
+                    backward_range(dx + i0, dout + i0, x + i0, static_cast<std::size_t>(i1 - i0),
+                                   act);
+                  });
 }
 }  // namespace
 

@@ -1,56 +1,37 @@
 #include <Eigen/Core>
-#include <limits>
 
 #include "kernels/attention.h"
+#include "kernels/cpu/softmax_rows.h"
+#include "kernels/cpu/threads.h"
 #include "kernels/error.h"
 
 namespace cugpt::kernels {
 
 namespace {
+using cpu_detail::masked_softmax;
+
 template <typename T>
 using Rows = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 // A head's (T, D) slice of a (B, T, row_stride) buffer, read in place.
 template <typename T>
 using HeadView = Eigen::Map<T, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-// Turns a row of scores into probabilities over the keys the query may see (the first `keys`,
-// minus padding); every other entry becomes exactly 0, so that the row can be copied to probs
-// as is and P * V ignores it.
-template <typename T>
-void masked_softmax(T* row, int cols, int keys, const std::int32_t* mask) {
-  constexpr T lowest = -std::numeric_limits<T>::infinity();
-  Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> s(row, cols);
-  s.tail(cols - keys).setZero();
-  auto seen = s.head(keys);
-  if (mask)
-    for (int j = 0; j < keys; ++j)
-      if (!mask[j]) seen[j] = lowest;
-  const T mx = seen.maxCoeff();
-  if (mx == lowest) {  // no attendable key: a zero row
-    seen.setZero();
-    return;
-  }
-  seen = (seen - mx).exp();
-  // Eigen 3.3's vectorised exp clamps its input, so exp(-inf) is not exactly 0 there.
-  if (mask)
-    for (int j = 0; j < keys; ++j)
-      if (!mask[j]) seen[j] = 0;
-  seen /= seen.sum();
-}
-
-// One (batch, head) at a time, as two GEMMs around a row-wise softmax: for T up to ~1K the
+// One (batch, head) per chunk, as two GEMMs around a row-wise softmax: for T up to ~1K the
 // (T, T) score block is a few MB, and Eigen's GEMM is far faster than a per-query dot loop.
+// The (batch, head) pairs run in parallel (kernels/cpu/threads.h); each writes only its own
+// columns of out and its own block of probs.
 template <typename T>
 void attend(const AttentionArgs<T>& a) {
   CUGPT_CHECK(a.B >= 0 && a.T >= 0 && a.H > 0 && a.D > 0 && a.row_stride >= a.H * a.D,
               "attention: bad sizes");
   const int C = a.H * a.D;
   const Eigen::OuterStride<> in_stride(a.row_stride), out_stride(C);
-  Rows<T> S(a.T, a.T);
-  for (int b = 0; b < a.B; ++b) {
-    const std::size_t row0 = static_cast<std::size_t>(b) * a.T;
-    const std::int32_t* mask = a.key_mask ? a.key_mask + row0 : nullptr;
-    for (int h = 0; h < a.H; ++h) {
+  parallel_chunks(static_cast<std::int64_t>(a.B) * a.H, 1, [&](std::int64_t bh0, std::int64_t bh1) {
+    Rows<T> S(a.T, a.T);
+    for (std::int64_t bh = bh0; bh < bh1; ++bh) {
+      const int b = static_cast<int>(bh / a.H), h = static_cast<int>(bh % a.H);
+      const std::size_t row0 = static_cast<std::size_t>(b) * a.T;
+      const std::int32_t* mask = a.key_mask ? a.key_mask + row0 : nullptr;
       const std::size_t in0 = row0 * a.row_stride + static_cast<std::size_t>(h) * a.D;
       const HeadView<const Rows<T>> Q(a.q + in0, a.T, a.D, in_stride);
       const HeadView<const Rows<T>> K(a.k + in0, a.T, a.D, in_stride);
@@ -70,7 +51,7 @@ void attend(const AttentionArgs<T>& a) {
         Eigen::Map<Rows<T>>(a.probs + p0, a.T, a.T) = S;
       }
     }
-  }
+  });
 }
 }  // namespace
 

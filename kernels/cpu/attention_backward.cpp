@@ -1,90 +1,69 @@
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <vector>
+#include <Eigen/Core>
 
 #include "kernels/attention.h"
+#include "kernels/cpu/softmax_rows.h"
+#include "kernels/cpu/threads.h"
 #include "kernels/error.h"
 
 namespace cugpt::kernels {
 
 namespace {
-// One (batch, head) at a time, one query row at a time: the row of probabilities P is
-// recomputed exactly as the forward computes it, then
-//   dP = dout · V^T,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),
-//   dq = scale · dS · K,  dk += scale · dS^T · Q,  dv += P^T · dout.
-// Only two rows of length T exist at a time (P and dP).
+template <typename T>
+using Rows = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using HeadView = Eigen::Map<T, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// One (batch, head) per chunk, in parallel; each writes only its own head's columns of dq, dk
+// and dv (in a fused (B, T, 3C) gradient buffer the other columns belong to other heads, or
+// are not gradients at all). The probabilities P are recomputed exactly as the forward
+// computes them (the same GEMM and cpu_detail::masked_softmax), then, as GEMMs,
+//   dP = dout · V^T,  dS = scale · P ⊙ (dP − rowsum(dP ⊙ P)),
+//   dq = dS · K,  dk = dS^T · Q,  dv = P^T · dout.
+// Entries a query may not see are exactly 0 in P, hence in dS: they add nothing anywhere, and
+// a row with no visible key (all padding) gives zero gradients.
 template <typename T>
 void attend_backward(const AttentionBackwardArgs<T>& a) {
   CUGPT_CHECK(a.B >= 0 && a.T >= 0 && a.H > 0 && a.D > 0 && a.row_stride >= a.H * a.D,
               "attention_backward: bad sizes");
   CUGPT_CHECK(a.dq && a.dk && a.dv && a.dout, "attention_backward: null gradient pointer");
-  const std::size_t T_ = static_cast<std::size_t>(a.T), D = static_cast<std::size_t>(a.D);
-  const std::size_t stride = static_cast<std::size_t>(a.row_stride);
-  const std::size_t C = static_cast<std::size_t>(a.H) * D;
-  std::vector<T> p(T_), dp(T_);
-  for (std::size_t b = 0; b < static_cast<std::size_t>(a.B); ++b) {
-    const std::int32_t* mask = a.key_mask ? a.key_mask + b * T_ : nullptr;
-    const std::size_t base = b * T_ * stride;
-    for (std::size_t h = 0; h < static_cast<std::size_t>(a.H); ++h) {
-      // Zero only this head's columns: in a fused (B, T, 3C) gradient buffer the other columns
-      // belong to other heads (or are not gradients at all) and must stay as they are.
-      const std::size_t col = base + h * D;
-      for (std::size_t t = 0; t < T_; ++t) {
-        std::fill_n(a.dq + col + t * stride, D, T(0));
-        std::fill_n(a.dk + col + t * stride, D, T(0));
-        std::fill_n(a.dv + col + t * stride, D, T(0));
+  const int C = a.H * a.D;
+  const Eigen::OuterStride<> in_stride(a.row_stride), out_stride(C);
+  parallel_chunks(static_cast<std::int64_t>(a.B) * a.H, 1, [&](std::int64_t bh0, std::int64_t bh1) {
+    Rows<T> P(a.T, a.T), dS(a.T, a.T);
+    for (std::int64_t bh = bh0; bh < bh1; ++bh) {
+      const int b = static_cast<int>(bh / a.H), h = static_cast<int>(bh % a.H);
+      const std::size_t row0 = static_cast<std::size_t>(b) * a.T;
+      const std::int32_t* mask = a.key_mask ? a.key_mask + row0 : nullptr;
+      const std::size_t in0 = row0 * a.row_stride + static_cast<std::size_t>(h) * a.D;
+      const HeadView<const Rows<T>> Q(a.q + in0, a.T, a.D, in_stride);
+      const HeadView<const Rows<T>> K(a.k + in0, a.T, a.D, in_stride);
+      const HeadView<const Rows<T>> V(a.v + in0, a.T, a.D, in_stride);
+      const HeadView<const Rows<T>> dO(a.dout + row0 * C + static_cast<std::size_t>(h) * a.D, a.T,
+                                       a.D, out_stride);
+      HeadView<Rows<T>> dQ(a.dq + in0, a.T, a.D, in_stride);
+      HeadView<Rows<T>> dK(a.dk + in0, a.T, a.D, in_stride);
+      HeadView<Rows<T>> dV(a.dv + in0, a.T, a.D, in_stride);
+      P.noalias() = (Q * a.scale) * K.transpose();
+      for (int i = 0; i < a.T; ++i)
+        cpu_detail::masked_softmax(P.row(i).data(), a.T, a.causal ? i + 1 : a.T, mask);
+      dS.noalias() = dO * V.transpose();  // dP, turned into dS in place below
+      for (int i = 0; i < a.T; ++i) {
+        auto p = P.row(i).array();
+        auto ds = dS.row(i).array();
+        const T p_dp = (p * ds).sum();
+        ds = a.scale * p * (ds - p_dp);
       }
-      for (std::size_t i = 0; i < T_; ++i) {
-        const T* q = a.q + col + i * stride;
-        const std::size_t keys = a.causal ? i + 1 : T_;
-        T mx = -std::numeric_limits<T>::infinity();
-        for (std::size_t j = 0; j < keys; ++j) {
-          if (mask && mask[j] == 0) {
-            p[j] = -std::numeric_limits<T>::infinity();
-            continue;
-          }
-          const T* k = a.k + col + j * stride;
-          T s = 0;
-          for (std::size_t d = 0; d < D; ++d) s += q[d] * k[d];
-          p[j] = s * a.scale;
-          mx = std::max(mx, p[j]);
-        }
-        if (std::isinf(mx)) continue;  // every key masked: the output was zero, so is its grad
-        T sum = 0;
-        for (std::size_t j = 0; j < keys; ++j) {
-          p[j] = std::exp(p[j] - mx);
-          sum += p[j];
-        }
-        const T inv = T(1) / sum;
-        const T* go = a.dout + (b * T_ + i) * C + h * D;
-        T p_dp = 0;  // rowsum(dP ⊙ P)
-        for (std::size_t j = 0; j < keys; ++j) {
-          p[j] *= inv;
-          // A zero probability (masked or underflowed) contributes nothing to any gradient.
-          if (p[j] == T(0)) continue;
-          const T* v = a.v + col + j * stride;
-          T s = 0;
-          for (std::size_t d = 0; d < D; ++d) s += go[d] * v[d];
-          dp[j] = s;
-          p_dp += p[j] * s;
-        }
-        T* gq = a.dq + col + i * stride;
-        for (std::size_t j = 0; j < keys; ++j) {
-          if (p[j] == T(0)) continue;
-          const T ds = a.scale * p[j] * (dp[j] - p_dp);
-          const T* k = a.k + col + j * stride;
-          T* gk = a.dk + col + j * stride;
-          T* gv = a.dv + col + j * stride;
-          for (std::size_t d = 0; d < D; ++d) {
-            gq[d] += ds * k[d];
-            gk[d] += ds * q[d];
-            gv[d] += p[j] * go[d];
-          }
-        }
+      if (a.causal) {  // P and dS are lower triangular: half the products
+        dQ.noalias() = dS.template triangularView<Eigen::Lower>() * K;
+        dK.noalias() = dS.transpose().template triangularView<Eigen::Upper>() * Q;
+        dV.noalias() = P.transpose().template triangularView<Eigen::Upper>() * dO;
+      } else {
+        dQ.noalias() = dS * K;
+        dK.noalias() = dS.transpose() * Q;
+        dV.noalias() = P.transpose() * dO;
       }
     }
-  }
+  });
 }
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "kernels/attention_decode.h"
+#include "kernels/cpu/threads.h"
 #include "kernels/error.h"
 
 namespace cugpt::kernels {
@@ -15,11 +16,17 @@ void decode(const DecodeArgs<T>& a) {
               "attention_decode: bad sizes");
   const std::size_t D = static_cast<std::size_t>(a.D), C = static_cast<std::size_t>(a.H) * D;
   const std::size_t t_max = static_cast<std::size_t>(a.t_max);
-  std::vector<T> p(static_cast<std::size_t>(a.past + a.Tq));
-  for (std::size_t b = 0; b < static_cast<std::size_t>(a.B); ++b) {
-    for (std::size_t i = 0; i < static_cast<std::size_t>(a.Tq); ++i) {
-      const std::size_t keys = static_cast<std::size_t>(a.past) + i + 1;  // causal
-      for (std::size_t h = 0; h < static_cast<std::size_t>(a.H); ++h) {
+  // (batch, head) pairs in parallel, a few per chunk when the context is short: each writes
+  // only its own head's columns of out.
+  const std::int64_t pairs = static_cast<std::int64_t>(a.B) * a.H;
+  const double cost = 4.0 * static_cast<double>(a.past + a.Tq) * a.Tq * a.D;
+  parallel_chunks(pairs, chunk_for(pairs, cost), [&](std::int64_t bh0, std::int64_t bh1) {
+    std::vector<T> p(static_cast<std::size_t>(a.past + a.Tq));
+    for (std::int64_t bh = bh0; bh < bh1; ++bh) {
+      const std::size_t b = static_cast<std::size_t>(bh / a.H),
+                        h = static_cast<std::size_t>(bh % a.H);
+      for (std::size_t i = 0; i < static_cast<std::size_t>(a.Tq); ++i) {
+        const std::size_t keys = static_cast<std::size_t>(a.past) + i + 1;  // causal
         const T* q = a.q + (b * a.Tq + i) * a.q_stride + h * D;
         T mx = -INFINITY;
         for (std::size_t j = 0; j < keys; ++j) {
@@ -40,7 +47,7 @@ void decode(const DecodeArgs<T>& a) {
         }
       }
     }
-  }
+  });
 }
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "kernels/cpu/threads.h"
 #include "kernels/error.h"
 #include "kernels/layernorm.h"
 
@@ -12,20 +13,23 @@ template <typename T>
 void layernorm(T* out, T* mean, T* rstd, const T* x, const T* weight, const T* bias, int N, int C,
                T eps) {
   CUGPT_CHECK(N >= 0 && C > 0, "layernorm: bad sizes");
-  for (int n = 0; n < N; ++n) {
-    const T* row = x + static_cast<std::size_t>(n) * C;
-    double sum = 0;
-    for (int c = 0; c < C; ++c) sum += row[c];
-    const double m = sum / C;
-    double var = 0;
-    for (int c = 0; c < C; ++c) var += (row[c] - m) * (row[c] - m);
-    var /= C;
-    const double r = 1.0 / std::sqrt(var + static_cast<double>(eps));
-    T* o = out + static_cast<std::size_t>(n) * C;
-    for (int c = 0; c < C; ++c) o[c] = static_cast<T>((row[c] - m) * r) * weight[c] + bias[c];
-    if (mean) mean[n] = static_cast<T>(m);
-    if (rstd) rstd[n] = static_cast<T>(r);
-  }
+  // Rows in parallel (fixed chunks): each row's statistics stay on one thread, in order.
+  parallel_chunks(N, chunk_for(N, 8.0 * C), [&](std::int64_t n0, std::int64_t n1) {
+    for (std::int64_t n = n0; n < n1; ++n) {
+      const T* row = x + static_cast<std::size_t>(n) * C;
+      double sum = 0;
+      for (int c = 0; c < C; ++c) sum += row[c];
+      const double m = sum / C;
+      double var = 0;
+      for (int c = 0; c < C; ++c) var += (row[c] - m) * (row[c] - m);
+      var /= C;
+      const double r = 1.0 / std::sqrt(var + static_cast<double>(eps));
+      T* o = out + static_cast<std::size_t>(n) * C;
+      for (int c = 0; c < C; ++c) o[c] = static_cast<T>((row[c] - m) * r) * weight[c] + bias[c];
+      if (mean) mean[n] = static_cast<T>(m);
+      if (rstd) rstd[n] = static_cast<T>(r);
+    }
+  });
 }
 }  // namespace
 

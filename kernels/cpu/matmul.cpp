@@ -1,5 +1,6 @@
 #include <Eigen/Core>
 
+#include "kernels/cpu/gemm_tiles.h"
 #include "kernels/error.h"
 #include "kernels/matmul.h"
 
@@ -9,18 +10,26 @@ namespace {
 template <typename T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+// Eigen's GEMM, with the transpose folded into the product rather than materialised, one
+// output tile per call (kernels/cpu/gemm_tiles.h).
 template <typename T>
 void matmul(T* out, const T* x, const T* w, const T* bias, int N, int IC, int OC, bool w_in_out) {
   CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0, "matmul: bad sizes");
   Eigen::Map<const RowMajor<T>> X(x, N, IC);
   Eigen::Map<RowMajor<T>> Y(out, N, OC);
-  // Eigen's GEMM, with the transpose folded into the product rather than materialised.
-  if (w_in_out) {
-    Y.noalias() = X * Eigen::Map<const RowMajor<T>>(w, IC, OC);
-  } else {
-    Y.noalias() = X * Eigen::Map<const RowMajor<T>>(w, OC, IC).transpose();
-  }
-  if (bias) Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, OC);
+  cpu_detail::for_each_tile(
+      N, OC, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
+        auto y = Y.block(r0, c0, rows, cols);
+        const auto xs = X.middleRows(r0, rows);
+        if (w_in_out) {
+          y.noalias() = xs * Eigen::Map<const RowMajor<T>>(w, IC, OC).middleCols(c0, cols);
+        } else {
+          y.noalias() =
+              xs * Eigen::Map<const RowMajor<T>>(w, OC, IC).middleRows(c0, cols).transpose();
+        }
+        if (bias)
+          y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias + c0, cols);
+      });
 }
 }  // namespace
 

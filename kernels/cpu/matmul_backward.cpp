@@ -1,5 +1,7 @@
 #include <Eigen/Core>
+#include <vector>
 
+#include "kernels/cpu/gemm_tiles.h"
 #include "kernels/error.h"
 #include "kernels/matmul.h"
 
@@ -9,7 +11,9 @@ namespace {
 template <typename T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// Three GEMMs with Eigen, the transposes folded into the products as in the forward.
+// Three GEMMs with Eigen, the transposes folded into the products as in the forward, each
+// split into output tiles (kernels/cpu/gemm_tiles.h): dW's tiles sum over all N rows in one
+// product, so no thread ever adds a partial sum of another's.
 template <typename T>
 void matmul_backward(T* dx, T* dw, T* dbias, const T* dout, const T* x, const T* w, int N, int IC,
                      int OC, bool w_in_out) {
@@ -18,20 +22,49 @@ void matmul_backward(T* dx, T* dw, T* dbias, const T* dout, const T* x, const T*
   Eigen::Map<const RowMajor<T>> X(x, N, IC);
   if (dx) {
     Eigen::Map<RowMajor<T>> DX(dx, N, IC);
-    if (w_in_out) {
-      DX.noalias() = G * Eigen::Map<const RowMajor<T>>(w, IC, OC).transpose();
-    } else {
-      DX.noalias() = G * Eigen::Map<const RowMajor<T>>(w, OC, IC);
-    }
+    cpu_detail::for_each_tile(
+        N, IC, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
+          auto d = DX.block(r0, c0, rows, cols);
+          const auto g = G.middleRows(r0, rows);
+          if (w_in_out) {  // W is (IC, OC): dX = G W^T
+            d.noalias() =
+                g * Eigen::Map<const RowMajor<T>>(w, IC, OC).middleRows(c0, cols).transpose();
+          } else {  // W is (OC, IC): dX = G W
+            d.noalias() = g * Eigen::Map<const RowMajor<T>>(w, OC, IC).middleCols(c0, cols);
+          }
+        });
   }
   if (dw) {
-    if (w_in_out) {
-      Eigen::Map<RowMajor<T>>(dw, IC, OC).noalias() += X.transpose() * G;
-    } else {
-      Eigen::Map<RowMajor<T>>(dw, OC, IC).noalias() += G.transpose() * X;
+    if (w_in_out) {  // dW (IC, OC) += X^T G
+      Eigen::Map<RowMajor<T>> DW(dw, IC, OC);
+      cpu_detail::for_each_tile(
+          IC, OC, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
+            DW.block(r0, c0, rows, cols).noalias() +=
+                X.middleCols(r0, rows).transpose() * G.middleCols(c0, cols);
+          });
+    } else {  // dW (OC, IC) += G^T X
+      Eigen::Map<RowMajor<T>> DW(dw, OC, IC);
+      cpu_detail::for_each_tile(
+          OC, IC, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
+            DW.block(r0, c0, rows, cols).noalias() +=
+                G.middleCols(r0, rows).transpose() * X.middleCols(c0, cols);
+          });
     }
   }
-  if (dbias) Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(dbias, OC) += G.colwise().sum();
+  if (dbias) {
+    // Each column's sum runs down all N rows on one thread, in row order, then adds to dbias.
+    // A plain loop, not Eigen's colwise().sum(): that one's order depends on dbias' address
+    // (its vectorised part starts at the first aligned element).
+    parallel_chunks(OC, chunk_for(OC, static_cast<double>(N)),
+                    [&](std::int64_t c0, std::int64_t c1) {
+                      std::vector<T> sum(static_cast<std::size_t>(c1 - c0), T(0));
+                      for (int n = 0; n < N; ++n) {
+                        const T* g = dout + static_cast<std::size_t>(n) * OC + c0;
+                        for (std::int64_t c = 0; c < c1 - c0; ++c) sum[c] += g[c];
+                      }
+                      for (std::int64_t c = 0; c < c1 - c0; ++c) dbias[c0 + c] += sum[c];
+                    });
+  }
 }
 }  // namespace
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <string>
+#include <utility>
 
 #include "kernels/adamw.h"
 #include "kernels/runtime.h"
@@ -56,12 +58,16 @@ void DynamicLossScaler::restore(double scale, long good_steps) {
   good_steps_ = good_steps;
 }
 
-Optimizer::Optimizer(const Module& model, const OptimizerOptions& options)
-    : options_(options), scaler_(options.loss_scale_init, options.loss_scale_growth_interval) {
+Optimizer::Optimizer(const Module& model, const OptimizerOptions& options, OptimizerState state)
+    : options_(options),
+      state_(std::move(state)),
+      scaler_(options.loss_scale_init, options.loss_scale_growth_interval) {
   if (options.kind == OptimizerKind::none) throw Error("optimizer: kind none cannot step");
   for (auto& p : model.named_parameters())
     if (p.trainable) params_.push_back(p);
-  state_ = allocate_training_state(model, options.kind);
+  const std::size_t per_param = options.kind == OptimizerKind::adamw ? 2 : 1;
+  if (state_.states.size() != per_param * params_.size())
+    throw Error("optimizer: the states do not match the trainable parameters");
   std::set<const void*> no_decay;
   collect_no_decay(model, no_decay);
   bool f16 = false;
@@ -80,10 +86,9 @@ Optimizer::Optimizer(const Module& model, const OptimizerOptions& options)
              (options.loss_scaling == LossScaling::automatic && f16);
 }
 
-Tensor& Optimizer::grad(const Tensor& param) {
-  auto it = index_.find(param.storage_id());
-  if (it == index_.end()) throw Error("optimizer: tensor is not a trainable parameter");
-  return state_.gradients[it->second];
+Training make_training(const Module& model, const OptimizerOptions& options) {
+  TrainingState s = allocate_training_state(model, options.kind);
+  return Training{std::move(s.gradients), Optimizer(model, options, std::move(s.optimizer))};
 }
 
 bool Optimizer::decays(const Tensor& param) const {
@@ -91,17 +96,12 @@ bool Optimizer::decays(const Tensor& param) const {
   return it != index_.end() && decay_[it->second];
 }
 
-void Optimizer::zero_grad() {
-  for (auto& g : state_.gradients)
-    if (!g.device().is_meta()) g.zero();
-}
-
 // The sum of the squares of every gradient, in double. On cuda, each tensor's sum lands in one
 // slot of a small f64 workspace (after kSumSquaresBlocks slots of partials), and the slots come
 // back in one copy and are added in parameter order. The workspace is allocated on every device,
 // as every op's is, so that a meta run predicts the step's memory.
-double Optimizer::global_squares() const {
-  const auto count = static_cast<std::int64_t>(state_.gradients.size());
+double Optimizer::global_squares(const Gradients& grads) const {
+  const auto count = static_cast<std::int64_t>(grads.size());
   // Doubles, in an f32 tensor of twice the elements (f64 tensors are for cpu references only).
   Tensor ws =
       Tensor::empty(params_[0].tensor.arena_ptr(), {2 * (count + kernels::kSumSquaresBlocks)},
@@ -112,7 +112,7 @@ double Optimizer::global_squares() const {
   if (d.is_cuda()) {
     auto* slots = static_cast<double*>(ws.data());
     for (std::int64_t i = 0; i < count; ++i) {
-      const Tensor& g = state_.gradients[static_cast<std::size_t>(i)];
+      const Tensor& g = grads[static_cast<std::size_t>(i)];
       kernels::sum_squares_cuda(g.data(), static_cast<std::size_t>(g.numel()), g.dtype(), slots + i,
                                 slots + count, nullptr);
     }
@@ -121,7 +121,7 @@ double Optimizer::global_squares() const {
     for (double s : host) squares += s;
     return squares;
   }
-  for (const auto& g : state_.gradients)
+  for (const auto& g : grads.tensors())
     by_dtype(g, [&](auto zero) {
       using T = decltype(zero);
       squares += kernels::sum_squares_cpu(static_cast<const T*>(g.data()),
@@ -130,13 +130,16 @@ double Optimizer::global_squares() const {
   return squares;
 }
 
-double Optimizer::step(double lr, double grad_scale) {
+double Optimizer::step(Gradients& grads, double lr, double grad_scale) {
+  if (grads.size() != params_.size())
+    throw Error("optimizer: " + std::to_string(grads.size()) + " gradients for " +
+                std::to_string(params_.size()) + " parameters");
   ++steps_;
   last_skipped_ = false;
   if (params_.empty()) return 0.0;
   // grad_scale also removes the loss scale the backward multiplied in.
   const double unscale = grad_scale / loss_scale();
-  const double squares = global_squares();
+  const double squares = global_squares(grads);
   if (params_[0].tensor.device().is_meta()) return 0.0;
   const double norm = std::sqrt(squares) * unscale;
   if (scaling_ && !scaler_.update(norm)) {
@@ -162,13 +165,12 @@ double Optimizer::step(double lr, double grad_scale) {
   }
   // AdamW's bias corrections count the updates applied, not the skipped steps.
   const long applied = steps_ - state_.skipped_steps;
-  for (std::size_t i = 0; i < params_.size(); ++i) update(i, lr, scale, applied);
+  for (std::size_t i = 0; i < params_.size(); ++i) update(i, grads[i], lr, scale, applied);
   return norm;
 }
 
-void Optimizer::update(std::size_t i, double lr, double scale, long applied_steps) {
+void Optimizer::update(std::size_t i, Tensor& g, double lr, double scale, long applied_steps) {
   Tensor& p = params_[i].tensor;
-  Tensor& g = state_.gradients[i];
   const auto n = static_cast<std::size_t>(p.numel());
   const float wd = decay_[i] ? static_cast<float>(options_.weight_decay) : 0.0f;
   const int per_param = options_.kind == OptimizerKind::adamw ? 2 : 1;

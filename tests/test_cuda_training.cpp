@@ -423,8 +423,10 @@ const std::string kGolden = std::string(CUGPT_SOURCE_DIR) + "/tests/data/golden/
 struct ModelRun {
   std::shared_ptr<Arena> arena;
   std::unique_ptr<Gpt> model;
-  std::unique_ptr<Optimizer> opt;
+  std::unique_ptr<Training> training;
   Gpt& gpt() { return *model; }
+  Gradients& grads() { return training->grads; }
+  Optimizer& opt() { return training->opt; }
 };
 
 ModelRun make_run(Device d, DType t, const ModelConfig& config, const std::string& weights,
@@ -435,7 +437,7 @@ ModelRun make_run(Device d, DType t, const ModelConfig& config, const std::strin
   LoadOptions lo;
   lo.convert_dtype = true;
   load_weights(*r.model, weights, lo);
-  r.opt = std::make_unique<Optimizer>(*r.model, o);
+  r.training = std::make_unique<Training>(make_training(*r.model, o));
   return r;
 }
 
@@ -478,17 +480,18 @@ TEST_P(CudaTrainingModel, TinyStepMatchesCpu) {
   ModelRun gpu = make_run(Device::cuda(0), DType::f32, config, weights, o);
   double loss_cpu = 0, loss_gpu = 0;
   for (const auto& [batch, targets] : golden_batches(name)) {  // two micro-batches accumulate
-    loss_cpu += cpu.gpt().forward_backward(batch, targets, *cpu.opt, 0, 0.5);
-    loss_gpu += gpu.gpt().forward_backward(batch, targets, *gpu.opt, 0, 0.5);
+    loss_cpu += cpu.gpt().forward_backward(batch, targets, cpu.grads(), 0, 0.5);
+    loss_gpu += gpu.gpt().forward_backward(batch, targets, gpu.grads(), 0, 0.5);
   }
   EXPECT_NEAR(loss_gpu, loss_cpu, 1e-5 * std::fabs(loss_cpu));
   const auto cp = cpu.model->named_parameters(), gp = gpu.model->named_parameters();
   ASSERT_EQ(cp.size(), gp.size());
   for (std::size_t i = 0; i < cp.size(); ++i)
-    EXPECT_TRUE(close(gpu.opt->grad(gp[i].tensor).to_floats(),
-                      cpu.opt->grad(cp[i].tensor).to_floats(), 1e-4))
+    EXPECT_TRUE(close(gpu.grads().of(gp[i].tensor).to_floats(),
+                      cpu.grads().of(cp[i].tensor).to_floats(), 1e-4))
         << cp[i].name;
-  const double norm_gpu = gpu.opt->step(0.1), norm_cpu = cpu.opt->step(0.1);
+  const double norm_gpu = gpu.opt().step(gpu.grads(), 0.1),
+               norm_cpu = cpu.opt().step(cpu.grads(), 0.1);
   EXPECT_NEAR(norm_gpu, norm_cpu, 1e-5 * norm_cpu);
   for (std::size_t i = 0; i < cp.size(); ++i)
     EXPECT_TRUE(close(gp[i].tensor.to_floats(), cp[i].tensor.to_floats(), 1e-5)) << cp[i].name;
@@ -511,13 +514,13 @@ TEST_F(CudaTraining, ChunkedLossMatchesCpu) {
     for (int i = 0; i < 5; ++i) targets[static_cast<std::size_t>(i)] = -1;
     ModelRun cpu = make_run(Device::cpu(), DType::f32, config, weights, OptimizerOptions{});
     ModelRun gpu = make_run(Device::cuda(0), DType::f32, config, weights, OptimizerOptions{});
-    const double loss_cpu = cpu.gpt().forward_backward(batch, targets, *cpu.opt);
-    const double loss_gpu = gpu.gpt().forward_backward(batch, targets, *gpu.opt, 0, 1.0, -1, 5);
+    const double loss_cpu = cpu.gpt().forward_backward(batch, targets, cpu.grads());
+    const double loss_gpu = gpu.gpt().forward_backward(batch, targets, gpu.grads(), 0, 1.0, -1, 5);
     EXPECT_NEAR(loss_gpu, loss_cpu, 1e-5 * std::fabs(loss_cpu));
     const auto cp = cpu.model->named_parameters(), gp = gpu.model->named_parameters();
     for (std::size_t i = 0; i < cp.size(); ++i)
-      EXPECT_TRUE(close(gpu.opt->grad(gp[i].tensor).to_floats(),
-                        cpu.opt->grad(cp[i].tensor).to_floats(), 1e-4))
+      EXPECT_TRUE(close(gpu.grads().of(gp[i].tensor).to_floats(),
+                        cpu.grads().of(cp[i].tensor).to_floats(), 1e-4))
           << cp[i].name;
   }
 }
@@ -532,10 +535,10 @@ TEST_F(CudaTraining, GradientsAreBitReproducible) {
     std::vector<std::vector<float>> first;
     for (int level : {0, 0, 1, 2, 3}) {
       ModelRun r = make_run(Device::cuda(0), t, config, weights, OptimizerOptions{});
-      r.gpt().forward_backward(batches[0].first, batches[0].second, *r.opt, level);
+      r.gpt().forward_backward(batches[0].first, batches[0].second, r.grads(), level);
       std::size_t k = 0;
       for (const auto& p : r.model->named_parameters()) {
-        const auto g = r.opt->grad(p.tensor).to_floats();
+        const auto g = r.grads().of(p.tensor).to_floats();
         if (first.size() <= k)
           first.push_back(g);
         else

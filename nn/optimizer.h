@@ -104,6 +104,10 @@ class Optimizer {
   bool master_ready_ = false;
 
   double global_squares(const Gradients& grads) const;
+  Tensor& master_of(std::size_t i);
+  const Tensor& master_of(std::size_t i) const {
+    return state_.master_weights[static_cast<std::size_t>(master_of_[i])];
+  }
   void update(std::size_t i, Tensor& g, double lr, double scale, long applied_steps);
 };
 

@@ -13,17 +13,17 @@ std::vector<Tensor> trainable(const Module& model) {
   return out;
 }
 
-std::vector<Tensor> zeros_like(const std::vector<Tensor>& params) {
-  std::vector<Tensor> out;
-  for (const Tensor& w : params)
-    out.push_back(Tensor::zeros(w.arena_ptr(), w.shape(), w.dtype(), Category::gradient));
-  return out;
-}
 }  // namespace
+
+Tensor zero_gradient(const Tensor& param) {
+  return Tensor::zeros(param.arena_ptr(), param.shape(), param.dtype(), Category::gradient);
+}
 
 Gradients::Gradients(const Module& model) {
   const std::vector<Tensor> params = trainable(model);
-  *this = Gradients(params, zeros_like(params));
+  std::vector<Tensor> grads;
+  for (const Tensor& w : params) grads.push_back(zero_gradient(w));
+  *this = Gradients(params, std::move(grads));
 }
 
 Gradients::Gradients(const std::vector<Tensor>& params, std::vector<Tensor> grads)

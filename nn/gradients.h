@@ -12,6 +12,9 @@
 
 namespace cugpt {
 
+// A zeroed gradient for a parameter: its shape and dtype, in its arena, Category::gradient.
+Tensor zero_gradient(const Tensor& param);
+
 class Gradients {
  public:
   Gradients() = default;

@@ -33,7 +33,7 @@ TrainingState allocate_training_state(const Module& model, OptimizerKind optimiz
     const Tensor& w = p.tensor;
     const auto& arena = w.arena_ptr();
     params.push_back(w);
-    grads.push_back(Tensor::zeros(arena, w.shape(), w.dtype(), Category::gradient));
+    grads.push_back(zero_gradient(w));
     for (int i = 0; i < states_per_param; ++i)
       s.optimizer.states.push_back(
           Tensor::zeros(arena, w.shape(), DType::f32, Category::optimizer_state));

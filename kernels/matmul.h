@@ -27,7 +27,8 @@ void matmul_backward_cpu(double* dx, double* dw, double* dbias, const double* do
 // f32/bf16/f16 with f32 accumulation. The epilogue runs after the bias inside the GEMM.
 enum class Epilogue { none, relu, gelu_tanh };
 
-// The cuBLASLt handle of the current device, created on first use, destroyed at exit.
+// The forward and the backward share one cuBLAS and one cuBLASLt handle per device
+// (kernels/cuda/blas.cuh), created on first use, destroyed at exit.
 // workspace: device memory of workspace_bytes (the caller's arena, category workspace).
 struct MatmulWorkspace {
   void* ptr = nullptr;

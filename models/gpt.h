@@ -10,11 +10,11 @@
 #include "nn/attention.h"
 #include "nn/container.h"
 #include "nn/embedding.h"
+#include "nn/gradients.h"
 #include "nn/layernorm.h"
 #include "nn/mlp.h"
 #include "nn/ops.h"
 #include "nn/ops_backward.h"
-#include "nn/optimizer.h"
 
 namespace cugpt {
 
@@ -35,7 +35,7 @@ class GptBlock : public Module {
     Mlp::Saved mlp;
   };
   Tensor forward_train(const Tensor& x, Saved& saved, int recompute) const;
-  Tensor backward(const Tensor& dout, Saved& saved, int recompute, Optimizer& opt) const;
+  Tensor backward(const Tensor& dout, Saved& saved, int recompute, Gradients& grads) const;
 
  private:
   // x + attention, and ln_2 of it: one fused kernel on cuda.
@@ -64,10 +64,10 @@ class Gpt : public Model {
 
   // One training micro-step: forward with saved activations, the fused cross-entropy against
   // targets (B*T ids; ignore_index rows do not count), and the backward, which accumulates
-  // grad_scale * d(mean loss) into the optimizer's gradients. Returns the mean loss. The
+  // grad_scale * d(mean loss) into the gradient store. Returns the mean loss. The
   // logits are computed loss_rows rows at a time (0: as many as kLossChunkBytes hold).
   double forward_backward(const Batch& batch, const std::vector<std::int32_t>& targets,
-                          Optimizer& opt, int recompute = 0, double grad_scale = 1.0,
+                          Gradients& grads, int recompute = 0, double grad_scale = 1.0,
                           std::int32_t ignore_index = -1, std::int64_t loss_rows = 0) const;
 
   // The mean cross-entropy of the batch against targets without the gradient (evaluation): the
@@ -91,7 +91,7 @@ class Gpt : public Model {
   Tensor hidden(const Batch& batch) const;
   // The head and the fused loss of a training step on the final LayerNorm's output h (B, T, C):
   // adds the mean loss to *loss and returns d(loss)/dh, accumulating the head's gradients.
-  Tensor head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targets, Optimizer& opt,
+  Tensor head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targets, Gradients& grads,
                        double grad_scale, std::int32_t ignore_index, std::int64_t loss_rows,
                        double* loss) const;
 

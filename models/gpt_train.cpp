@@ -34,20 +34,20 @@ Tensor GptBlock::forward_train(const Tensor& x, Saved& s, int recompute) const {
   return out;
 }
 
-Tensor GptBlock::backward(const Tensor& dout, Saved& s, int recompute, Optimizer& opt) const {
+Tensor GptBlock::backward(const Tensor& dout, Saved& s, int recompute, Gradients& grads) const {
   if (recompute >= 3) forward_train(s.x, s, 0);  // replay: everything saved again, briefly
   if (!s.ln2.out.defined()) s.ln2 = ln2_.forward_train(s.h);
   // out = h + mlp(ln2(h)): dh = dout + ln2'(mlp'(dout))
-  Tensor d_ln2 = mlp_.backward(dout, s.ln2.out, s.mlp, opt);
+  Tensor d_ln2 = mlp_.backward(dout, s.ln2.out, s.mlp, grads);
   s.mlp = {};
-  Tensor dh = ops::add(dout, ln2_.backward(d_ln2, s.h, s.ln2, opt));
+  Tensor dh = ops::add(dout, ln2_.backward(d_ln2, s.h, s.ln2, grads));
   d_ln2 = Tensor();
   s.ln2 = {};
   if (!s.ln1.out.defined()) s.ln1 = ln1_.forward_train(s.x);
   // h = x + attn(ln1(x))
-  Tensor d_ln1 = attn_.backward(dh, s.ln1.out, s.attn, opt);
+  Tensor d_ln1 = attn_.backward(dh, s.ln1.out, s.attn, grads);
   s.attn = {};
-  Tensor dx = ops::add(dh, ln1_.backward(d_ln1, s.x, s.ln1, opt));
+  Tensor dx = ops::add(dh, ln1_.backward(d_ln1, s.x, s.ln1, grads));
   s = {};
   return dx;
 }
@@ -105,13 +105,13 @@ double Gpt::loss(const Batch& batch, const std::vector<std::int32_t>& targets,
   return total;
 }
 
-Tensor Gpt::head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targets, Optimizer& opt,
-                          double grad_scale, std::int32_t ignore_index, std::int64_t loss_rows,
-                          double* loss) const {
+Tensor Gpt::head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targets,
+                          Gradients& grads, double grad_scale, std::int32_t ignore_index,
+                          std::int64_t loss_rows, double* loss) const {
   const auto backward = [&](const Tensor& dlogits, const Tensor& x) {
-    return gpt2_ ? ops::linear_backward(dlogits, x, wte_.weight(), &opt.grad(wte_.weight()),
+    return gpt2_ ? ops::linear_backward(dlogits, x, wte_.weight(), &grads.of(wte_.weight()),
                                         nullptr, false)
-                 : lm_head_->backward(dlogits, x, opt);
+                 : lm_head_->backward(dlogits, x, grads);
   };
   const std::int64_t C = h.size(-1), N = h.numel() / C;
   const std::int64_t rows = loss_chunk_rows(config().vocab_size, h.dtype(), loss_rows);
@@ -139,7 +139,7 @@ Tensor Gpt::head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targ
 }
 
 double Gpt::forward_backward(const Batch& batch, const std::vector<std::int32_t>& targets,
-                             Optimizer& opt, int recompute, double grad_scale,
+                             Gradients& grads, int recompute, double grad_scale,
                              std::int32_t ignore_index, std::int64_t loss_rows) const {
   validate(batch);
   if (recompute < 0 || recompute > 3)
@@ -167,17 +167,17 @@ double Gpt::forward_backward(const Batch& batch, const std::vector<std::int32_t>
     ArenaTag tag(arena, "lm_head and loss");
     const ops::NormOut lnf = ln_f_.forward_train(x);
     const Tensor d_lnf =
-        head_and_loss(lnf.out, targets, opt, grad_scale, ignore_index, loss_rows, &loss);
-    dx = ln_f_.backward(d_lnf, x, lnf, opt);
+        head_and_loss(lnf.out, targets, grads, grad_scale, ignore_index, loss_rows, &loss);
+    dx = ln_f_.backward(d_lnf, x, lnf, grads);
   }
   x = Tensor();
   for (std::size_t i = blocks_.size(); i-- > 0;) {
     ArenaTag tag(arena, "backward block " + std::to_string(i));
-    dx = blocks_[i].backward(dx, saved[i], recompute, opt);
+    dx = blocks_[i].backward(dx, saved[i], recompute, grads);
   }
   ArenaTag tag(arena, "backward embedding");
-  ops::embedding_backward(dx, batch.tokens, positions, opt.grad(wte_.weight()),
-                          opt.grad(wpe_.weight()), nullptr);
+  ops::embedding_backward(dx, batch.tokens, positions, grads.of(wte_.weight()),
+                          grads.of(wpe_.weight()), nullptr);
   return loss;
 }
 

@@ -105,16 +105,16 @@ Tensor MultiHeadAttention::forward_train(const Tensor& x, Saved& s,
 }
 
 Tensor MultiHeadAttention::backward(const Tensor& dout, const Tensor& x, const Saved& s,
-                                    Optimizer& opt,
+                                    Gradients& grads,
                                     const std::vector<std::int32_t>* key_mask) const {
   const std::int64_t C = spec_.n_embd;
-  const Tensor dy = out_ ? out_->backward(dout, s.y, opt) : dout;
+  const Tensor dy = out_ ? out_->backward(dout, s.y, grads) : dout;
   if (qkv_) {
     Tensor dqkv =
         Tensor::empty(s.qkv.arena_ptr(), s.qkv.shape(), s.qkv.dtype(), Category::activation);
     ops::attention_backward(dy, {&s.qkv, 0, &s.qkv, C, &s.qkv, 2 * C}, {&dqkv, &dqkv, &dqkv},
                             spec_.n_head, spec_.causal, key_mask);
-    return qkv_->backward(dqkv, x, opt);
+    return qkv_->backward(dqkv, x, grads);
   }
   const auto make = [&](const Tensor& t) {
     return Tensor::empty(t.arena_ptr(), t.shape(), t.dtype(), Category::activation);
@@ -122,12 +122,12 @@ Tensor MultiHeadAttention::backward(const Tensor& dout, const Tensor& x, const S
   Tensor dq = make(s.q), dk = make(s.k), dv = make(s.v);
   ops::attention_backward(dy, {&s.q, 0, &s.k, 0, &s.v, 0}, {&dq, &dk, &dv}, spec_.n_head,
                           spec_.causal, key_mask);
-  const Tensor dxq = q_->backward(dq, x, opt);
+  const Tensor dxq = q_->backward(dq, x, grads);
   dq = Tensor();
-  const Tensor dxk = k_->backward(dk, x, opt);
+  const Tensor dxk = k_->backward(dk, x, grads);
   dk = Tensor();
   const Tensor dxqk = ops::add(dxq, dxk);
-  return ops::add(dxqk, v_->backward(dv, x, opt));
+  return ops::add(dxqk, v_->backward(dv, x, grads));
 }
 
 }  // namespace cugpt

@@ -45,7 +45,7 @@ class MultiHeadAttention : public Module {
   };
   Tensor forward_train(const Tensor& x, Saved& saved,
                        const std::vector<std::int32_t>* key_mask = nullptr) const;
-  Tensor backward(const Tensor& dout, const Tensor& x, const Saved& saved, Optimizer& opt,
+  Tensor backward(const Tensor& dout, const Tensor& x, const Saved& saved, Gradients& grads,
                   const std::vector<std::int32_t>* key_mask = nullptr) const;
 
  private:

@@ -19,9 +19,9 @@ ops::NormOut LayerNorm::forward_train(const Tensor& x) const {
 }
 
 Tensor LayerNorm::backward(const Tensor& dout, const Tensor& x, const ops::NormOut& saved,
-                           Optimizer& opt) const {
-  return ops::layernorm_backward(dout, x, weight_, saved.mean, saved.rstd, opt.grad(weight_),
-                                 opt.grad(bias_));
+                           Gradients& grads) const {
+  return ops::layernorm_backward(dout, x, weight_, saved.mean, saved.rstd, grads.of(weight_),
+                                 grads.of(bias_));
 }
 
 }  // namespace cugpt

@@ -1,9 +1,9 @@
 // LayerNorm over the last dimension with a learned scale ("weight") and shift ("bias").
 #pragma once
 
+#include "nn/gradients.h"
 #include "nn/module.h"
 #include "nn/ops_backward.h"
-#include "nn/optimizer.h"
 
 namespace cugpt {
 
@@ -15,7 +15,7 @@ class LayerNorm : public Module {
   // The forward with the statistics its backward needs.
   ops::NormOut forward_train(const Tensor& x) const;
   Tensor backward(const Tensor& dout, const Tensor& x, const ops::NormOut& saved,
-                  Optimizer& opt) const;
+                  Gradients& grads) const;
   double eps() const { return eps_; }
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }

@@ -18,9 +18,9 @@ Tensor Linear::forward(const Tensor& x) const {
   return hooked(ops::linear(x, weight_, bias(), layout_ == WeightLayout::in_out));
 }
 
-Tensor Linear::backward(const Tensor& dout, const Tensor& x, Optimizer& opt, bool need_dx) const {
-  Tensor* db = bias_.defined() ? &opt.grad(bias_) : nullptr;
-  return ops::linear_backward(dout, x, weight_, &opt.grad(weight_), db,
+Tensor Linear::backward(const Tensor& dout, const Tensor& x, Gradients& grads, bool need_dx) const {
+  Tensor* db = bias_.defined() ? &grads.of(bias_) : nullptr;
+  return ops::linear_backward(dout, x, weight_, &grads.of(weight_), db,
                               layout_ == WeightLayout::in_out, need_dx);
 }
 

@@ -2,8 +2,8 @@
 // stored [in, out] (y = x W + b). The layout only changes the weight's shape and the product.
 #pragma once
 
+#include "nn/gradients.h"
 #include "nn/module.h"
-#include "nn/optimizer.h"
 
 namespace cugpt {
 
@@ -17,9 +17,9 @@ class Linear : public Module {
     return layout_ == WeightLayout::in_out ? "Conv1D" : "Linear";
   }
   Tensor forward(const Tensor& x) const;
-  // Accumulates the weight and bias gradients into opt's tensors and returns dx (undefined
+  // Accumulates the weight and bias gradients into the gradient store and returns dx (undefined
   // when need_dx is false). x is the forward's input.
-  Tensor backward(const Tensor& dout, const Tensor& x, Optimizer& opt, bool need_dx = true) const;
+  Tensor backward(const Tensor& dout, const Tensor& x, Gradients& grads, bool need_dx = true) const;
 
   const Tensor& weight() const { return weight_; }
   const Tensor* bias() const { return bias_.defined() ? &bias_ : nullptr; }

@@ -28,11 +28,11 @@ Tensor Mlp::forward_train(const Tensor& x, Saved& saved, bool keep_activation) c
 }
 
 Tensor Mlp::backward(const Tensor& dout, const Tensor& x, const Saved& saved,
-                     Optimizer& opt) const {
+                     Gradients& grads) const {
   const Tensor a = saved.a.defined() ? saved.a : ops::activation(saved.u, spec_.activation);
-  const Tensor da = down_.backward(dout, a, opt);
+  const Tensor da = down_.backward(dout, a, grads);
   const Tensor du = ops::activation_backward(da, saved.u, spec_.activation);
-  return up_.backward(du, x, opt);
+  return up_.backward(du, x, grads);
 }
 
 }  // namespace cugpt

@@ -31,7 +31,7 @@ class Mlp : public Module {
     Tensor u, a;
   };
   Tensor forward_train(const Tensor& x, Saved& saved, bool keep_activation) const;
-  Tensor backward(const Tensor& dout, const Tensor& x, const Saved& saved, Optimizer& opt) const;
+  Tensor backward(const Tensor& dout, const Tensor& x, const Saved& saved, Gradients& grads) const;
 
  private:
   MlpSpec spec_;

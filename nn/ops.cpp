@@ -1,17 +1,17 @@
 #include "nn/ops.h"
 
-#include "kernels/copy_rows.h"
 #include "kernels/matmul.h"
-#include "nn/ops_backends.h"
+#include "nn/backend.h"
+#include "nn/backend_util.h"
 
 namespace cugpt::ops {
 
-using namespace backend;
+using namespace detail;
 
 namespace {
 
-// Checks that every input shares x's device and dtype; returns the device.
-Device device_of(const char* op, const Tensor& x, std::initializer_list<const Tensor*> others) {
+// Checks that every input shares x's device and dtype.
+void check_same(const char* op, const Tensor& x, std::initializer_list<const Tensor*> others) {
   for (const Tensor* t : others) {
     if (!t) continue;
     if (t->device() != x.device())
@@ -21,11 +21,13 @@ Device device_of(const char* op, const Tensor& x, std::initializer_list<const Te
       throw Error(std::string(op) + ": inputs in " + dtype_name(x.dtype()) + " and " +
                   dtype_name(t->dtype()));
   }
-  return x.device();
 }
 
-Tensor like(const Tensor& x, const Shape& shape) {
-  return Tensor::empty(x.arena_ptr(), shape, x.dtype(), Category::activation);
+// ... and returns x's backend after checking that it computes x's dtype (null on meta).
+const Backend* backend_of(const char* op, const Tensor& x,
+                          std::initializer_list<const Tensor*> others) {
+  check_same(op, x, others);
+  return backend_for(op, x);
 }
 
 Shape with_last(const Shape& s, std::int64_t last) {
@@ -34,18 +36,15 @@ Shape with_last(const Shape& s, std::int64_t last) {
   return Shape(d);
 }
 
-// Host ids as an i32 tensor on the device. Every device allocates exactly the same tensors, so
-// a meta-device run predicts the cpu's and the cuda's arena byte for byte.
-Tensor ids_on(const Tensor& like_device, const std::vector<std::int32_t>& ids) {
-  Tensor t = Tensor::empty(like_device.arena_ptr(), {static_cast<std::int64_t>(ids.size())},
-                           DType::i32, Category::activation);
-  if (!t.device().is_meta()) t.copy_from_host(ids.data(), ids.size() * sizeof(std::int32_t));
-  return t;
+// Whether the activation runs inside the GEMM's epilogue (cuBLASLt has relu and gelu_tanh; the
+// cpu applies those in place), decided alike for every device so that all allocate alike.
+bool fusable_in_gemm(kernels::Activation act) {
+  return act != kernels::Activation::gelu_erf;
 }
 
 Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
                    const kernels::Activation* act) {
-  const Device d = device_of("linear", x, {&w, bias});
+  const Backend* b = backend_of("linear", x, {&w, bias});
   if (w.ndim() != 2) throw Error("linear: weight " + w.shape().str() + " is not a matrix");
   const std::int64_t IC = w_in_out ? w.size(0) : w.size(1);
   const std::int64_t OC = w_in_out ? w.size(1) : w.size(0);
@@ -56,15 +55,10 @@ Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_
   Tensor out = like(x, with_last(x.shape(), OC));
   // cuBLASLt's workspace lives in the arena like every other byte; the cpu reserves it too so
   // that all devices allocate alike (untouched cpu pages cost nothing).
-  Tensor workspace = Tensor::empty(x.arena_ptr(), {kernels::kMatmulWorkspaceBytes / 4}, DType::f32,
-                                   Category::workspace);
+  Tensor ws = workspace(x, kernels::kMatmulWorkspaceBytes / 4, DType::f32);
   const bool fused = act && fusable_in_gemm(*act);
-  if (d.is_cuda()) cuda_linear(out, x, w, bias, w_in_out, fused ? act : nullptr, workspace);
-  if (d.is_cpu()) {
-    cpu_linear(out, x, w, bias, w_in_out);
-    if (fused) cpu_activation(out, out, *act);
-  }
-  workspace = Tensor();
+  if (b) b->linear(out, x, w, bias, w_in_out, fused ? act : nullptr, ws);
+  ws = Tensor();
   if (act && !fused) return activation(out, *act);
   return out;
 }
@@ -81,54 +75,46 @@ Tensor linear_act(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_i
 }
 
 Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
-  const Device d = device_of("layernorm", x, {&weight, &bias});
+  const Backend* b = backend_of("layernorm", x, {&weight, &bias});
   const std::int64_t C = x.size(-1);
   if (weight.numel() != C || bias.numel() != C)
     throw Error("layernorm: parameters of " + std::to_string(weight.numel()) + " for width " +
                 std::to_string(C));
   Tensor out = like(x, x.shape());
-  if (d.is_cpu()) cpu_layernorm(out, x, weight, bias, eps);
-  if (d.is_cuda()) cuda_layernorm(out, nullptr, x, nullptr, weight, bias, eps);
+  if (b) b->layernorm(out, nullptr, nullptr, x, weight, bias, eps);
   return out;
 }
 
 AddNorm add_layernorm(const Tensor& x, const Tensor& r, const Tensor& weight, const Tensor& bias,
                       double eps) {
-  const Device d = device_of("add_layernorm", x, {&r, &weight, &bias});
-  if (!d.is_cuda()) {
-    Tensor sum = add(x, r);
-    Tensor normed = layernorm(sum, weight, bias, eps);
-    return {sum, normed};
-  }
+  const Backend* b = backend_of("add_layernorm", x, {&r, &weight, &bias});
   if (x.shape() != r.shape() || weight.numel() != x.size(-1) || bias.numel() != x.size(-1))
     throw Error("add_layernorm: shapes " + x.shape().str() + " and " + r.shape().str());
   AddNorm out{like(x, x.shape()), like(x, x.shape())};
-  cuda_layernorm(out.normed, &out.sum, x, &r, weight, bias, eps);
+  if (b) b->add_layernorm(out.sum, out.normed, x, r, weight, bias, eps);
   return out;
 }
 
 Tensor activation(const Tensor& x, kernels::Activation act) {
-  const Device d = device_of("activation", x, {});
+  const Backend* b = backend_of("activation", x, {});
   Tensor out = like(x, x.shape());
-  if (d.is_cpu()) cpu_activation(out, x, act);
-  if (d.is_cuda()) cuda_activation(out, x, act);
+  if (b) b->activation(out, x, act);
   return out;
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  const Device d = device_of("add", a, {&b});
+  const Backend* be = backend_of("add", a, {&b});
   if (a.shape() != b.shape())
     throw Error("add: shapes " + a.shape().str() + " and " + b.shape().str());
   Tensor out = like(a, a.shape());
-  if (d.is_cpu()) cpu_add(out, a, b);
-  if (d.is_cuda()) cuda_add(out, a, b);
+  if (be) be->add(out, a, b);
   return out;
 }
 
 Tensor embedding(const std::vector<std::int32_t>& tokens,
                  const std::vector<std::int32_t>& positions, std::int64_t B, std::int64_t T,
                  const Tensor& wte, const Tensor& wpe, const Tensor* wtt) {
-  const Device d = device_of("embedding", wte, {&wpe, wtt});
+  const Backend* b = backend_of("embedding", wte, {&wpe, wtt});
   const std::int64_t C = wte.size(1);
   if (wpe.size(1) != C || (wtt && wtt->size(1) != C))
     throw Error("embedding: tables of different widths");
@@ -138,14 +124,13 @@ Tensor embedding(const std::vector<std::int32_t>& tokens,
                 std::to_string(B) + "x" + std::to_string(T));
   Tensor out = like(wte, {B, T, C});
   const Tensor tok = ids_on(wte, tokens), pos = ids_on(wte, positions);
-  if (d.is_cpu()) cpu_embedding(out, tok, pos, wte, wpe, wtt);
-  if (d.is_cuda()) cuda_embedding(out, tok, pos, wte, wpe, wtt);
+  if (b) b->embedding(out, tok, pos, wte, wpe, wtt);
   return out;
 }
 
 Tensor attention(const AttentionInputs& in, std::int64_t C, std::int64_t H, bool causal,
                  const std::vector<std::int32_t>* key_mask, Tensor* probs) {
-  const Device d = device_of("attention", *in.q, {in.k, in.v});
+  const Backend* b = backend_of("attention", *in.q, {in.k, in.v});
   const Shape& s = in.q->shape();
   if (s.ndim() != 3 || in.k->shape() != s || in.v->shape() != s)
     throw Error("attention: q, k, v must be (B, T, W) buffers of one shape");
@@ -156,35 +141,32 @@ Tensor attention(const AttentionInputs& in, std::int64_t C, std::int64_t H, bool
   if (key_mask && static_cast<std::int64_t>(key_mask->size()) != B * T)
     throw Error("attention: mask of " + std::to_string(key_mask->size()) + " for " +
                 std::to_string(B * T) + " tokens");
-  if (probs && !d.is_cpu())
+  if (probs && !in.q->device().is_cpu())
     throw Error("attention: probabilities are captured on the cpu device only for now");
   Tensor out = like(*in.q, {B, T, C});
   if (probs) *probs = like(*in.q, {B, H, T, T});
   const Tensor mask = key_mask ? ids_on(out, *key_mask) : Tensor();
-  if (d.is_cpu()) cpu_attention(out, probs, in, H, causal, key_mask ? &mask : nullptr);
-  if (d.is_cuda()) cuda_attention(out, in, H, causal, key_mask ? &mask : nullptr);
+  if (b) b->attention(out, probs, in, H, causal, key_mask ? &mask : nullptr);
   return out;
 }
 
-namespace backend {
+namespace {
+// Byte copies: any dtype (no compute), nothing on meta.
 void copy_rows(Tensor& dst, std::size_t dst_offset, std::size_t dst_pitch, const Tensor& src,
                std::size_t src_offset, std::size_t src_pitch, std::size_t row_bytes,
                std::size_t rows) {
-  auto* to = static_cast<unsigned char*>(dst.data()) + dst_offset;
-  const auto* from = static_cast<const unsigned char*>(src.data()) + src_offset;
-  if (dst.device().is_cuda()) {
-    kernels::copy_rows_cuda(to, dst_pitch, from, src_pitch, row_bytes, rows, nullptr);
-  } else {
-    kernels::copy_rows_cpu(to, dst_pitch, from, src_pitch, row_bytes, rows);
-  }
+  const Backend* b = byte_backend(dst);
+  if (!b) return;
+  b->copy_rows(static_cast<unsigned char*>(dst.data()) + dst_offset, dst_pitch,
+               static_cast<const unsigned char*>(src.data()) + src_offset, src_pitch, row_bytes,
+               rows);
 }
-}  // namespace backend
+}  // namespace
 
 Tensor last_position(const Tensor& x) {
-  const Device d = device_of("last_position", x, {});
+  check_same("last_position", x, {});
   const std::int64_t B = x.size(0), T = x.size(1), C = x.size(2);
   Tensor out = like(x, {B, 1, C});
-  if (d.is_meta()) return out;
   const std::size_t row = static_cast<std::size_t>(C) * dtype_size(x.dtype());
   copy_rows(out, 0, row, x, (T - 1) * row, T * row, row, static_cast<std::size_t>(B));
   return out;
@@ -202,34 +184,33 @@ std::size_t row_range(const char* op, const Tensor& x, std::int64_t begin, std::
 }  // namespace
 
 Tensor rows(const Tensor& x, std::int64_t begin, std::int64_t count) {
-  const Device d = device_of("rows", x, {});
+  check_same("rows", x, {});
   const std::size_t row = row_range("rows", x, begin, count);
   Tensor out = like(x, {count, x.size(-1)});
-  if (d.is_meta() || count == 0) return out;
+  if (count == 0) return out;
   copy_rows(out, 0, row, x, static_cast<std::size_t>(begin) * row, row, row,
             static_cast<std::size_t>(count));
   return out;
 }
 
 void write_rows(Tensor& dst, std::int64_t begin, const Tensor& src) {
-  const Device d = device_of("write_rows", dst, {&src});
+  check_same("write_rows", dst, {&src});
   if (src.size(-1) != dst.size(-1))
     throw Error("write_rows: rows of " + src.shape().str() + " into " + dst.shape().str());
   const std::int64_t count = src.numel() / src.size(-1);
   const std::size_t row = row_range("write_rows", dst, begin, count);
-  if (d.is_meta() || count == 0) return;
+  if (count == 0) return;
   copy_rows(dst, static_cast<std::size_t>(begin) * row, row, src, 0, row, row,
             static_cast<std::size_t>(count));
 }
 
 void write_cache(Tensor& cache, std::int64_t past, const Tensor& src, std::int64_t col) {
-  const Device d = device_of("write_cache", src, {&cache});
+  check_same("write_cache", src, {&cache});
   const std::int64_t B = src.size(0), Tq = src.size(1), W = src.size(2);
   const std::int64_t t_max = cache.size(1), C = cache.size(2);
   if (cache.size(0) != B || past < 0 || past + Tq > t_max || col < 0 || col + C > W)
     throw Error("write_cache: " + std::to_string(Tq) + " rows at " + std::to_string(past) +
                 " do not fit a cache " + cache.shape().str());
-  if (d.is_meta()) return;
   const std::size_t es = dtype_size(src.dtype());
   for (std::int64_t b = 0; b < B; ++b)
     copy_rows(cache, (b * t_max + past) * C * es, C * es, src, (b * Tq * W + col) * es, W * es,
@@ -238,15 +219,14 @@ void write_cache(Tensor& cache, std::int64_t past, const Tensor& src, std::int64
 
 Tensor attention_decode(const Tensor& q, std::int64_t q_col, const Tensor& k_cache,
                         const Tensor& v_cache, std::int64_t past, std::int64_t H) {
-  const Device d = device_of("attention_decode", q, {&k_cache, &v_cache});
+  const Backend* b = backend_of("attention_decode", q, {&k_cache, &v_cache});
   const std::int64_t B = q.size(0), Tq = q.size(1), C = k_cache.size(2);
   if (k_cache.shape() != v_cache.shape() || k_cache.size(0) != B || C % H != 0 ||
       past + Tq > k_cache.size(1) || q_col + C > q.size(2))
     throw Error("attention_decode: queries " + q.shape().str() + " do not match the cache " +
                 k_cache.shape().str());
   Tensor out = like(q, {B, Tq, C});
-  if (d.is_cpu()) cpu_attention_decode(out, q, q_col, k_cache, v_cache, past, H);
-  if (d.is_cuda()) cuda_attention_decode(out, q, q_col, k_cache, v_cache, past, H);
+  if (b) b->attention_decode(out, q, q_col, k_cache, v_cache, past, H);
   return out;
 }
 

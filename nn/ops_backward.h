@@ -1,6 +1,6 @@
 // Tensor-level backward ops: the gradients of nn/ops' forward ops. Input gradients are new
 // tensors (category activation: they live as long as the backward needs them); parameter
-// gradients accumulate into the tensors the optimizer owns (category gradient). Each needs
+// gradients accumulate into the gradient store's tensors (category gradient). Each needs
 // only what the forward saved: inputs, LayerNorm statistics, pre-activations.
 #pragma once
 

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <string>
+#include <utility>
 
 #include "kernels/adamw.h"
-#include "kernels/runtime.h"
+#include "nn/backend.h"
 
 namespace cugpt {
 
@@ -17,17 +19,6 @@ void collect_no_decay(const Module& m, std::set<const void*>& out) {
   for (const auto& [name, child] : m.children()) collect_no_decay(*child, out);
 }
 
-template <typename F>
-void by_dtype(const Tensor& t, F&& f) {
-  if (t.dtype() == DType::f32) return f(float{});
-  if (t.dtype() == DType::f64) return f(double{});
-  throw Error(std::string("optimizer: the cpu update runs in f32 or f64, not ") +
-              dtype_name(t.dtype()));
-}
-
-float* f32_or_null(Tensor* t) {
-  return t ? static_cast<float*>(t->data()) : nullptr;
-}
 }  // namespace
 
 DynamicLossScaler::DynamicLossScaler(double init, long growth_interval)
@@ -56,12 +47,16 @@ void DynamicLossScaler::restore(double scale, long good_steps) {
   good_steps_ = good_steps;
 }
 
-Optimizer::Optimizer(const Module& model, const OptimizerOptions& options)
-    : options_(options), scaler_(options.loss_scale_init, options.loss_scale_growth_interval) {
+Optimizer::Optimizer(const Module& model, const OptimizerOptions& options, OptimizerState state)
+    : options_(options),
+      state_(std::move(state)),
+      scaler_(options.loss_scale_init, options.loss_scale_growth_interval) {
   if (options.kind == OptimizerKind::none) throw Error("optimizer: kind none cannot step");
   for (auto& p : model.named_parameters())
     if (p.trainable) params_.push_back(p);
-  state_ = allocate_training_state(model, options.kind);
+  const std::size_t per_param = options.kind == OptimizerKind::adamw ? 2 : 1;
+  if (state_.states.size() != per_param * params_.size())
+    throw Error("optimizer: the states do not match the trainable parameters");
   std::set<const void*> no_decay;
   collect_no_decay(model, no_decay);
   bool f16 = false;
@@ -80,10 +75,9 @@ Optimizer::Optimizer(const Module& model, const OptimizerOptions& options)
              (options.loss_scaling == LossScaling::automatic && f16);
 }
 
-Tensor& Optimizer::grad(const Tensor& param) {
-  auto it = index_.find(param.storage_id());
-  if (it == index_.end()) throw Error("optimizer: tensor is not a trainable parameter");
-  return state_.gradients[it->second];
+Training make_training(const Module& model, const OptimizerOptions& options) {
+  TrainingState s = allocate_training_state(model, options.kind);
+  return Training{std::move(s.gradients), Optimizer(model, options, std::move(s.optimizer))};
 }
 
 bool Optimizer::decays(const Tensor& param) const {
@@ -91,52 +85,29 @@ bool Optimizer::decays(const Tensor& param) const {
   return it != index_.end() && decay_[it->second];
 }
 
-void Optimizer::zero_grad() {
-  for (auto& g : state_.gradients)
-    if (!g.device().is_meta()) g.zero();
-}
-
-// The sum of the squares of every gradient, in double. On cuda, each tensor's sum lands in one
-// slot of a small f64 workspace (after kSumSquaresBlocks slots of partials), and the slots come
-// back in one copy and are added in parameter order. The workspace is allocated on every device,
-// as every op's is, so that a meta run predicts the step's memory.
-double Optimizer::global_squares() const {
-  const auto count = static_cast<std::int64_t>(state_.gradients.size());
+// The sum of the squares of every gradient, in double, in parameter order. The workspace (f64
+// slots for the cuda backend's per-tensor sums and partials) is allocated on every device, as
+// every op's is, so that a meta run predicts the step's memory.
+double Optimizer::global_squares(const Gradients& grads) const {
+  const auto count = static_cast<std::int64_t>(grads.size());
   // Doubles, in an f32 tensor of twice the elements (f64 tensors are for cpu references only).
   Tensor ws =
       Tensor::empty(params_[0].tensor.arena_ptr(), {2 * (count + kernels::kSumSquaresBlocks)},
                     DType::f32, Category::workspace);
-  const Device d = ws.device();
-  if (d.is_meta()) return 0.0;
-  double squares = 0;
-  if (d.is_cuda()) {
-    auto* slots = static_cast<double*>(ws.data());
-    for (std::int64_t i = 0; i < count; ++i) {
-      const Tensor& g = state_.gradients[static_cast<std::size_t>(i)];
-      kernels::sum_squares_cuda(g.data(), static_cast<std::size_t>(g.numel()), g.dtype(), slots + i,
-                                slots + count, nullptr);
-    }
-    std::vector<double> host(static_cast<std::size_t>(count));
-    cuda_memcpy_d2h(host.data(), slots, host.size() * sizeof(double));
-    for (double s : host) squares += s;
-    return squares;
-  }
-  for (const auto& g : state_.gradients)
-    by_dtype(g, [&](auto zero) {
-      using T = decltype(zero);
-      squares += kernels::sum_squares_cpu(static_cast<const T*>(g.data()),
-                                          static_cast<std::size_t>(g.numel()));
-    });
-  return squares;
+  const Backend* b = backend_for("optimizer", grads[0]);
+  return b ? b->sum_squares(grads.tensors(), ws) : 0.0;
 }
 
-double Optimizer::step(double lr, double grad_scale) {
+double Optimizer::step(Gradients& grads, double lr, double grad_scale) {
+  if (grads.size() != params_.size())
+    throw Error("optimizer: " + std::to_string(grads.size()) + " gradients for " +
+                std::to_string(params_.size()) + " parameters");
   ++steps_;
   last_skipped_ = false;
   if (params_.empty()) return 0.0;
   // grad_scale also removes the loss scale the backward multiplied in.
   const double unscale = grad_scale / loss_scale();
-  const double squares = global_squares();
+  const double squares = global_squares(grads);
   if (params_[0].tensor.device().is_meta()) return 0.0;
   const double norm = std::sqrt(squares) * unscale;
   if (scaling_ && !scaler_.update(norm)) {
@@ -150,32 +121,30 @@ double Optimizer::step(double lr, double grad_scale) {
     for (std::size_t i = 0; i < params_.size(); ++i) {
       if (master_of_[i] < 0) continue;
       const Tensor& p = params_[i].tensor;
-      if (!p.device().is_cuda())
-        throw Error(std::string("optimizer: the cpu update runs in f32 or f64, not ") +
-                    dtype_name(p.dtype()));
-      kernels::copy_to_master_cuda(
-          static_cast<float*>(
-              state_.master_weights[static_cast<std::size_t>(master_of_[i])].data()),
-          p.data(), static_cast<std::size_t>(p.numel()), p.dtype(), nullptr);
+      backend_for("optimizer", p)->copy_to_master(master_of(i), p);
     }
     master_ready_ = true;
   }
   // AdamW's bias corrections count the updates applied, not the skipped steps.
   const long applied = steps_ - state_.skipped_steps;
-  for (std::size_t i = 0; i < params_.size(); ++i) update(i, lr, scale, applied);
+  for (std::size_t i = 0; i < params_.size(); ++i) update(i, grads[i], lr, scale, applied);
   return norm;
 }
 
-void Optimizer::update(std::size_t i, double lr, double scale, long applied_steps) {
+Tensor& Optimizer::master_of(std::size_t i) {
+  return state_.master_weights[static_cast<std::size_t>(master_of_[i])];
+}
+
+void Optimizer::update(std::size_t i, Tensor& g, double lr, double scale, long applied_steps) {
   Tensor& p = params_[i].tensor;
-  Tensor& g = state_.gradients[i];
-  const auto n = static_cast<std::size_t>(p.numel());
+  const Backend& b = *backend_for("optimizer", p);  // not on meta: step() returned before
   const float wd = decay_[i] ? static_cast<float>(options_.weight_decay) : 0.0f;
-  const int per_param = options_.kind == OptimizerKind::adamw ? 2 : 1;
-  float* s0 = static_cast<float*>(state_.states[per_param * i].data());
-  Tensor* master = master_of_[i] >= 0
-                       ? &state_.master_weights[static_cast<std::size_t>(master_of_[i])]
-                       : nullptr;
+  Tensor* master = master_of_[i] >= 0 ? &master_of(i) : nullptr;
+  if (options_.kind == OptimizerKind::sgd) {
+    b.sgd_step(p, g, state_.states[i], master, static_cast<float>(lr),
+               static_cast<float>(options_.momentum), wd, static_cast<float>(scale));
+    return;
+  }
   kernels::AdamwHyper h;
   h.lr = static_cast<float>(lr);
   h.beta1 = static_cast<float>(options_.beta1);
@@ -184,30 +153,7 @@ void Optimizer::update(std::size_t i, double lr, double scale, long applied_step
   h.weight_decay = wd;
   h.grad_scale = static_cast<float>(scale);
   h.step = applied_steps;
-  const bool adamw = options_.kind == OptimizerKind::adamw;
-  float* s1 = adamw ? static_cast<float*>(state_.states[per_param * i + 1].data()) : nullptr;
-  if (p.device().is_cuda()) {
-    if (adamw) {
-      kernels::adamw_step_cuda(p.data(), g.data(), s0, s1, f32_or_null(master), n, h, p.dtype(),
-                               nullptr);
-    } else {
-      kernels::sgd_step_cuda(p.data(), g.data(), s0, f32_or_null(master), n, h.lr,
-                             static_cast<float>(options_.momentum), wd, h.grad_scale, p.dtype(),
-                             nullptr);
-    }
-    return;
-  }
-  by_dtype(p, [&](auto zero) {
-    using T = decltype(zero);
-    T* pp = static_cast<T*>(p.data());
-    const T* gp = static_cast<const T*>(g.data());
-    if (adamw) {
-      kernels::adamw_step_cpu(pp, gp, s0, s1, n, h);
-    } else {
-      kernels::sgd_step_cpu(pp, gp, s0, n, h.lr, static_cast<float>(options_.momentum), wd,
-                            h.grad_scale);
-    }
-  });
+  b.adamw_step(p, g, state_.states[2 * i], state_.states[2 * i + 1], master, h);
 }
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::named_state() const {
@@ -221,9 +167,7 @@ std::vector<std::pair<std::string, Tensor>> Optimizer::named_state() const {
     } else {
       out.emplace_back("optimizer.momentum." + name, state_.states[i]);
     }
-    if (master_of_[i] >= 0)
-      out.emplace_back("optimizer.master." + name,
-                       state_.master_weights[static_cast<std::size_t>(master_of_[i])]);
+    if (master_of_[i] >= 0) out.emplace_back("optimizer.master." + name, master_of(i));
   }
   return out;
 }

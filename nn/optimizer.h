@@ -56,16 +56,16 @@ struct OptimizerOptions {
 
 class Optimizer {
  public:
-  Optimizer(const Module& model, const OptimizerOptions& options);
+  // Takes the states allocate_training_state made beside the model's gradients (make_training
+  // does both).
+  Optimizer(const Module& model, const OptimizerOptions& options, OptimizerState state);
 
-  // The gradient tensor of a trainable parameter (the same storage as the registry's tensor).
-  Tensor& grad(const Tensor& param);
-  void zero_grad();
-  // Clips by the global norm (if options.clip > 0) after multiplying the gradients by
+  // With the gradients of the model's trainable parameters (the store allocated with the
+  // states): clips by the global norm (if options.clip > 0) after multiplying the gradients by
   // grad_scale / loss_scale(), updates every parameter at learning rate lr, and returns the
   // global norm of the scaled gradients before clipping. With loss scaling, a non-finite norm
   // skips the update (the step still counts; skipped_steps() counts it too) and lowers the scale.
-  double step(double lr, double grad_scale = 1.0);
+  double step(Gradients& grads, double lr, double grad_scale = 1.0);
   long steps() const { return steps_; }
   void set_steps(long steps) { steps_ = steps; }
   const OptimizerOptions& options() const { return options_; }
@@ -93,7 +93,7 @@ class Optimizer {
  private:
   OptimizerOptions options_;
   std::vector<NamedParameter> params_;
-  TrainingState state_;
+  OptimizerState state_;
   std::vector<bool> decay_;
   std::vector<int> master_of_;  // per parameter: its master weight, or -1
   std::unordered_map<const void*, std::size_t> index_;
@@ -103,8 +103,20 @@ class Optimizer {
   bool last_skipped_ = false;
   bool master_ready_ = false;
 
-  double global_squares() const;
-  void update(std::size_t i, double lr, double scale, long applied_steps);
+  double global_squares(const Gradients& grads) const;
+  Tensor& master_of(std::size_t i);
+  const Tensor& master_of(std::size_t i) const {
+    return state_.master_weights[static_cast<std::size_t>(master_of_[i])];
+  }
+  void update(std::size_t i, Tensor& g, double lr, double scale, long applied_steps);
 };
+
+// A model's gradient store and its optimizer, allocated together (allocate_training_state's
+// order). The training loop passes `grads` to the backward and to opt.step.
+struct Training {
+  Gradients grads;
+  Optimizer opt;
+};
+Training make_training(const Module& model, const OptimizerOptions& options);
 
 }  // namespace cugpt

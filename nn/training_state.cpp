@@ -1,5 +1,7 @@
 #include "nn/training_state.h"
 
+#include <utility>
+
 namespace cugpt {
 
 const char* optimizer_name(OptimizerKind k) {
@@ -24,18 +26,22 @@ OptimizerKind parse_optimizer(const std::string& name) {
 TrainingState allocate_training_state(const Module& model, OptimizerKind optimizer) {
   TrainingState s;
   if (optimizer == OptimizerKind::none) return s;
+  std::vector<Tensor> params, grads;
   const int states_per_param = optimizer == OptimizerKind::adamw ? 2 : 1;
   for (const auto& p : model.named_parameters()) {
     if (!p.trainable) continue;
     const Tensor& w = p.tensor;
     const auto& arena = w.arena_ptr();
-    s.gradients.push_back(Tensor::zeros(arena, w.shape(), w.dtype(), Category::gradient));
+    params.push_back(w);
+    grads.push_back(zero_gradient(w));
     for (int i = 0; i < states_per_param; ++i)
-      s.states.push_back(Tensor::zeros(arena, w.shape(), DType::f32, Category::optimizer_state));
+      s.optimizer.states.push_back(
+          Tensor::zeros(arena, w.shape(), DType::f32, Category::optimizer_state));
     if (dtype_size(w.dtype()) < 4)
-      s.master_weights.push_back(
+      s.optimizer.master_weights.push_back(
           Tensor::empty(arena, w.shape(), DType::f32, Category::master_weight));
   }
+  s.gradients = Gradients(params, std::move(grads));
   return s;
 }
 

@@ -83,7 +83,8 @@ TEST(MixedPrecision, MasterWeightBytesAndAutomaticScaling) {
               kArenaAlignment * kArenaAlignment;
       ++trainable;
     }
-    Optimizer opt(*model, OptimizerOptions{});
+    Training tr = make_training(*model, OptimizerOptions{});
+    const Optimizer& opt = tr.opt;
     const bool wide = t == DType::f32;
     EXPECT_EQ(arena->current(Category::master_weight), wide ? 0 : want);
     EXPECT_EQ(arena->current(Category::gradient), params);
@@ -100,7 +101,7 @@ TEST(MixedPrecision, MasterWeightBytesAndAutomaticScaling) {
     EXPECT_EQ(opt.loss_scale(), t == DType::f16 ? 65536.0 : 1.0);
     OptimizerOptions forced;
     forced.loss_scaling = LossScaling::off;
-    EXPECT_FALSE(Optimizer(*model, forced).loss_scaling());
+    EXPECT_FALSE(make_training(*model, forced).opt.loss_scaling());
   }
 }
 
@@ -149,19 +150,21 @@ TEST(MixedPrecision, DynamicScalingOnCpuIsExactAndSkipsOverflows) {
   OptimizerOptions o;
   o.lr = 1e-2;
   o.loss_scaling = LossScaling::dynamic;
-  Optimizer so(*scaled.model, o);
+  Training st = make_training(*scaled.model, o);
+  Optimizer& so = st.opt;
   o.loss_scaling = LossScaling::off;
-  Optimizer po(*plain.model, o);
+  Training pt = make_training(*plain.model, o);
+  Optimizer& po = pt.opt;
   ASSERT_TRUE(so.loss_scaling());
   ASSERT_EQ(so.loss_scale(), 65536.0);
   ASSERT_EQ(po.loss_scale(), 1.0);
 
-  const auto step = [&](Golden& g, Optimizer& opt) {
-    opt.zero_grad();
-    const double loss = g.gpt().forward_backward(batch, targets, opt, 0, opt.loss_scale());
-    return std::make_pair(loss, opt.step(1e-2));
+  const auto step = [&](Golden& g, Training& t) {
+    t.grads.zero();
+    const double loss = g.gpt().forward_backward(batch, targets, t.grads, 0, t.opt.loss_scale());
+    return std::make_pair(loss, t.opt.step(t.grads, 1e-2));
   };
-  const auto s1 = step(scaled, so), p1 = step(plain, po);
+  const auto s1 = step(scaled, st), p1 = step(plain, pt);
   EXPECT_EQ(s1.first, p1.first);    // the loss is never scaled
   EXPECT_EQ(s1.second, p1.second);  // the norm is unscaled
   EXPECT_EQ(weights_of(*scaled.model), weights_of(*plain.model));
@@ -169,11 +172,11 @@ TEST(MixedPrecision, DynamicScalingOnCpuIsExactAndSkipsOverflows) {
 
   // An overflow: one gradient element becomes inf after the backward.
   const auto before = weights_of(*scaled.model);
-  so.zero_grad();
-  scaled.gpt().forward_backward(batch, targets, so, 0, so.loss_scale());
+  st.grads.zero();
+  scaled.gpt().forward_backward(batch, targets, st.grads, 0, so.loss_scale());
   const auto first = scaled.model->named_parameters()[0].tensor;
-  so.grad(first).data_as<float>()[3] = std::numeric_limits<float>::infinity();
-  EXPECT_FALSE(std::isfinite(so.step(1e-2)));
+  st.grads.of(first).data_as<float>()[3] = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(std::isfinite(so.step(st.grads, 1e-2)));
   EXPECT_TRUE(so.last_step_skipped());
   EXPECT_EQ(so.skipped_steps(), 1);
   EXPECT_EQ(so.steps(), 2);
@@ -181,8 +184,8 @@ TEST(MixedPrecision, DynamicScalingOnCpuIsExactAndSkipsOverflows) {
   EXPECT_EQ(weights_of(*scaled.model), before);
 
   // The next applied step is AdamW's second: the same as the unscaled optimizer's second.
-  step(scaled, so);
-  step(plain, po);
+  step(scaled, st);
+  step(plain, pt);
   EXPECT_EQ(weights_of(*scaled.model), weights_of(*plain.model));
   EXPECT_EQ(so.skipped_steps(), 1);
 }
@@ -235,10 +238,11 @@ TEST(MixedPrecision, TrainerReportsAndCheckpointsSkippedSteps) {
 TEST(MixedPrecision, F32TrainsWithoutAScaler) {
   const auto [batch, targets] = golden_batch();
   Golden g = golden_model();
-  Optimizer opt(*g.model, OptimizerOptions{});
+  Training t = make_training(*g.model, OptimizerOptions{});
+  Optimizer& opt = t.opt;
   EXPECT_FALSE(opt.loss_scaling());
-  g.gpt().forward_backward(batch, targets, opt, 0, opt.loss_scale());
-  EXPECT_TRUE(std::isfinite(opt.step(1e-3)));
+  g.gpt().forward_backward(batch, targets, t.grads, 0, opt.loss_scale());
+  EXPECT_TRUE(std::isfinite(opt.step(t.grads, 1e-3)));
   EXPECT_FALSE(opt.last_step_skipped());
   EXPECT_EQ(opt.skipped_steps(), 0);
 }

@@ -93,14 +93,15 @@ TEST_P(GoldenStep, LossGradientsAndAdamwMatchPyTorch) {
   Trained s = golden_model(name, DType::f64);
   const StepInput in = golden_input(name);
   const SafetensorsFile golden = SafetensorsFile::open(kGolden + name + "/train_step.safetensors");
-  Optimizer opt(*s.model, adamw_from(in.hyper));
+  Training t = make_training(*s.model, adamw_from(in.hyper));
+  Optimizer& opt = t.opt;
 
-  const double loss = s.gpt().forward_backward(in.batch, in.targets, opt);
+  const double loss = s.gpt().forward_backward(in.batch, in.targets, t.grads);
   EXPECT_NEAR(loss, read_entry(golden, "loss")[0], 1e-6 * std::fabs(loss));
 
   std::vector<std::string> decayed;
   for (const auto& p : s.model->named_parameters()) {
-    EXPECT_LE(scaled_error(opt.grad(p.tensor).to_floats(), read_entry(golden, "grad." + p.name)),
+    EXPECT_LE(scaled_error(t.grads.of(p.tensor).to_floats(), read_entry(golden, "grad." + p.name)),
               1e-6)
         << p.name;
     if (opt.decays(p.tensor)) decayed.push_back(p.name);
@@ -108,7 +109,7 @@ TEST_P(GoldenStep, LossGradientsAndAdamwMatchPyTorch) {
   std::sort(decayed.begin(), decayed.end());
   EXPECT_EQ(decayed, in.hyper.at("decayed").get<std::vector<std::string>>());
 
-  opt.step(in.hyper.at("lr").get<double>());
+  opt.step(t.grads, in.hyper.at("lr").get<double>());
   for (const auto& p : s.model->named_parameters()) {
     const std::vector<float> got = p.tensor.to_floats();
     const std::vector<float> want = read_entry(golden, "updated." + p.name);
@@ -128,14 +129,14 @@ TEST(GradientCheck, WholeModelByFiniteDifferences) {
   for (const char* name : {"gpt-day18-tiny", "gpt2-tiny"}) {
     Trained s = golden_model(name, DType::f64);
     const StepInput in = golden_input(name);
-    Optimizer opt(*s.model, OptimizerOptions{});
-    s.gpt().forward_backward(in.batch, in.targets, opt);
+    Gradients grads(*s.model);
+    s.gpt().forward_backward(in.batch, in.targets, grads);
     const auto loss_at = [&] {
       return ops::cross_entropy_loss(s.model->forward(in.batch), in.targets, -1);
     };
     std::mt19937 rng(3);
     for (auto& p : s.model->named_parameters()) {
-      const std::vector<float> grad = opt.grad(p.tensor).to_floats();
+      const std::vector<float> grad = grads.of(p.tensor).to_floats();
       double* w = p.tensor.data_as<double>();
       for (int sample = 0; sample < 3; ++sample) {
         const std::size_t i = rng() % static_cast<std::size_t>(p.tensor.numel());
@@ -160,9 +161,9 @@ TEST(Recompute, SameGradientsLowerPeak) {
   std::uint64_t previous_peak = ~0ull;
   for (int level = 0; level <= 3; ++level) {
     Trained s = golden_model("gpt2-tiny", DType::f64);
-    Optimizer opt(*s.model, OptimizerOptions{});
+    Gradients grads(*s.model);
     s.arena->reset_peak();
-    s.gpt().forward_backward(in.batch, in.targets, opt, level);
+    s.gpt().forward_backward(in.batch, in.targets, grads, level);
     const std::uint64_t peak = s.arena->stats().peak;
     std::printf("recompute %d: step peak %llu bytes\n", level,
                 static_cast<unsigned long long>(peak));
@@ -170,7 +171,7 @@ TEST(Recompute, SameGradientsLowerPeak) {
     previous_peak = peak;
     std::size_t k = 0;
     for (const auto& p : s.model->named_parameters()) {
-      const std::vector<float> g = opt.grad(p.tensor).to_floats();
+      const std::vector<float> g = grads.of(p.tensor).to_floats();
       if (level == 0) {
         reference.push_back(g);
       } else {
@@ -194,11 +195,11 @@ TEST(ChunkedLoss, SameLossAndGradientsAsOnePiece) {
     for (std::int64_t rows : {N, std::int64_t{3}, std::int64_t{5}}) {
       SCOPED_TRACE(std::string(name) + ", " + std::to_string(rows) + " rows at a time");
       Trained s = golden_model(name, DType::f64);
-      Optimizer opt(*s.model, OptimizerOptions{});
-      const double loss = s.gpt().forward_backward(in.batch, in.targets, opt, 0, 1.0, -1, rows);
+      Gradients grads(*s.model);
+      const double loss = s.gpt().forward_backward(in.batch, in.targets, grads, 0, 1.0, -1, rows);
       std::size_t k = 0;
       for (const auto& p : s.model->named_parameters()) {
-        const std::vector<float> g = opt.grad(p.tensor).to_floats();
+        const std::vector<float> g = grads.of(p.tensor).to_floats();
         if (rows == N) {
           one.push_back(g);
         } else {
@@ -228,8 +229,8 @@ TEST(ChunkedLoss, LowersThePeakByTheLogits) {
   for (int chunked = 0; chunked < 2; ++chunked) {
     auto arena = Arena::create(Device::meta(), 1ull << 40);
     auto model = build_gpt(config, arena, DType::bf16);
-    Optimizer opt(*model, OptimizerOptions{});
-    model->forward_backward(batch, targets, opt, 0, 1.0, -1, chunked ? 0 : batch.B * batch.T);
+    Gradients grads(*model);
+    model->forward_backward(batch, targets, grads, 0, 1.0, -1, chunked ? 0 : batch.B * batch.T);
     peaks[chunked] = arena->stats().peak;
   }
   const std::uint64_t logits = static_cast<std::uint64_t>(batch.B * batch.T) *
@@ -292,11 +293,11 @@ TEST(Resume, ContinuesBitIdentically) {
 TEST(Training, RejectsBadTargetsAndMismatchedCheckpoints) {
   Trained s = golden_model("gpt2-tiny", DType::f32);
   const StepInput in = golden_input("gpt2-tiny");
-  Optimizer opt(*s.model, OptimizerOptions{});
+  Gradients grads(*s.model);
   std::vector<std::int32_t> bad = in.targets;
   bad[4] = 101;
-  EXPECT_THROW(s.gpt().forward_backward(in.batch, bad, opt), Error);
-  EXPECT_THROW(s.gpt().forward_backward(in.batch, in.targets, opt, 4), Error);
+  EXPECT_THROW(s.gpt().forward_backward(in.batch, bad, grads), Error);
+  EXPECT_THROW(s.gpt().forward_backward(in.batch, in.targets, grads, 4), Error);
 }
 
 }  // namespace

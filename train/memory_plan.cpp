@@ -26,12 +26,12 @@ CategoryBytes run_train(Arena& arena, Gpt& gpt, const MemoryQuery& q, std::int64
     throw Error("memory: training needs an optimizer (adamw or sgd)");
   OptimizerOptions o;
   o.kind = q.optimizer;
-  Optimizer opt(gpt, o);
+  Training t = make_training(gpt, o);
   const Batch batch = dummy_batch(q.batch, T);
   const std::vector<std::int32_t> targets(batch.tokens.size(), 0);
-  gpt.forward_backward(batch, targets, opt, q.recompute);
+  gpt.forward_backward(batch, targets, t.grads, q.recompute);
   ArenaTag tag(arena, "optimizer step");
-  opt.step(o.lr);
+  t.opt.step(t.grads, o.lr);
   return arena.stats().current;
 }
 

@@ -31,7 +31,14 @@ double learning_rate(const TrainOptions& o, std::int64_t step) {
 }
 
 Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options)
-    : model_(model), data_(data), options_(options), optimizer_(model, options.optim) {
+    : Trainer(model, data, options, allocate_training_state(model, options.optim.kind)) {}
+
+Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, TrainingState state)
+    : model_(model),
+      data_(data),
+      options_(options),
+      grads_(std::move(state.gradients)),
+      optimizer_(model, options.optim, std::move(state.optimizer)) {
   if (options.batch <= 0 || options.seq <= 0 || options.accum <= 0 || options.steps <= 0)
     throw Error("--steps, --batch, --seq and --accum must be positive");
   if (options.seq > model.config().max_positions)
@@ -52,16 +59,16 @@ StepReport Trainer::step() {
   // With f16 loss scaling the backward multiplies the loss by the scale; step() divides it out.
   r.loss_scale = optimizer_.loss_scale();
   r.ms = time_ms(device, [&] {
-    optimizer_.zero_grad();
+    grads_.zero();
     for (std::int64_t micro = 0; micro < options_.accum; ++micro) {
       data_.train_batch(options_.seed, step * options_.accum + micro, batch.B, batch.T,
                         batch.tokens, targets);
       // Each micro-batch contributes 1/accum of the mean loss's gradient.
-      r.loss += model_.forward_backward(batch, targets, optimizer_, options_.recompute,
+      r.loss += model_.forward_backward(batch, targets, grads_, options_.recompute,
                                         r.loss_scale / static_cast<double>(options_.accum)) /
                 static_cast<double>(options_.accum);
     }
-    r.grad_norm = optimizer_.step(r.lr);
+    r.grad_norm = optimizer_.step(grads_, r.lr);
   });
   r.step = optimizer_.steps();
   r.skipped = optimizer_.last_step_skipped();

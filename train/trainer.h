@@ -44,6 +44,7 @@ class Trainer {
   double evaluate() const;  // mean validation loss over eval_batches batches
   std::int64_t steps_done() const { return optimizer_.steps(); }
   Optimizer& optimizer() { return optimizer_; }
+  Gradients& gradients() { return grads_; }
 
   // model.safetensors (parameters) and optimizer.safetensors (states, master weights, and the
   // loss scaler's state in the metadata), each stamped with the step, committed together as
@@ -55,9 +56,13 @@ class Trainer {
   void resume(const std::string& dir);
 
  private:
+  // The gradients and the optimizer's states, allocated together.
+  Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, TrainingState state);
+
   Gpt& model_;
   const Dataset& data_;
   TrainOptions options_;
+  Gradients grads_;
   Optimizer optimizer_;
 };
 

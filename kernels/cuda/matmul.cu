@@ -15,9 +15,9 @@
 #include <tuple>
 #include <type_traits>
 
+#include "kernels/cuda/blas.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/convert.cuh"
-#include "kernels/cuda/cublas_type.cuh"
 #include "kernels/matmul.h"
 
 namespace cugpt::kernels {
@@ -53,15 +53,6 @@ cublasLtEpilogue_t lt_epilogue(Epilogue e, bool has_bias) {
       break;
   }
   return has_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-}
-
-// Largest power of two (up to 256, cuBLASLt's default assumption) dividing the address. x and
-// out may be views at any row offset, so the heuristic must be told what it really gets.
-std::uint32_t alignment(const void* p) {
-  const auto address = reinterpret_cast<std::uintptr_t>(p);
-  std::uint32_t bytes = 256;
-  while (bytes > 1 && address % bytes != 0) bytes /= 2;
-  return bytes;
 }
 
 // Set by a person (or a test) to route every matmul through cublasGemmEx and the epilogue
@@ -180,39 +171,12 @@ Plan make_plan(cublasLtHandle_t lt, const Problem& p, const void* bias) {
 // emptied and refilled (a heuristic call is tens of microseconds).
 constexpr std::size_t kMaxPlans = 512;
 
-// The handles and plans of one device. The mutex covers the whole call: the cached descriptor
-// takes each call's bias pointer, and the fallback's cuBLAS handle its stream and workspace.
-struct DeviceState {
-  std::mutex mu;
-  cublasLtHandle_t lt = nullptr;
-  cublasHandle_t blas = nullptr;  // created when a problem first needs the fallback
-  std::map<Problem, Plan> plans;
-
-  DeviceState() = default;
-  DeviceState(const DeviceState&) = delete;
-  DeviceState& operator=(const DeviceState&) = delete;
-  // At exit. Statuses are ignored: there is no one left to report them to.
-  ~DeviceState() {
-    plans.clear();
-    if (blas) cublasDestroy(blas);
-    if (lt) cublasLtDestroy(lt);
-  }
-};
-
-// Created on the first matmul of each device, after the CUDA runtime is up, so destroyed
-// before the runtime tears down at exit.
-DeviceState& device_state(int device) {
+// The cached plans of one device, used under its BlasHandles' mutex.
+std::map<Problem, Plan>& plans_of(int device) {
   static std::mutex mu;
-  static std::map<int, std::unique_ptr<DeviceState>> states;
+  static std::map<int, std::map<Problem, Plan>> plans;
   std::lock_guard<std::mutex> lock(mu);
-  std::unique_ptr<DeviceState>& s = states[device];
-  if (!s) {
-    cublasLtHandle_t lt = nullptr;
-    CUBLAS_CHECK(cublasLtCreate(&lt));
-    s = std::make_unique<DeviceState>();
-    s->lt = lt;
-  }
-  return *s;
+  return plans[device];
 }
 
 // The fallback's epilogue, in place on out (N, OC): + bias, then the activation, in f32 with
@@ -246,18 +210,14 @@ void launch_bias_epilogue(void* out, const void* bias, std::size_t n, int OC, Ep
 
 // cublasGemmEx with the same column-major mapping, then bias and activation as a second pass
 // over the output (one more read and write of (N, OC): the price of the fallback).
-void gemm_ex(DeviceState& s, void* out, const void* x, const void* w, const void* bias,
-             const Problem& p, void* workspace, Stream stream) {
-  if (!s.blas) CUBLAS_CHECK(cublasCreate(&s.blas));
-  CUBLAS_CHECK(cublasSetStream(s.blas, stream));
-  // cublasSetStream resets the handle to cuBLAS's own workspace pool (its own cudaMalloc);
-  // the arena's block keeps every device byte accounted for.
-  if (p.workspace_bytes > 0) CUBLAS_CHECK(cublasSetWorkspace(s.blas, workspace, p.workspace_bytes));
+void gemm_ex(BlasHandles& s, void* out, const void* x, const void* w, const void* bias,
+             const Problem& p, const MatmulWorkspace& workspace, Stream stream) {
+  cublasHandle_t blas = s.blas(stream, workspace);
   const cudaDataType_t type = cuda_type(p.dtype, "matmul");
   const Geometry g = geometry(p.IC, p.OC, p.w_in_out);
   const float alpha = 1.f, beta = 0.f;
   // CUBLAS_COMPUTE_32F without TF32 (the handle's default math mode), as on the cuBLASLt path.
-  CUBLAS_CHECK(cublasGemmEx(s.blas, g.trans_a, CUBLAS_OP_N, p.OC, p.N, p.IC, &alpha, w, type, g.lda,
+  CUBLAS_CHECK(cublasGemmEx(blas, g.trans_a, CUBLAS_OP_N, p.OC, p.N, p.IC, &alpha, w, type, g.lda,
                             x, type, p.IC, &beta, out, type, p.OC, CUBLAS_COMPUTE_32F,
                             CUBLAS_GEMM_DEFAULT));
   if (!bias && p.epilogue == Epilogue::none) return;
@@ -280,9 +240,7 @@ void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bi
   CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0, "matmul: bad sizes");
   if (N == 0) return;
   CUGPT_CHECK(out && x && w, "matmul: null input, weight or output");
-  // Both libraries want a 256-byte aligned workspace; anything else runs without one.
-  const bool workspace_usable =
-      workspace.ptr && workspace.bytes > 0 && alignment(workspace.ptr) == 256;
+  const bool workspace_usable = usable(workspace);
   const Problem p{N,
                   IC,
                   OC,
@@ -298,20 +256,21 @@ void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bi
 
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  DeviceState& s = device_state(device);
+  BlasHandles& s = blas_handles();
   std::lock_guard<std::mutex> lock(s.mu);
   if (!forced_cublas()) {
-    auto it = s.plans.find(p);
-    if (it == s.plans.end()) {
-      if (s.plans.size() >= kMaxPlans) s.plans.clear();
-      it = s.plans.emplace(p, make_plan(s.lt, p, bias)).first;
+    std::map<Problem, Plan>& plans = plans_of(device);
+    auto it = plans.find(p);
+    if (it == plans.end()) {
+      if (plans.size() >= kMaxPlans) plans.clear();
+      it = plans.emplace(p, make_plan(s.lt(), p, bias)).first;
     }
     Plan& plan = it->second;
     if (plan.use_lt) {
       if (bias) set_desc(plan.desc.get(), CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
       const float alpha = 1.f, beta = 0.f;
       const cublasStatus_t st =
-          cublasLtMatmul(s.lt, plan.desc.get(), &alpha, w, plan.a.get(), x, plan.b.get(), &beta,
+          cublasLtMatmul(s.lt(), plan.desc.get(), &alpha, w, plan.a.get(), x, plan.b.get(), &beta,
                          out, plan.d.get(), out, plan.d.get(), &plan.algo,
                          workspace_usable ? workspace.ptr : nullptr, p.workspace_bytes, stream);
       if (st == CUBLAS_STATUS_SUCCESS) return;
@@ -324,7 +283,7 @@ void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bi
       plan.use_lt = false;
     }
   }
-  gemm_ex(s, out, x, w, bias, p, workspace.ptr, stream);
+  gemm_ex(s, out, x, w, bias, p, workspace, stream);
 }
 
 }  // namespace cugpt::kernels

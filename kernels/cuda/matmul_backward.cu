@@ -15,46 +15,17 @@
 #include <cublas_v2.h>
 
 #include <cstdint>
-#include <map>
-#include <memory>
 #include <mutex>
 #include <string>
 
+#include "kernels/cuda/blas.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/convert.cuh"
-#include "kernels/cuda/cublas_type.cuh"
 #include "kernels/matmul.h"
 
 namespace cugpt::kernels {
 
 namespace {
-
-// One cuBLAS handle per device, created on first use; the mutex covers a whole call, since the
-// handle takes each call's stream and workspace.
-struct BlasState {
-  std::mutex mu;
-  cublasHandle_t blas = nullptr;
-  BlasState() = default;
-  BlasState(const BlasState&) = delete;
-  BlasState& operator=(const BlasState&) = delete;
-  ~BlasState() {
-    if (blas) cublasDestroy(blas);  // at exit: nobody is left to hear about a failure
-  }
-};
-
-BlasState& blas_state(int device) {
-  static std::mutex mu;
-  static std::map<int, std::unique_ptr<BlasState>> states;
-  std::lock_guard<std::mutex> lock(mu);
-  std::unique_ptr<BlasState>& s = states[device];
-  if (!s) {
-    cublasHandle_t h = nullptr;
-    CUBLAS_CHECK(cublasCreate(&h));
-    s = std::make_unique<BlasState>();
-    s->blas = h;
-  }
-  return *s;
-}
 
 // C (m, n) = op(A) op(B) + beta C, column-major, every matrix in `type`.
 void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
@@ -85,10 +56,6 @@ __global__ void __launch_bounds__(kBiasCols* kBiasLanes)
   dbias[c] = from_f32<T>(to_f32(dbias[c]) + total);
 }
 
-bool aligned256(const void* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % 256 == 0;
-}
-
 }  // namespace
 
 void matmul_backward_cuda(void* dx, void* dw, void* dbias, const void* dout, const void* x,
@@ -100,36 +67,29 @@ void matmul_backward_cuda(void* dx, void* dw, void* dbias, const void* dout, con
   CUGPT_CHECK(dout && (!dx || w) && (!dw || x), "matmul_backward: null input");
 
   if (dx || dw) {
-    int device = 0;
-    CUDA_CHECK(cudaGetDevice(&device));
-    BlasState& s = blas_state(device);
+    BlasHandles& s = blas_handles();
     std::lock_guard<std::mutex> lock(s.mu);
-    CUBLAS_CHECK(cublasSetStream(s.blas, stream));
-    // cublasSetStream resets the handle to cuBLAS's own workspace pool: give it the arena's
-    // block, or none at all, so that every device byte stays accounted for.
-    const bool usable = workspace.ptr && workspace.bytes > 0 && aligned256(workspace.ptr);
-    CUBLAS_CHECK(
-        cublasSetWorkspace(s.blas, usable ? workspace.ptr : nullptr, usable ? workspace.bytes : 0));
+    cublasHandle_t blas = s.blas(stream, workspace);  // the arena's workspace, or none
     if (dx) {
       // dx (N, IC) = dout (N, OC) . Wm, Wm (OC, IC) the forward's matrix (W, or W^T for Conv1D).
       // Column-major: dx^T (IC, N) = Wm^T (IC, OC) . dout^T (OC, N); dout^T is dout's bytes.
       // W [OC, IC] row-major is column-major (IC, OC) = Wm^T: op N, ld IC. W [IC, OC] row-major
       // is column-major (OC, IC) = Wm: op T, ld OC.
       if (w_in_out) {
-        gemm(s.blas, CUBLAS_OP_T, CUBLAS_OP_N, IC, N, OC, w, OC, dout, OC, 0.f, dx, IC, type);
+        gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, IC, N, OC, w, OC, dout, OC, 0.f, dx, IC, type);
       } else {
-        gemm(s.blas, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, w, IC, dout, OC, 0.f, dx, IC, type);
+        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, w, IC, dout, OC, 0.f, dx, IC, type);
       }
     }
     if (dw) {
       if (w_in_out) {
         // dW [IC, OC] += x^T dout. Column-major: dW^T (OC, IC) += dout^T (OC, N) . x (N, IC);
         // dout^T is dout's bytes (op N, ld OC), x is x's bytes (IC, N) transposed (op T, ld IC).
-        gemm(s.blas, CUBLAS_OP_N, CUBLAS_OP_T, OC, IC, N, dout, OC, x, IC, 1.f, dw, OC, type);
+        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, OC, IC, N, dout, OC, x, IC, 1.f, dw, OC, type);
       } else {
         // dW [OC, IC] += dout^T x. Column-major: dW^T (IC, OC) += x^T (IC, N) . dout (N, OC);
         // x^T is x's bytes (op N, ld IC), dout is dout's bytes (OC, N) transposed (op T, ld OC).
-        gemm(s.blas, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, x, IC, dout, OC, 1.f, dw, IC, type);
+        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, x, IC, dout, OC, 1.f, dw, IC, type);
       }
     }
   }

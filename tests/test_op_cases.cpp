@@ -1,0 +1,158 @@
+// The kernel-case table: every row of tests/test_op_cases_forward.h and _backward.h runs through
+// the tensor-level API on every device present — cpu in f32 and f64, cuda in f32, bf16 and f16
+// (skipped, with the reason, where no GPU can be used) — against its reference: the row's
+// plain-loop oracle, or else the same row on the cpu in f64 on the same dtype-rounded inputs.
+// The arena's free memory is poisoned (NaN) before each run, so an output element an op never
+// writes fails; buffers an op writes into are poisoned too, and what it must leave alone is
+// expected NaN (a guard). On meta each row must allocate exactly what it does on cpu: the same
+// arena timeline and statistics. A new kernel gets its tests by adding a row.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernels/runtime.h"
+#include "nn/arena.h"
+#include "tests/test_op_cases.h"
+#include "tests/test_op_cases_backward.h"
+#include "tests/test_op_cases_forward.h"
+
+namespace cugpt::testing {
+namespace {
+
+// Every case fits with room to spare (the largest, cross-entropy over 3 x 50257 logits, needs
+// ~2 MiB; a matmul reserves its 4 MiB cuBLASLt workspace).
+constexpr std::uint64_t kBudget = 24ull << 20;
+
+const std::vector<OpCase>& op_cases() {
+  static const std::vector<OpCase> cases = [] {
+    std::vector<OpCase> c;
+    add_forward_cases(c);
+    add_backward_cases(c);
+    return c;
+  }();
+  return cases;
+}
+
+enum class Where { cpu, cuda, meta };
+
+struct Instance {
+  std::size_t index;  // into op_cases()
+  Where where;
+  DType dtype;
+};
+
+std::vector<Instance> instances() {
+  std::vector<Instance> all;
+  for (std::size_t i = 0; i < op_cases().size(); ++i) {
+    for (DType t : {DType::f32, DType::f64}) all.push_back({i, Where::cpu, t});
+    if (op_cases()[i].cpu_only) continue;
+    for (DType t : {DType::f32, DType::bf16, DType::f16}) all.push_back({i, Where::cuda, t});
+    all.push_back({i, Where::meta, DType::f32});
+  }
+  return all;
+}
+
+std::string instance_name(const ::testing::TestParamInfo<Instance>& info) {
+  const char* where[] = {"cpu", "cuda", "meta"};
+  return op_cases()[info.param.index].name + "_" + where[static_cast<int>(info.param.where)] + "_" +
+         dtype_name(info.param.dtype);
+}
+
+class OpCases : public ::testing::TestWithParam<Instance> {};
+
+// The op on meta against the op on cpu: the same requests in the same order, so the same
+// statistics (meta predicts the cpu's and the cuda's memory byte for byte).
+void expect_meta_allocates_as_cpu(const OpCase& c) {
+  auto meta = Arena::create(Device::meta(), kBudget), cpu = Arena::create(Device::cpu(), kBudget);
+  meta->record_timeline(true);
+  cpu->record_timeline(true);
+  OpRun on_meta(meta, DType::f32, DType::f32, false), on_cpu(cpu, DType::f32, DType::f32, false);
+  c.run(on_meta);
+  c.run(on_cpu);
+  const std::vector<TimelineEvent> m = meta->timeline(), p = cpu->timeline();
+  ASSERT_EQ(m.size(), p.size()) << "allocations and frees";
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    EXPECT_EQ(m[i].kind, p[i].kind) << "event " << i;
+    EXPECT_EQ(m[i].category, p[i].category) << "event " << i;
+    EXPECT_EQ(m[i].bytes, p[i].bytes) << "event " << i;
+  }
+  const ArenaStats a = meta->stats(), b = cpu->stats();
+  EXPECT_EQ(a.in_use, b.in_use);
+  EXPECT_EQ(a.peak, b.peak);
+  EXPECT_EQ(a.current, b.current);
+  EXPECT_EQ(a.peak_by_category, b.peak_by_category);
+  EXPECT_EQ(a.live_blocks, b.live_blocks);
+  EXPECT_EQ(a.free_blocks, b.free_blocks);
+  EXPECT_EQ(a.largest_free, b.largest_free);
+  EXPECT_EQ(a.allocations, b.allocations);
+  EXPECT_GT(a.allocations, 0u);
+}
+
+TEST_P(OpCases, MatchesReference) {
+  const Instance& in = GetParam();
+  const OpCase& c = op_cases()[in.index];
+  if (in.where == Where::meta) return expect_meta_allocates_as_cpu(c);
+  if (in.where == Where::cuda) {
+    std::string reason;
+    if (cuda_device_count(&reason) == 0) GTEST_SKIP() << reason;
+  }
+  const bool cuda = in.where == Where::cuda;
+  OpRun run(Arena::create(cuda ? Device::cuda(0) : Device::cpu(), kBudget), in.dtype, in.dtype,
+            true);
+  c.run(run);
+  Expected want;
+  if (c.oracle) {
+    want = c.oracle(run);
+  } else {
+    OpRun ref(Arena::create(Device::cpu(), kBudget), DType::f64, in.dtype, true);
+    c.run(ref);
+    want = ref.expected();
+  }
+  ASSERT_FALSE(run.outputs().empty());
+  EXPECT_EQ(run.outputs().size(), want.size()) << "outputs against the reference's";
+  for (const OpRun::Output& o : run.outputs()) {
+    const auto it = want.find(o.name);
+    ASSERT_NE(it, want.end()) << "the reference has no " << o.name;
+    EXPECT_TRUE(matches(o.got, it->second, o.tol(in.dtype, cuda), o.floor)) << o.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, OpCases, ::testing::ValuesIn(instances()), instance_name);
+
+// The table itself: names unique (gtest would refuse them otherwise, but say which), and every
+// op of nn/ops.h and nn/ops_backward.h has a row.
+TEST(OpCaseTable, EveryOpHasARowAndNamesAreUnique) {
+  std::set<std::string> names;
+  for (const OpCase& c : op_cases()) EXPECT_TRUE(names.insert(c.name).second) << c.name;
+  for (const char* op : {"linear_",
+                         "linear_act_",
+                         "layernorm_",
+                         "layernorm_train_",
+                         "add_layernorm_",
+                         "activation_",
+                         "add_",
+                         "embedding_",
+                         "attention_",
+                         "attention_decode_",
+                         "last_position_",
+                         "rows_",
+                         "write_rows_",
+                         "write_cache_",
+                         "linear_backward_",
+                         "layernorm_backward_",
+                         "activation_backward_",
+                         "attention_backward_",
+                         "embedding_backward_",
+                         "cross_entropy_backward_",
+                         "cross_entropy_loss_"}) {
+    bool found = false;
+    for (const std::string& n : names) found = found || n.rfind(op, 0) == 0;
+    EXPECT_TRUE(found) << "no row for " << op;
+  }
+}
+
+}  // namespace
+}  // namespace cugpt::testing

@@ -110,7 +110,7 @@ void expect_matches_reference(const OpCase& c, bool cuda, DType dtype) {
   for (const OpRun::Output& o : run.outputs()) {
     const auto it = want.find(o.name);
     ASSERT_NE(it, want.end()) << "the reference has no " << o.name;
-    EXPECT_TRUE(matches(o.got, it->second, o.tol(dtype, cuda), o.floor)) << o.name;
+    EXPECT_TRUE(matches(o.got, it->second, o.tol(dtype, cuda), o.floor, o.exact_zeros)) << o.name;
   }
 }
 

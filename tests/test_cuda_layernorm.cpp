@@ -1,8 +1,8 @@
 // LayerNorm and the fused residual + LayerNorm on a real GPU against the CPU f32 kernel fed the
-// same dtype-rounded inputs: f32/bf16/f16, widths on both sides of each kernel tier (a warp per
-// row up to 1024, 256 threads up to 8192, 512 up to 16384) and of 16-byte packs (37, 770, 772),
-// buffers one element off alignment (the scalar path), the mean/rstd outputs, a row with a large
-// mean, in-place use, and the fused kernel against residual then LayerNorm bit for bit. Outputs
+// same dtype-rounded inputs, beyond the rows of the kernel-case table (tests/test_op_cases.cpp,
+// which has every width tier): f32/bf16/f16, buffers one element off alignment (the scalar
+// path), a row with a large mean, in-place use, and the fused kernel against residual then
+// LayerNorm bit for bit. Outputs
 // are poisoned with NaN and guarded on both sides, so an unwritten element or a stray write
 // fails. The argument checks need a CUDA build but no GPU.
 #include <gtest/gtest.h>
@@ -137,17 +137,6 @@ class CudaLayerNorm : public testing::CudaTest {
   std::shared_ptr<Arena> arena_;
 };
 
-// Every tier and both sides of its limits; 770 and 772 are not whole packs for bf16/f16, 770
-// not for f32 either.
-constexpr int kWidths[] = {1,    37,   64,   768,  770,  772,  1023,
-                           1024, 1025, 1600, 3073, 8192, 8200, 16384};
-
-TEST_F(CudaLayerNorm, MatchesCpuAtEveryWidth) {
-  for (DType t : kDtypes)
-    for (int C : kWidths)
-      for (int N : {1, 7, 130}) expect_layernorm_matches_cpu({t, N, C});
-}
-
 TEST_F(CudaLayerNorm, UnalignedBuffersMatchCpu) {
   for (DType t : kDtypes)
     for (int C : {64, 768, 1024, 3072, 16384}) expect_layernorm_matches_cpu({t, 7, C, 1});
@@ -174,10 +163,7 @@ TEST_F(CudaLayerNorm, InPlace) {
   }
 }
 
-TEST_F(CudaLayerNorm, FusedResidualMatchesCpu) {
-  for (DType t : kDtypes)
-    for (int C : {1, 37, 768, 1023, 1025, 3073, 16384})
-      for (int N : {1, 7, 130}) expect_fused_matches_cpu({t, N, C});
+TEST_F(CudaLayerNorm, FusedResidualUnalignedMatchesCpu) {
   for (DType t : kDtypes) expect_fused_matches_cpu({t, 7, 768, 1});
 }
 

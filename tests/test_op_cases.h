@@ -94,14 +94,17 @@ class OpRun {
   // An input's rounded values (for oracles).
   const std::vector<double>& host(const std::string& name) const { return host_.at(name); }
 
-  // Records an output, read back now. Its error is taken against max(floor, max |expected|).
-  void out(const std::string& name, const Tensor& t, Tol tol, double floor = 0) {
+  // Records an output, read back now. Its error is taken against max(floor, max |expected|);
+  // with exact_zeros an element expected 0 must be 0, not merely small (attention's rows and
+  // probabilities where no key is visible).
+  void out(const std::string& name, const Tensor& t, Tol tol, double floor = 0,
+           bool exact_zeros = false) {
     keep(t);
     if (!has_data()) return;
-    outputs_.push_back({name, read(t), std::move(tol), floor});
+    outputs_.push_back({name, read(t), std::move(tol), floor, exact_zeros});
   }
   void out(const std::string& name, double value, Tol tol) {
-    if (has_data()) outputs_.push_back({name, {value}, std::move(tol), 0});
+    if (has_data()) outputs_.push_back({name, {value}, std::move(tol), 0, false});
   }
 
   struct Output {
@@ -109,6 +112,7 @@ class OpRun {
     std::vector<double> got;
     Tol tol;
     double floor;
+    bool exact_zeros;
   };
   const std::vector<Output>& outputs() const { return outputs_; }
   Expected expected() const {
@@ -161,10 +165,11 @@ struct OpCase {
 };
 
 // max |got - want| / max(floor, max |want|) <= tol over the elements whose expected value is
-// finite; an element expected NaN (a guard) must still be NaN, and no other may be.
+// finite; an element expected NaN (a guard) must still be NaN, and no other may be; with
+// exact_zeros an element expected 0 must be 0.
 inline ::testing::AssertionResult matches(const std::vector<double>& got,
-                                          const std::vector<double>& want, double tol,
-                                          double floor) {
+                                          const std::vector<double>& want, double tol, double floor,
+                                          bool exact_zeros = false) {
   if (got.size() != want.size())
     return ::testing::AssertionFailure() << got.size() << " elements, expected " << want.size();
   double scale = std::max(floor, 1e-30), worst = 0;
@@ -180,6 +185,8 @@ inline ::testing::AssertionResult matches(const std::vector<double>& got,
     if (std::isnan(want[i])) continue;
     if (!std::isfinite(got[i]))
       return ::testing::AssertionFailure() << "element " << i << " is " << got[i];
+    if (exact_zeros && want[i] == 0 && got[i] != 0)
+      return ::testing::AssertionFailure() << "element " << i << " is " << got[i] << ", not 0";
     const double d = std::fabs(got[i] - want[i]);
     if (d > worst) worst = d, at = i;
   }

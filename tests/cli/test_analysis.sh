@@ -6,27 +6,7 @@ set -u
 cugpt=$1
 src=$(cd "$(dirname "$0")/../.." && pwd)
 w=$src/tests/data/golden/gpt2-tiny/weights.safetensors
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-expect_out() {
-  local name=$1 pattern=$2; shift 2
-  local out
-  if ! out=$("$@" 2>"$tmp/err"); then bad "$name: exit $? ($(cat "$tmp/err"))"; return; fi
-  if grep -Eq -- "$pattern" <<<"$out"; then ok; else bad "$name: no /$pattern/ in output"; fi
-}
-expect_error() {
-  local name=$1 pattern=$2; shift 2
-  if "$@" >"$tmp/out" 2>"$tmp/err"; then bad "$name: exited 0"; return; fi
-  local lines
-  lines=$(wc -l <"$tmp/err")
-  if [ "$lines" -ne 1 ]; then bad "$name: $lines lines on stderr: $(cat "$tmp/err")"; return; fi
-  if grep -Eq -- "$pattern" "$tmp/err"; then ok; else bad "$name: stderr '$(cat "$tmp/err")'"; fi
-}
+source "$src/tests/cli/lib.sh"
 expect_png() {  # a PNG's signature
   if [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; then ok; else bad "$1 is not a PNG"; fi
 }
@@ -73,5 +53,4 @@ expect_error "too long" 'exceed' "$cugpt" patterns gpt2-tiny --weights "$w" --le
 expect_error "target range" 'out of range' "$cugpt" lens gpt2-tiny --weights "$w" --tokens 1,2 \
   --target 500
 
-echo "analysis cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish "analysis cli"

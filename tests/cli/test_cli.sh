@@ -3,33 +3,9 @@
 # one-line errors with a non-zero exit for bad input. Usage: test_cli.sh path/to/cugpt
 set -u
 cugpt=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
 # A path below a regular file cannot be created, not even by root (unlike /nonexistent/...).
 touch "$tmp/a-file"
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# expect_out NAME PATTERN CMD...: exit 0 and stdout matching the extended regex PATTERN.
-expect_out() {
-  local name=$1 pattern=$2; shift 2
-  local out
-  if ! out=$("$@" 2>"$tmp/err"); then bad "$name: exit $? ($(cat "$tmp/err"))"; return; fi
-  if grep -Eq -- "$pattern" <<<"$out"; then ok; else bad "$name: no /$pattern/ in output"; fi
-}
-
-# expect_error NAME PATTERN CMD...: non-zero exit, one line on stderr matching PATTERN.
-expect_error() {
-  local name=$1 pattern=$2; shift 2
-  if "$@" >"$tmp/out" 2>"$tmp/err"; then bad "$name: exited 0"; return; fi
-  local lines
-  lines=$(wc -l <"$tmp/err")
-  if [ "$lines" -ne 1 ]; then bad "$name: $lines lines on stderr: $(cat "$tmp/err")"; return; fi
-  if grep -Eq -- "$pattern" "$tmp/err"; then ok; else bad "$name: stderr '$(cat "$tmp/err")'"; fi
-}
 
 expect_out "day18 analytic and exact" 'Total +134,283,264 +134,408,960 +125,696' \
   "$cugpt" params gpt-day18
@@ -341,5 +317,4 @@ expect_error "train batch zero" "positive integer or 'auto'" "$cugpt" train gpt2
 expect_error "train out of arena" "out of memory on cpu.*parameter" "$cugpt" train gpt2-bytes-tiny \
   --data "$tmp/text.txt" --steps 1 --seq 16 --batch 4000 --arena 64MiB
 
-echo "cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli

@@ -6,13 +6,7 @@
 # Usage: test_robustness.sh path/to/cugpt
 set -u
 cugpt=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+source "$(dirname "$0")/lib.sh"
 
 # expect_fail NAME PATTERN OUT CMD...: exit in [1, 127], one stderr line matching PATTERN, and
 # neither OUT (when not "-") nor a temporary beside it exists afterwards.
@@ -405,5 +399,4 @@ for cmd in "params gpt2-1558m" "memory gpt2-1558m --mode train --batch 1 --seq 1
   fi
 done
 
-echo "robustness: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish robustness

@@ -1,5 +1,6 @@
 // The cpu backend: the Eigen kernels of kernels/cpu in f32 or f64 (f64 for references).
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/activation.h"
 #include "kernels/adamw.h"
@@ -23,6 +24,22 @@ using namespace detail;
 template <typename T>
 T inv_sqrt(int d) {
   return static_cast<T>(1.0 / std::sqrt(static_cast<double>(d)));
+}
+
+// The head layout both attention argument structs share: sizes from `like` (B, T, H * D), q, k
+// and v read in place at their columns, and the 1/sqrt(D) scale.
+template <typename Args>
+void set_heads(Args& a, const Tensor& like, const ops::AttentionInputs& x, std::int64_t H) {
+  using T = std::remove_const_t<std::remove_pointer_t<decltype(a.q)>>;
+  a.B = as_int(like.size(0), "B");
+  a.T = as_int(like.size(1), "T");
+  a.H = as_int(H, "H");
+  a.D = as_int(like.size(2) / H, "D");
+  a.q = in<T>(*x.q) + x.q_col;
+  a.k = in<T>(*x.k) + x.k_col;
+  a.v = in<T>(*x.v) + x.v_col;
+  a.row_stride = as_int(x.q->size(2), "row stride");
+  a.scale = inv_sqrt<T>(a.D);
 }
 
 class CpuBackend final : public Backend {
@@ -95,18 +112,10 @@ class CpuBackend final : public Backend {
     by_dtype(o.dtype(), [&](auto zero) {
       using T = decltype(zero);
       kernels::AttentionArgs<T> a;
-      a.B = as_int(o.size(0), "B");
-      a.T = as_int(o.size(1), "T");
-      a.H = as_int(H, "H");
-      a.D = as_int(o.size(2) / H, "D");
-      a.q = in<T>(*x.q) + x.q_col;
-      a.k = in<T>(*x.k) + x.k_col;
-      a.v = in<T>(*x.v) + x.v_col;
-      a.row_stride = as_int(x.q->size(2), "row stride");
+      set_heads(a, o, x, H);
       a.out = out<T>(o);
       a.causal = causal;
       a.key_mask = in_or_null<std::int32_t>(mask);
-      a.scale = inv_sqrt<T>(a.D);
       a.probs = out_or_null<T>(probs);
       kernels::attention_forward_cpu(a);
     });
@@ -176,21 +185,13 @@ class CpuBackend final : public Backend {
     by_dtype(dout.dtype(), [&](auto zero) {
       using T = decltype(zero);
       kernels::AttentionBackwardArgs<T> a;
-      a.B = as_int(dout.size(0), "B");
-      a.T = as_int(dout.size(1), "T");
-      a.H = as_int(H, "H");
-      a.D = as_int(dout.size(2) / H, "D");
-      a.q = in<T>(*x.q) + x.q_col;
-      a.k = in<T>(*x.k) + x.k_col;
-      a.v = in<T>(*x.v) + x.v_col;
-      a.row_stride = as_int(x.q->size(2), "row stride");
+      set_heads(a, dout, x, H);
       a.dout = in<T>(dout);
       a.dq = out<T>(*g.dq) + x.q_col;
       a.dk = out<T>(*g.dk) + x.k_col;
       a.dv = out<T>(*g.dv) + x.v_col;
       a.causal = causal;
       a.key_mask = in_or_null<std::int32_t>(mask);
-      a.scale = inv_sqrt<T>(a.D);
       kernels::attention_backward_cpu(a);
     });
   }

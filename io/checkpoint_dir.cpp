@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -58,27 +59,7 @@ void sync_path(const std::string& path) {
 }
 
 std::string file_checksum(const std::string& what, const std::string& path, std::uint64_t& bytes) {
-  bytes = regular_file_size(what, path);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw Error(what + " '" + printable(path) + "': cannot open: " + std::strerror(errno));
-  std::vector<unsigned char> buf(1 << 20);
-  std::uint64_t h = kFnv1aOffset, total = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw Error(what + " '" + printable(path) + "': cannot read: " + std::strerror(err));
-    }
-    if (n == 0) break;
-    h = fnv1a64(buf.data(), static_cast<std::size_t>(n), h);
-    total += static_cast<std::uint64_t>(n);
-  }
-  ::close(fd);
-  bytes = total;
-  return hex64(h);
+  return hex64(file_fnv1a64(what, path, &bytes));
 }
 
 }  // namespace
@@ -122,6 +103,16 @@ CheckpointManifest parse_manifest(const std::string& text, const std::string& wh
       fail("field 'previous' must be a plain directory name (no '/', not hidden)");
     m.previous = previous->get<std::string>();
   }
+  const auto kept = j.find("kept");
+  if (kept != j.end()) {
+    if (!kept->is_array() || kept->size() > 1000)
+      fail("field 'kept' must be a list of directories");
+    for (const Json& k : *kept) {
+      if (!k.is_string() || !plain_name(k.get<std::string>()))
+        fail("field 'kept' must list plain directory names (no '/', not hidden)");
+      m.kept.push_back(k.get<std::string>());
+    }
+  }
   const Json& files = field("files");
   if (!files.is_object() || files.empty()) fail("field 'files' must be a non-empty object");
   for (auto it = files.begin(); it != files.end(); ++it) {
@@ -163,6 +154,7 @@ std::string manifest_text(const CheckpointManifest& m) {
   Json j = {{"format", kFormat},        {"version", 1},   {"step", m.step},
             {"directory", m.directory}, {"files", files}, {"metadata", meta}};
   if (!m.previous.empty()) j["previous"] = m.previous;
+  if (!m.kept.empty()) j["kept"] = m.kept;
   return j.dump(2) + "\n";
 }
 
@@ -185,8 +177,11 @@ CheckpointManifest read_manifest(const std::string& dir) {
 }
 }  // namespace
 
-CheckpointDir::CheckpointDir(const std::string& dir) : dir_(dir) {
+CheckpointDir::CheckpointDir(const std::string& dir, int keep_count)
+    : dir_(dir), keep_(keep_count) {
   const std::string where = "checkpoint directory '" + printable(dir) + "'";
+  if (keep_count < 2)
+    throw Error(where + ": at least 2 checkpoints are kept (the new and the previous)");
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(where + ": cannot create: " + ec.message());
@@ -208,6 +203,7 @@ CheckpointDir::CheckpointDir(const std::string& dir) : dir_(dir) {
   try {
     const CheckpointManifest m = read_manifest(dir);
     keep = {m.directory, m.previous};
+    keep.insert(m.kept.begin(), m.kept.end());
   } catch (const Error&) {
     keep = {};  // no (valid) manifest: remove only the hidden ones
   }
@@ -232,8 +228,14 @@ void CheckpointDir::publish(std::int64_t step,
   // The manifest in place now names the previous complete checkpoint: kept until the new one is
   // committed, and after.
   std::string previous;
+  std::vector<std::string> kept;
   try {
-    previous = read_manifest(dir_).directory;
+    const CheckpointManifest old = read_manifest(dir_);
+    previous = old.directory;
+    // What was kept before, newest first, shifted by one: the new checkpoint takes a place.
+    if (!old.previous.empty()) kept.push_back(old.previous);
+    kept.insert(kept.end(), old.kept.begin(), old.kept.end());
+    kept.resize(std::min<std::size_t>(kept.size(), static_cast<std::size_t>(keep_ - 2)));
   } catch (const Error&) {
   }
   const std::string temp = dir_ + "/" + kTempPrefix + std::to_string(step) + ".tmp." +
@@ -245,6 +247,7 @@ void CheckpointDir::publish(std::int64_t step,
   m.step = step;
   m.metadata = metadata;
   m.previous = previous;
+  m.kept = kept;
   try {
     for (const auto& [name, write] : files) {
       if (!plain_name(name)) throw Error(where + ": bad file name '" + printable(name) + "'");
@@ -279,13 +282,19 @@ void CheckpointDir::publish(std::int64_t step,
     if (::symlink((m.directory + "/" + f.name).c_str(), temp_link.c_str()) != 0) continue;
     if (std::rename(temp_link.c_str(), link.c_str()) != 0) ::unlink(temp_link.c_str());
   }
-  // Older step directories go: the new one and the previous complete one stay.
+  // Older step directories go: the new one, the previous complete one and the kept ones stay.
+  std::set<std::string> stay(kept.begin(), kept.end());
+  stay.insert({m.directory, previous});
   for (const auto& e : fs::directory_iterator(dir_, ec)) {
     const std::string n = e.path().filename().string();
-    if (n.rfind("step-", 0) == 0 && n != m.directory && n != previous && e.is_directory(ec))
+    if (n.rfind("step-", 0) == 0 && !stay.count(n) && e.is_directory(ec))
       fs::remove_all(e.path(), ec);
   }
   sync_path(dir_);
+}
+
+CheckpointManifest read_checkpoint_manifest(const std::string& dir) {
+  return read_manifest(dir);
 }
 
 CheckpointManifest verify_checkpoint(const std::string& dir) {

@@ -34,6 +34,8 @@ struct CheckpointManifest {
   std::int64_t step = 0;
   std::string directory;  // "step-42", relative to the checkpoint directory
   std::string previous;   // the previous complete checkpoint's directory, kept; "" if none
+  // Older complete checkpoints kept too (CheckpointDir's `keep` above 2), newest first.
+  std::vector<std::string> kept;
   std::vector<ManifestFile> files;
   // String fields for what a later reader wants to know (config, optimizer; the tokenizer and
   // the training arguments later), carried and returned unchanged.
@@ -52,7 +54,9 @@ class CheckpointDir {
   // leftovers of interrupted writes (hidden step directories, step directories the manifest
   // names neither as current nor as previous), which only a writer can have made: the disk
   // holds at most two checkpoints and the one being written.
-  explicit CheckpointDir(const std::string& dir);
+  // `keep` (at least 2): how many complete checkpoints publish() leaves on disk, the new one
+  // and the previous one included; older ones are listed in the manifest's "kept".
+  explicit CheckpointDir(const std::string& dir, int keep = 2);
   ~CheckpointDir();
   CheckpointDir(const CheckpointDir&) = delete;
   CheckpointDir& operator=(const CheckpointDir&) = delete;
@@ -64,12 +68,13 @@ class CheckpointDir {
   using Writer = std::function<FileDigest(const std::string& path)>;
   // Writes every file into a new step directory and commits it (see above). Then points the
   // convenience links DIR/<name> at the new files (best effort: the checkpoint is committed
-  // before) and removes step directories other than this one and the previous one.
+  // before) and removes step directories other than the `keep` newest.
   void publish(std::int64_t step, const std::vector<std::pair<std::string, Writer>>& files,
                const std::map<std::string, std::string>& metadata = {});
 
  private:
   std::string dir_;
+  int keep_ = 2;
   int lock_fd_ = -1;
 };
 
@@ -77,5 +82,7 @@ class CheckpointDir {
 // and checksum. Throws "checkpoint '<dir>': step-42/model.safetensors: ... (torn or mixed)".
 // Returns the manifest; the files are at dir + "/" + directory + "/" + name.
 CheckpointManifest verify_checkpoint(const std::string& dir);
+// Reads and validates dir/manifest.json only (no file checks): what a checkpoint records.
+CheckpointManifest read_checkpoint_manifest(const std::string& dir);
 
 }  // namespace cugpt

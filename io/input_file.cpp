@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
+#include "io/atomic_file.h"
 #include "io/printable.h"
 #include "kernels/error.h"
 #include "nn/bytes.h"
@@ -89,6 +91,24 @@ std::string read_regular_file(const std::string& what, const std::string& path,
   while (n < 0 && errno == EINTR);
   if (n > 0) fail(what, path, "file changed while it was read");
   return out;
+}
+
+std::uint64_t file_fnv1a64(const std::string& what, const std::string& path, std::uint64_t* bytes) {
+  Fd fd;
+  open_regular(what, path, fd);
+  ::fcntl(fd.fd, F_SETFL, ::fcntl(fd.fd, F_GETFL) & ~O_NONBLOCK);
+  std::vector<unsigned char> buf(1 << 20);
+  std::uint64_t h = kFnv1aOffset, total = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd.fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(what, path, std::string("cannot read: ") + std::strerror(errno));
+    if (n == 0) break;
+    h = fnv1a64(buf.data(), static_cast<std::size_t>(n), h);
+    total += static_cast<std::uint64_t>(n);
+  }
+  if (bytes) *bytes = total;
+  return h;
 }
 
 }  // namespace cugpt

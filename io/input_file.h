@@ -20,4 +20,9 @@ std::uint64_t regular_file_size(const std::string& what, const std::string& path
 std::string read_regular_file(const std::string& what, const std::string& path,
                               std::uint64_t max_bytes);
 
+// FNV-1a 64 of the whole regular file (checked as above), read in 1 MiB pieces; `*bytes` gets
+// its size. Throws naming the file.
+std::uint64_t file_fnv1a64(const std::string& what, const std::string& path,
+                           std::uint64_t* bytes = nullptr);
+
 }  // namespace cugpt

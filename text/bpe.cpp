@@ -131,12 +131,34 @@ BpeTokenizer::BpeTokenizer(const std::string& vocab_path, const std::string& mer
     : kind_(options.kind), add_special_tokens_(options.add_special_tokens), source_(vocab_path) {
   const std::size_t slash = source_.find_last_of('/');
   source_ = slash == std::string::npos ? "." : source_.substr(0, slash);
-  load_vocab(vocab_path);
-  load_merges(merges_path);
+  vocab_text_ = read_file(vocab_path, "the vocabulary");
+  merges_text_ = read_file(merges_path, "the merges");
+  load_vocab(vocab_text_, vocab_path);
+  load_merges(merges_text_, merges_path);
 }
 
-void BpeTokenizer::load_vocab(const std::string& path) {
-  const std::string text = read_file(path, "the vocabulary");
+BpeTokenizer::BpeTokenizer(TokenizerFiles files, const TokenizerOptions& options)
+    : kind_(options.kind),
+      add_special_tokens_(options.add_special_tokens),
+      source_(std::move(files.source)),
+      vocab_text_(std::move(files.vocab)),
+      merges_text_(std::move(files.merges)) {
+  if (vocab_text_.size() > static_cast<std::size_t>(kMaxTokenizerFileBytes) ||
+      merges_text_.size() > static_cast<std::size_t>(kMaxTokenizerFileBytes))
+    throw Error(source_ + ": a tokenizer file is larger than the 64 MiB a tokenizer file may be");
+  load_vocab(vocab_text_, source_ + "/vocab.json");
+  load_merges(merges_text_, source_ + "/merges.txt");
+}
+
+TokenizerFiles BpeTokenizer::files() const {
+  return {kind_ == TokenizerKind::roberta ? "roberta" : "gpt2", vocab_text_, merges_text_, source_};
+}
+
+std::int32_t BpeTokenizer::end_of_text() const {
+  return kind_ == TokenizerKind::roberta ? specials_.eos : specials_.end_of_text;
+}
+
+void BpeTokenizer::load_vocab(const std::string& text, const std::string& path) {
   json j;
   try {
     j = json::parse(text);
@@ -233,8 +255,8 @@ void BpeTokenizer::load_vocab(const std::string& path) {
   for (const auto& [token, id] : special_list_) bytes_[id] = token;
 }
 
-void BpeTokenizer::load_merges(const std::string& path) {
-  std::istringstream in(read_file(path, "the merges"));
+void BpeTokenizer::load_merges(const std::string& text, const std::string& path) {
+  std::istringstream in(text);
   std::string line;
   std::int32_t rank = 0;
   for (std::size_t number = 1; std::getline(in, line); ++number) {

@@ -32,6 +32,9 @@ class BpeTokenizer final : public Tokenizer {
   // <pad> <mask> <unk>; roberta needs the first four.
   BpeTokenizer(const std::string& vocab_path, const std::string& merges_path,
                const TokenizerOptions& options = {});
+  // The same from the files' bytes (files.kind is ignored: options.kind decides); messages name
+  // files.source + "/vocab.json" and "/merges.txt".
+  BpeTokenizer(TokenizerFiles files, const TokenizerOptions& options);
 
   std::vector<std::int32_t> encode(std::string_view text) const override;
   std::string decode(const std::vector<std::int32_t>& ids) const override;
@@ -40,6 +43,9 @@ class BpeTokenizer final : public Tokenizer {
   std::string token_text(std::int32_t id) const override;
   std::int64_t vocab_size() const override { return static_cast<std::int64_t>(tokens_.size()); }
   std::string name() const override;
+  TokenizerFiles files() const override;
+  // GPT-2's <|endoftext|>; RoBERTa's </s>.
+  std::int32_t end_of_text() const override;
 
   // gpt2 or roberta.
   TokenizerKind kind() const { return kind_; }
@@ -48,14 +54,15 @@ class BpeTokenizer final : public Tokenizer {
   std::int32_t find(const std::string& token) const;
 
  private:
-  void load_vocab(const std::string& path);
-  void load_merges(const std::string& path);
+  void load_vocab(const std::string& text, const std::string& path);
+  void load_merges(const std::string& text, const std::string& path);
   void encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const;
   void encode_ordinary(std::string_view text, std::vector<std::int32_t>& out) const;
 
   TokenizerKind kind_;
   bool add_special_tokens_;
   std::string source_;
+  std::string vocab_text_, merges_text_;               // as read: what files() gives a checkpoint
   std::unordered_map<std::string, std::int32_t> ids_;  // vocab.json
   std::vector<std::string> tokens_;                    // id -> token ("" for an unused id)
   std::vector<std::string> bytes_;                     // id -> the bytes it decodes to

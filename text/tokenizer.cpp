@@ -74,4 +74,17 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec,
                                         (root / (openai ? "vocab.bpe" : "merges.txt")).string(), o);
 }
 
+std::unique_ptr<Tokenizer> tokenizer_from_files(const TokenizerFiles& files) {
+  if (files.kind == "byte") return std::make_unique<ByteTokenizer>();
+  TokenizerOptions o;
+  if (files.kind == "gpt2")
+    o.kind = TokenizerKind::gpt2;
+  else if (files.kind == "roberta")
+    o.kind = TokenizerKind::roberta;
+  else
+    throw Error(files.source + ": unknown tokenizer kind '" + files.kind.substr(0, 40) +
+                "' (expected byte, gpt2 or roberta)");
+  return std::make_unique<BpeTokenizer>(files, o);
+}
+
 }  // namespace cugpt

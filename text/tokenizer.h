@@ -13,6 +13,16 @@
 
 namespace cugpt {
 
+// What a tokenizer is made of, so that a checkpoint can carry it: its kind and, for BPE, the
+// bytes of its two files as they were read. tokenizer_from_files() of these gives the same
+// tokenizer back, wherever the files have gone since.
+struct TokenizerFiles {
+  std::string kind;    // "byte", "gpt2" or "roberta"
+  std::string vocab;   // vocab.json (or encoder.json); empty for byte
+  std::string merges;  // merges.txt (or vocab.bpe); empty for byte
+  std::string source;  // where it came from, for messages ("byte", a directory, a checkpoint)
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -27,6 +37,9 @@ class Tokenizer {
   virtual std::int64_t vocab_size() const = 0;
   // "byte", "gpt2" or "roberta", with where it came from, for messages.
   virtual std::string name() const = 0;
+  virtual TokenizerFiles files() const = 0;
+  // The id that ends a text (GPT-2's <|endoftext|>, RoBERTa's </s>), or -1 when there is none.
+  virtual std::int32_t end_of_text() const { return -1; }
 };
 
 class ByteTokenizer final : public Tokenizer {
@@ -37,6 +50,7 @@ class ByteTokenizer final : public Tokenizer {
   std::string token_text(std::int32_t id) const override;
   std::int64_t vocab_size() const override { return 256; }
   std::string name() const override { return "byte"; }
+  TokenizerFiles files() const override { return {"byte", "", "", "byte"}; }
 };
 
 enum class TokenizerKind { automatic, gpt2, roberta };
@@ -54,5 +68,9 @@ struct TokenizerOptions {
 // cugpt::Error naming the file (and line) for anything missing or malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& spec,
                                           const TokenizerOptions& options = {});
+
+// The tokenizer `files` describe (kind "byte", "gpt2" or "roberta"); messages name
+// files.source. Throws cugpt::Error for an unknown kind or malformed files.
+std::unique_ptr<Tokenizer> tokenizer_from_files(const TokenizerFiles& files);
 
 }  // namespace cugpt

@@ -15,6 +15,7 @@
 #include "kernels/error.h"
 #include "text/tokenizer.h"
 #include "tools/commands.h"
+#include "tools/tokenizer_choice.h"
 
 namespace cugpt::tools {
 
@@ -72,7 +73,7 @@ int run_tokenize(const TokenizeCli& o) {
   if (inputs == 0)
     throw Error("tokenize: give --text \"...\", --file PATH (- for stdin) or --decode IDS");
   if (inputs > 1) throw Error("tokenize: --text, --file and --decode are mutually exclusive");
-  const auto tok = load_tokenizer(o.tokenizer);
+  const auto tok = choose_tokenizer(o.tokenizer, true);
   if (o.decode_given) {
     const std::vector<std::int32_t> ids = parse_ids(o.decode);
     const std::string text = tok->decode(ids);
@@ -118,8 +119,9 @@ void add_tokenize(CLI::App& app) {
   auto o = std::make_shared<TokenizeCli>();
   auto* sub = app.add_subcommand("tokenize", "Text to token ids and back, with any tokenizer");
   sub->add_option("--tokenizer", o->tokenizer,
-                  "byte, or a folder with vocab.json + merges.txt or encoder.json + vocab.bpe "
-                  "(gpt2: or roberta: before it picks the kind)")
+                  "byte, a folder with vocab.json + merges.txt or encoder.json + vocab.bpe "
+                  "(gpt2: or roberta: before it picks the kind), or a checkpoint carrying one "
+                  "(a .safetensors file or a train --out directory)")
       ->capture_default_str();
   auto* text = sub->add_option("--text", o->text, "Text to encode (\"\" is no text)");
   auto* file = sub->add_option("--file", o->file, "Encode this file's bytes (- for stdin)");

@@ -1,20 +1,30 @@
 // `cugpt train <config> --data FILE [--tokenizer SPEC] --steps N --batch B|auto --seq T [--lr]
-// [--dtype] [--device] [--recompute L] [--accum K] [--out DIR] [--resume DIR] [--eval-every N]`.
+// [--dtype] [--device] [--recompute L] [--accum K] [--out DIR [--save-every N] [--keep K]]
+// [--resume DIR [--allow-change LIST]] [--init-from FILE] [--eval-every N]`.
+// Checkpoints describe themselves (train/run_record.h): a resumed run that differs from the
+// recorded one in what it computes is refused, naming the difference.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "io/checkpoint_dir.h"
+#include "io/input_file.h"
+#include "io/printable.h"
 #include "models/factory.h"
 #include "models/init.h"
+#include "models/weights.h"
 #include "nn/bytes.h"
 #include "text/tokenizer.h"
 #include "tools/commands.h"
+#include "tools/load_warnings.h"
 #include "tools/options.h"
+#include "tools/tokenizer_choice.h"
 #include "train/memory_plan.h"
+#include "train/run_record.h"
 #include "train/trainer.h"
 
 namespace cugpt::tools {
@@ -34,10 +44,53 @@ extern "C" void on_sigint(int) {
 
 struct TrainCli {
   std::string config, data, tokenizer = "byte", device = "cpu", dtype = "f32", out, resume,
-                            optimizer = "adamw", batch = "8", arena;
-  std::int64_t log_every = 1;
+                            optimizer = "adamw", batch = "8", arena, init_from, allow_change;
+  std::int64_t log_every = 1, save_every = 0, keep = 2;
+  bool tokenizer_given = false;
   TrainOptions o;
 };
+
+// A resumed run computes what the recorded one did, or says what differs. --steps is the total:
+// a checkpoint at or past it has nothing left to train.
+void check_resume_step(const TrainCli& c, const CheckpointManifest& m) {
+  if (m.step >= c.o.steps)
+    throw Error("train: --resume '" + printable(c.resume) + "' is at step " +
+                std::to_string(m.step) + " and --steps " + std::to_string(c.o.steps) +
+                " is the total, not more steps: nothing to train (give --steps above " +
+                std::to_string(m.step) + ")");
+}
+
+void check_resume(const TrainCli& c, const CheckpointManifest& m, const Metadata& requested) {
+  const std::string where = "train: --resume '" + printable(c.resume) + "'";
+  if (!records_run(m.metadata)) {
+    std::fprintf(stderr,
+                 "cugpt: note: %s records no training arguments (written before checkpoints "
+                 "described themselves): they are not compared\n",
+                 where.c_str() + 7);
+    return;
+  }
+  const std::set<std::string> allowed = parse_allowed_changes(c.allow_change);
+  std::string refused, accepted;
+  for (const RunDifference& d : run_differences(m.metadata, requested)) {
+    std::string& list = allowed.count(d.name) ? accepted : refused;
+    list += (list.empty() ? "" : "; ") + d.option + " " + d.requested +
+            " (recorded: " + d.recorded + ")";
+  }
+  if (!refused.empty())
+    throw Error(where + " differs from the recorded run: " + refused +
+                " (--allow-change NAME[,NAME] continues with the new value)");
+  if (!accepted.empty()) {
+    std::printf("resuming with changes (--allow-change): %s\n", accepted.c_str());
+    const auto steps = m.metadata.find("train.steps");
+    if (allowed.count("steps") && steps != m.metadata.end() &&
+        steps->second != std::to_string(c.o.steps))
+      std::printf(
+          "the learning-rate schedule now ends at step %lld (recorded: %s): from step "
+          "%lld its rate is %.3e\n",
+          static_cast<long long>(c.o.steps), steps->second.c_str(), static_cast<long long>(m.step),
+          learning_rate(c.o, m.step));
+  }
+}
 
 // --batch N, or "auto": the largest batch whose training step fits the arena this run will
 // get, found by running the step on the meta device before anything is allocated.
@@ -82,8 +135,30 @@ int run_train(TrainCli& c) {
   // An unwritable --out, or one another run writes to, fails now, not after the training it
   // was to keep; the lock is held until the run ends.
   std::unique_ptr<CheckpointDir> out;
-  if (!c.out.empty()) out = std::make_unique<CheckpointDir>(c.out);
-  const auto tokenizer = load_tokenizer(c.tokenizer);
+  if (!c.out.empty()) out = std::make_unique<CheckpointDir>(c.out, static_cast<int>(c.keep));
+  if (c.save_every > 0 && c.out.empty())
+    throw Error("train: --save-every needs --out (the directory the checkpoints go to)");
+  if (!c.resume.empty() && !c.init_from.empty())
+    throw Error(
+        "train: --resume continues a run and --init-from starts one from weights: "
+        "give one of them");
+  if (!c.allow_change.empty() && c.resume.empty())
+    throw Error("train: --allow-change applies to --resume");
+  parse_allowed_changes(c.allow_change);  // a bad name fails now, before any work
+  // The checkpoint first: a torn or mixed one is refused before anything is read from it, and
+  // its step and record are checked before anything is loaded.
+  CheckpointManifest resumed;
+  if (!c.resume.empty()) {
+    resumed = verify_checkpoint(c.resume);
+    check_resume_step(c, resumed);
+  }
+  // The tokenizer the weights carry unless --tokenizer says otherwise.
+  const std::string source = !c.resume.empty() ? c.resume : c.init_from;
+  const auto tokenizer =
+      c.tokenizer_given || source.empty() ? choose_tokenizer(c.tokenizer, c.tokenizer_given) : [&] {
+        auto t = checkpoint_tokenizer(source);
+        return t ? std::move(t) : load_tokenizer("byte");
+      }();
   const Dataset data = Dataset::load(c.data, config.vocab_size, 0.1, tokenizer.get());
   const std::string data_name =
       data_format(c.data) == DataFormat::text ? c.data + " [" + tokenizer->name() + "]" : c.data;
@@ -99,8 +174,22 @@ int run_train(TrainCli& c) {
   auto arena = Arena::create(device, budget);
   auto gpt = build_gpt(config, arena, parse_dtype(c.dtype), "training");
   init_parameters(*gpt, c.o.seed);
+  if (!c.init_from.empty()) {
+    print_load_warnings(load_weights(*gpt, c.init_from), c.init_from);
+    std::printf("starting from the weights of %s\n", c.init_from.c_str());
+  }
   Trainer trainer(*gpt, data, c.o);
+  RunRecord record;
+  record.config = &config;
+  record.dtype = parse_dtype(c.dtype);
+  record.tokenizer = tokenizer.get();
+  record.data = c.data;
+  record.data_fnv1a64 = file_fnv1a64("--data", c.data);
+  record.init_from = c.init_from;
+  record.options = &c.o;
+  trainer.describe(run_metadata(record, true), run_metadata(record, false));
   if (!c.resume.empty()) {
+    check_resume(c, resumed, run_metadata(record, false));
     trainer.resume(c.resume);
     std::printf("resumed from %s at step %lld\n", c.resume.c_str(),
                 static_cast<long long>(trainer.steps_done()));
@@ -138,6 +227,7 @@ int run_train(TrainCli& c) {
     if (c.o.eval_every > 0 && (r.step % c.o.eval_every == 0 || r.step == c.o.steps))
       std::printf("step %5lld | validation loss %.4f\n", static_cast<long long>(r.step),
                   trainer.evaluate());
+    if (c.save_every > 0 && r.step % c.save_every == 0 && r.step < c.o.steps) save();
     std::fflush(stdout);
     if (g_interrupted) {
       std::printf("interrupted at step %lld\n", static_cast<long long>(r.step));
@@ -157,10 +247,14 @@ void add_train(CLI::App& app) {
   sub->add_option("config", c->config, "Config path or bundled name")->required();
   sub->add_option("--data", c->data, "UTF-8 text (encoded by --tokenizer) or uint16/uint32 .bin")
       ->required();
-  sub->add_option("--tokenizer", c->tokenizer,
-                  "For text data: byte, or a directory with GPT-2/RoBERTa vocab.json + merges.txt")
-      ->capture_default_str();
-  sub->add_option("--steps", c->o.steps, "Optimizer steps")
+  auto* tokenizer =
+      sub->add_option("--tokenizer", c->tokenizer,
+                      "For text data: byte, a directory with GPT-2/RoBERTa vocab.json + "
+                      "merges.txt, or a checkpoint carrying one (default: the one --resume or "
+                      "--init-from records, else byte)")
+          ->capture_default_str();
+  sub->add_option("--steps", c->o.steps,
+                  "Optimizer steps in all, a resumed run's included; the schedule ends there")
       ->check(opt::count(1, opt::kMaxSteps))
       ->capture_default_str();
   sub->add_option("--arena", c->arena,
@@ -178,10 +272,12 @@ void add_train(CLI::App& app) {
   sub->add_option("--lr", c->o.optim.lr, "Peak learning rate")
       ->check(opt::real(0, 10))
       ->capture_default_str();
-  sub->add_option("--warmup", c->o.warmup, "Warmup steps")
+  sub->add_option("--warmup", c->o.warmup, "Steps of linear warmup before the cosine decay")
       ->check(opt::count(0, opt::kMaxSteps))
       ->capture_default_str();
-  sub->add_option("--weight-decay", c->o.optim.weight_decay)
+  sub->add_option("--weight-decay", c->o.optim.weight_decay,
+                  "AdamW's decoupled weight decay (matrices and embeddings; not biases or "
+                  "LayerNorms)")
       ->check(opt::real(0, 10))
       ->capture_default_str();
   sub->add_option("--clip", c->o.optim.clip, "Global gradient-norm clip (0: off)")
@@ -202,15 +298,36 @@ void add_train(CLI::App& app) {
   sub->add_option("--eval-every", c->o.eval_every, "Validate every N steps (0: never)")
       ->check(opt::count(0, opt::kMaxSteps))
       ->capture_default_str();
-  sub->add_option("--eval-batches", c->o.eval_batches)
+  sub->add_option("--eval-batches", c->o.eval_batches,
+                  "Validation batches averaged by each evaluation")
       ->check(opt::count(1, opt::kMaxTokens))
       ->capture_default_str();
-  sub->add_option("--log-every", c->log_every)
+  sub->add_option("--log-every", c->log_every, "Print a progress line every N steps")
       ->check(opt::count(1, opt::kMaxSteps))
       ->capture_default_str();
-  sub->add_option("--out", c->out, "Checkpoint directory (written at the end and on Ctrl-C)");
-  sub->add_option("--resume", c->resume, "Continue from this checkpoint directory");
-  on_run(sub, [c] { return run_train(*c); });
+  sub->add_option("--out", c->out,
+                  "Checkpoint directory (written at the end, on Ctrl-C and every --save-every "
+                  "steps; each checkpoint committed as one unit)");
+  sub->add_option("--save-every", c->save_every, "Also save a checkpoint every N steps (0: off)")
+      ->check(opt::count(0, opt::kMaxSteps))
+      ->capture_default_str();
+  sub->add_option("--keep", c->keep,
+                  "Complete checkpoints kept in --out, the newest and the previous included")
+      ->check(opt::count(2, 1000))
+      ->capture_default_str();
+  sub->add_option("--resume", c->resume,
+                  "Continue from this checkpoint directory (the same data, batch, sequence and "
+                  "schedule: see --allow-change)");
+  sub->add_option("--allow-change", c->allow_change,
+                  "With --resume: arguments that may differ from the recorded run, e.g. "
+                  "lr,steps (or all)");
+  sub->add_option("--init-from", c->init_from,
+                  "Start from these weights (fine-tuning): a .safetensors file, any dtype; the "
+                  "optimizer starts fresh");
+  on_run(sub, [c, tokenizer] {
+    c->tokenizer_given = tokenizer->count() > 0;
+    return run_train(*c);
+  });
 }
 
 }  // namespace cugpt::tools

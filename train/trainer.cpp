@@ -96,8 +96,16 @@ void Trainer::save(const std::string& dir) const {
   save(out);
 }
 
+void Trainer::describe(std::map<std::string, std::string> files,
+                       std::map<std::string, std::string> manifest) {
+  file_record_ = std::move(files);
+  manifest_record_ = std::move(manifest);
+}
+
 void Trainer::save(CheckpointDir& out) const {
-  const std::map<std::string, std::string> meta = {
+  std::map<std::string, std::string> meta = file_record_;
+  std::map<std::string, std::string> manifest = manifest_record_;
+  const std::map<std::string, std::string> state = {
       {"format", "pt"},
       {"generator", "cugpt train"},
       {"config", model_.config().name},
@@ -107,16 +115,23 @@ void Trainer::save(CheckpointDir& out) const {
       // %.17g: the scale is a power of two, but any double survives the round trip.
       {"loss_scale", format_double(optimizer_.scaler().scale())},
       {"loss_scale_good_steps", std::to_string(optimizer_.scaler().good_steps())}};
+  for (const auto& [k, v] : state) meta[k] = v;
+  manifest["config"] = model_.config().name;
+  manifest["optimizer"] = optimizer_name(options_.optim.kind);
+  manifest["generator"] = "cugpt train";
+  // The tokenizer's files are model.safetensors' alone: the optimizer's file need not carry them.
+  std::map<std::string, std::string> opt_meta = meta;
+  opt_meta.erase("tokenizer_vocab");
+  opt_meta.erase("tokenizer_merges");
   // Both files go into one step directory committed by its manifest (io/checkpoint_dir.h).
-  out.publish(
-      optimizer_.steps(),
-      {{"model.safetensors",
-        [&](const std::string& p) { return save_checkpoint(model_, p, meta); }},
-       {"optimizer.safetensors",
-        [&](const std::string& p) { return save_safetensors(p, optimizer_.named_state(), meta); }}},
-      {{"config", model_.config().name},
-       {"optimizer", optimizer_name(options_.optim.kind)},
-       {"generator", "cugpt train"}});
+  out.publish(optimizer_.steps(),
+              {{"model.safetensors",
+                [&](const std::string& p) { return save_checkpoint(model_, p, meta); }},
+               {"optimizer.safetensors",
+                [&](const std::string& p) {
+                  return save_safetensors(p, optimizer_.named_state(), opt_meta);
+                }}},
+              manifest);
 }
 
 void Trainer::resume(const std::string& dir) {

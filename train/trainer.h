@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "io/checkpoint_dir.h"
@@ -54,6 +55,10 @@ class Trainer {
   void save(const std::string& dir) const;
   void save(CheckpointDir& out) const;
   void resume(const std::string& dir);
+  // What every later save records besides the step and the optimizer's state (train/run_record.h):
+  // `files` goes into both safetensors files' metadata, `manifest` into the manifest's.
+  void describe(std::map<std::string, std::string> files,
+                std::map<std::string, std::string> manifest);
 
  private:
   // The gradients and the optimizer's states, allocated together.
@@ -64,6 +69,7 @@ class Trainer {
   TrainOptions options_;
   Gradients grads_;
   Optimizer optimizer_;
+  std::map<std::string, std::string> file_record_, manifest_record_;
 };
 
 }  // namespace cugpt

@@ -181,7 +181,7 @@ expect_out "train" '^step +20/20 \| loss [0-9.]+' "$cugpt" train gpt2-bytes-tiny
   --steps 20 --batch 4 --seq 32 --log-every 10 --out "$tmp/run"
 [ -s "$tmp/run/model.safetensors" ] && [ -s "$tmp/run/optimizer.safetensors" ] && ok || bad "train wrote no checkpoint"
 expect_out "resume" '^resumed from .* at step 20' "$cugpt" train gpt2-bytes-tiny \
-  --data "$tmp/text.txt" --steps 25 --batch 4 --seq 32 --resume "$tmp/run"
+  --data "$tmp/text.txt" --steps 25 --batch 4 --seq 32 --resume "$tmp/run" --allow-change steps
 expect_error "train encoder" "roberta encoder" "$cugpt" train roberta-tiny --data "$tmp/text.txt"
 expect_error "train byte text small vocab" "at least 256" "$cugpt" train gpt2-tiny --data "$tmp/text.txt"
 # Ctrl-C: a checkpoint, then a clean exit with 130.

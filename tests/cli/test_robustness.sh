@@ -264,7 +264,8 @@ tr() { "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --batch 2 --seq 16 
 tr --steps 2 --out "$tmp/ck" >/dev/null 2>&1
 [ -s "$tmp/ck/manifest.json" ] && [ -d "$tmp/ck/step-2" ] && [ -s "$tmp/ck/model.safetensors" ] && ok ||
   bad "train --out wrote no manifest and step directory: $(ls "$tmp/ck")"
-expect_ok "resume verifies the manifest" '^resumed from .* at step 2' tr --steps 3 --resume "$tmp/ck"
+expect_ok "resume verifies the manifest" '^resumed from .* at step 2' tr --steps 3 --resume "$tmp/ck" \
+  --allow-change steps
 # A second writer while the first holds the lock: one line, nothing mixed.
 tr --steps 100000 --log-every 100000 --out "$tmp/ck" >"$tmp/long.out" 2>&1 &
 pid=$!
@@ -272,7 +273,8 @@ for _ in $(seq 50); do grep -q '^training' "$tmp/long.out" && break; sleep 0.1; 
 expect_fail "second writer" "checkpoint directory '$tmp/ck' is in use by another cugpt process" - \
   tr --steps 1 --out "$tmp/ck"
 kill -9 $pid; wait $pid 2>/dev/null
-expect_ok "resume after the first writer's kill -9" '^resumed from .* at step 2' tr --steps 3 --resume "$tmp/ck"
+expect_ok "resume after the first writer's kill -9" '^resumed from .* at step 2' tr --steps 3 \
+  --resume "$tmp/ck" --allow-change steps
 # Mixed: another run's optimizer beside this run's model is found by its checksum.
 tr --steps 1 --seed 7 --out "$tmp/ck_other" >/dev/null 2>&1
 cp "$tmp/ck_other/step-1/optimizer.safetensors" "$tmp/ck/step-2/optimizer.safetensors"

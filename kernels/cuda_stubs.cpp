@@ -44,7 +44,7 @@ void residual_forward_cuda(void*, const void*, const void*, std::size_t, DType, 
   no_cuda("residual");
 }
 void matmul_forward_cuda(void*, const void*, const void*, const void*, int, int, int, bool,
-                         Epilogue, DType, MatmulWorkspace, Stream) {
+                         Epilogue, DType, MatmulWorkspace, Stream, int) {
   no_cuda("matmul");
 }
 void attention_forward_cuda(const AttentionCudaArgs&, Stream) {
@@ -78,7 +78,7 @@ void copy_rows_cuda(void*, std::size_t, const void*, std::size_t, std::size_t, s
 
 // Training (backward kernels and optimizer updates).
 void matmul_backward_cuda(void*, void*, void*, const void*, const void*, const void*, int, int, int,
-                          bool, DType, MatmulWorkspace, Stream) {
+                          bool, DType, MatmulWorkspace, Stream, int) {
   no_cuda("matmul_backward");
 }
 void layernorm_backward_cuda(void*, void*, void*, const void*, const void*, const void*,
@@ -96,7 +96,7 @@ void embedding_backward_cuda(const void*, int, void*, const EmbeddingGradGroups&
   no_cuda("embedding_backward");
 }
 void cross_entropy_forward_backward_cuda(float*, void*, const void*, const std::int32_t*, int, int,
-                                         int, float, DType, Stream) {
+                                         int, float, DType, Stream, int) {
   no_cuda("cross_entropy");
 }
 void adamw_step_cuda(void*, const void*, float*, float*, float*, std::size_t, const AdamwHyper&,

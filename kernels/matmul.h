@@ -1,6 +1,10 @@
 // matmul: the product of a Linear layer. out (N, OC) = x (N, IC) · W + bias, where W is stored
 // as [OC, IC] (PyTorch Linear; the product uses its transpose) or, with w_in_out, as [IC, OC]
 // (GPT-2's Conv1D). bias (OC) may be nullptr.
+// Row pitch: out's rows (and dout's, in the backward) may lie ld elements apart, ld >= OC (0
+// means OC): the head's logits are OC = V = 50257 wide but padded to a pitch of a multiple of 64
+// so that every row starts 16-byte aligned, which cuBLASLt needs to offer an algorithm at all.
+// Only the first OC columns of a row are written or read; the padding is never touched.
 #pragma once
 
 #include <cstddef>
@@ -11,17 +15,17 @@
 namespace cugpt::kernels {
 
 void matmul_forward_cpu(float* out, const float* x, const float* w, const float* bias, int N,
-                        int IC, int OC, bool w_in_out);
+                        int IC, int OC, bool w_in_out, int ld_out = 0);
 void matmul_forward_cpu(double* out, const double* x, const double* w, const double* bias, int N,
-                        int IC, int OC, bool w_in_out);
+                        int IC, int OC, bool w_in_out, int ld_out = 0);
 
 // backward (cpu). dx (N, IC) = dout · W is written; dw += dout^T · x for [OC, IC] or x^T · dout
 // for [IC, OC], and dbias (OC) += column sums of dout: parameter gradients accumulate so that
 // micro-batches add up. A nullptr gradient is skipped (no input gradient for the first layer).
 void matmul_backward_cpu(float* dx, float* dw, float* dbias, const float* dout, const float* x,
-                         const float* w, int N, int IC, int OC, bool w_in_out);
+                         const float* w, int N, int IC, int OC, bool w_in_out, int ld_dout = 0);
 void matmul_backward_cpu(double* dx, double* dw, double* dbias, const double* dout, const double* x,
-                         const double* w, int N, int IC, int OC, bool w_in_out);
+                         const double* w, int N, int IC, int OC, bool w_in_out, int ld_dout = 0);
 
 // CUDA through cuBLASLt (cuBLAS when cuBLASLt has no algorithm for the shape), dtype
 // f32/bf16/f16 with f32 accumulation. The epilogue runs after the bias inside the GEMM.
@@ -39,7 +43,7 @@ constexpr std::size_t kMatmulWorkspaceBytes = 4u << 20;
 
 void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bias, int N, int IC,
                          int OC, bool w_in_out, Epilogue epilogue, DType dtype,
-                         MatmulWorkspace workspace, Stream stream);
+                         MatmulWorkspace workspace, Stream stream, int ld_out = 0);
 
 // CUDA backward, the CPU twin's contract: dx (N, IC) written, dw and dbias accumulated (+=),
 // nullptr gradients skipped. dx and dw are cuBLAS GEMMs (cublasGemmEx, CUBLAS_COMPUTE_32F: f32
@@ -47,6 +51,6 @@ void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bi
 // deterministic column reduction of dout (fixed split over rows, fixed order, no atomics).
 void matmul_backward_cuda(void* dx, void* dw, void* dbias, const void* dout, const void* x,
                           const void* w, int N, int IC, int OC, bool w_in_out, DType dtype,
-                          MatmulWorkspace workspace, Stream stream);
+                          MatmulWorkspace workspace, Stream stream, int ld_dout = 0);
 
 }  // namespace cugpt::kernels

@@ -1,5 +1,8 @@
 #include "models/gpt.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "nn/ops.h"
 
 namespace cugpt {
@@ -45,6 +48,23 @@ MlpSpec mlp_spec(const ModelConfig& c) {
 
 }  // namespace
 
+std::int64_t logits_pitch_for(std::int64_t V, std::int64_t multiple) {
+  if (multiple < 1) throw Error("logits pitch multiple " + std::to_string(multiple));
+  return (V + multiple - 1) / multiple * multiple;
+}
+
+std::int64_t logits_pitch_multiple_from_env() {
+  const char* v = std::getenv("CUGPT_LOGITS_PITCH");
+  if (!v || !*v) return 1;
+  const std::string s(v);
+  const bool digits = s.size() <= 4 && s.find_first_not_of("0123456789") == std::string::npos;
+  const long m = digits ? std::stol(s) : 0;
+  if (m < 1 || m > 4096)
+    throw Error("CUGPT_LOGITS_PITCH=" + s +
+                ": expected a whole number from 1 to 4096 (64 pads GPT-2's logits rows to 50304)");
+  return m;
+}
+
 GptBlock::GptBlock(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype)
     : ln1_(arena, c.n_embd, c.layer_norm_eps, dtype),
       ln2_(arena, c.n_embd, c.layer_norm_eps, dtype),
@@ -76,6 +96,7 @@ ops::AddNorm GptBlock::add_ln2(const Tensor& x, const Tensor& attn_out) const {
 Gpt::Gpt(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype)
     : Model(c, dtype),
       gpt2_(is_gpt2(c)),
+      pitch_(logits_pitch_for(c.vocab_size, logits_pitch_multiple_from_env())),
       wte_(arena, c.vocab_size, c.n_embd, dtype),
       wpe_(arena, c.max_positions, c.n_embd, dtype),
       ln_f_(arena, c.n_embd, c.layer_norm_eps, dtype) {
@@ -103,7 +124,15 @@ Gpt::Gpt(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype)
 Tensor Gpt::forward(const Batch& batch) const {
   const Tensor h = hidden(batch);
   ArenaTag tag(h.arena(), "lm_head");
-  return head(h);
+  return head(h, pitch_now());
+}
+
+void Gpt::set_logits_pitch_multiple(std::int64_t multiple) {
+  pitch_ = logits_pitch_for(config().vocab_size, multiple);
+}
+
+std::int64_t Gpt::pitch_now() const {
+  return hooks() ? config().vocab_size : pitch_;
 }
 
 Tensor Gpt::hidden(const Batch& batch) const {
@@ -122,8 +151,12 @@ Tensor Gpt::hidden(const Batch& batch) const {
   return ln_f_.forward(x);
 }
 
-Tensor Gpt::head(const Tensor& h) const {
-  return gpt2_ ? ops::linear(h, wte_.weight(), nullptr, false) : lm_head_->forward(h);
+Tensor Gpt::head(const Tensor& h, std::int64_t pitch) const {
+  if (gpt2_) return ops::linear(h, wte_.weight(), nullptr, false, pitch);
+  // The Day-18 lm_head's own forward (a hook point) when compact; padded, the same product
+  // without the hook (pitch_now() is compact whenever hooks are attached).
+  if (pitch == config().vocab_size) return lm_head_->forward(h);
+  return ops::linear(h, lm_head_->weight(), lm_head_->bias(), false, pitch);
 }
 
 Tensor GptBlock::forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const {
@@ -163,7 +196,8 @@ Tensor Gpt::forward_cached(const Batch& batch, KvCache& cache) const {
   // (often largest) product.
   x = ops::last_position(x);
   x = ln_f_.forward(x);
-  return head(x);
+  // Compact: B rows only, which sampling (models/generate.cpp) reads as (B, 1, V).
+  return head(x, config().vocab_size);
 }
 
 std::vector<ParamSection> Gpt::sections() const {

@@ -52,6 +52,17 @@ class GptBlock : public Module {
 // of rows of at most this many bytes (whole multiples of 128 rows; at least 128).
 constexpr std::uint64_t kLossChunkBytes = 64ull << 20;
 
+// The logits' row pitch: V rounded up to a multiple of `multiple` (1: V itself). GPT-2's
+// V = 50257 makes rows that are not 16-byte aligned, for which cuBLASLt offers no algorithm
+// (the GEMM falls back to cublasGemmEx, slowly); a pitch of a multiple of 64 (50304) aligns
+// every row. Only the logits buffer and its in-place gradient are padded: the weights, the
+// checkpoints and everything a user sees keep V = vocab_size.
+std::int64_t logits_pitch_for(std::int64_t V, std::int64_t multiple);
+
+// The multiple the environment asks for: CUGPT_LOGITS_PITCH (a whole number from 1 to 4096;
+// unset or empty: 1, the compact layout). Anything else throws a one-line error.
+std::int64_t logits_pitch_multiple_from_env();
+
 class Gpt : public Model {
  public:
   Gpt(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype);
@@ -75,6 +86,16 @@ class Gpt : public Model {
   double loss(const Batch& batch, const std::vector<std::int32_t>& targets,
               std::int32_t ignore_index = -1, std::int64_t loss_rows = 0) const;
 
+  // The row pitch of the logits that forward, loss and forward_backward compute: the
+  // vocabulary rounded up to the multiple set here (at construction from CUGPT_LOGITS_PITCH,
+  // logits_pitch_multiple_from_env; 1 by default, the compact layout, the same on every device
+  // so that meta predicts the card). With a pitch above V, forward returns (B, T, pitch) logits
+  // whose first V columns are the logits and whose others hold no values (read them with the
+  // pitch, never as logits); with hooks attached forward stays compact (B, T, V), so captures
+  // and writes see V columns; forward_cached is always compact.
+  std::int64_t logits_pitch() const { return pitch_; }
+  void set_logits_pitch_multiple(std::int64_t multiple);
+
   // A cache for `batch` sequences of up to t_max positions (at most the position table).
   KvCache make_cache(std::int64_t batch, std::int64_t t_max) const;
   // Processes the batch's tokens as the positions after those already in the cache, appends
@@ -85,8 +106,11 @@ class Gpt : public Model {
   const ModuleList<GptBlock>& blocks() const { return blocks_; }
 
  private:
-  // The logits of the final LayerNorm's output: the Day-18 lm_head, or GPT-2's tied embedding.
-  Tensor head(const Tensor& h) const;
+  // The logits of the final LayerNorm's output: the Day-18 lm_head, or GPT-2's tied embedding,
+  // rows `pitch` elements apart (padding after the first V columns).
+  Tensor head(const Tensor& h, std::int64_t pitch) const;
+  // The pitch a forward uses now: logits_pitch(), or V while hooks are attached.
+  std::int64_t pitch_now() const;
   // The final LayerNorm's output (B, T, C) of the forward pass.
   Tensor hidden(const Batch& batch) const;
   // The head and the fused loss of a training step on the final LayerNorm's output h (B, T, C):
@@ -96,6 +120,7 @@ class Gpt : public Model {
                        double* loss) const;
 
   bool gpt2_;
+  std::int64_t pitch_;
   Group transformer_{"GPT2Model"};
   Embedding wte_, wpe_;
   ModuleList<GptBlock> blocks_;

@@ -54,10 +54,10 @@ Tensor GptBlock::backward(const Tensor& dout, Saved& s, int recompute, Gradients
 
 namespace {
 // Rows of logits computed at once: `asked`, or as many as kLossChunkBytes hold (whole multiples
-// of 128 rows, at least 128).
-std::int64_t loss_chunk_rows(std::int64_t V, DType dtype, std::int64_t asked) {
+// of 128 rows, at least 128), a row being `pitch` elements (the padded bytes count).
+std::int64_t loss_chunk_rows(std::int64_t pitch, DType dtype, std::int64_t asked) {
   if (asked > 0) return asked;
-  const auto row_bytes = static_cast<std::uint64_t>(V) * dtype_size(dtype);
+  const auto row_bytes = static_cast<std::uint64_t>(pitch) * dtype_size(dtype);
   return std::max<std::int64_t>(128,
                                 static_cast<std::int64_t>(kLossChunkBytes / row_bytes) / 128 * 128);
 }
@@ -92,15 +92,16 @@ double Gpt::loss(const Batch& batch, const std::vector<std::int32_t>& targets,
   check_targets(batch, targets, ignore_index, config().vocab_size);
   const Tensor h = hidden(batch);
   ArenaTag tag(h.arena(), "lm_head");
-  const std::int64_t C = h.size(-1), N = h.numel() / C;
-  const std::int64_t rows = loss_chunk_rows(config().vocab_size, h.dtype(), loss_rows);
-  if (rows >= N) return ops::cross_entropy_loss(head(h), targets, ignore_index);
+  const std::int64_t C = h.size(-1), N = h.numel() / C, V = config().vocab_size;
+  const std::int64_t pitch = pitch_now();
+  const std::int64_t rows = loss_chunk_rows(pitch, h.dtype(), loss_rows);
+  if (rows >= N) return ops::cross_entropy_loss(head(h, pitch), targets, ignore_index, 0, V);
   const std::int64_t counted = counted_targets(targets, ignore_index);
   double total = 0;
   for (std::int64_t r0 = 0; r0 < N; r0 += rows) {
     const std::int64_t n = std::min(rows, N - r0);
-    total += ops::cross_entropy_loss(head(ops::rows(h, r0, n)), slice(targets, r0, n), ignore_index,
-                                     counted);
+    total += ops::cross_entropy_loss(head(ops::rows(h, r0, n), pitch), slice(targets, r0, n),
+                                     ignore_index, counted, V);
   }
   return total;
 }
@@ -113,12 +114,15 @@ Tensor Gpt::head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targ
                                         nullptr, false)
                  : lm_head_->backward(dlogits, x, grads);
   };
-  const std::int64_t C = h.size(-1), N = h.numel() / C;
-  const std::int64_t rows = loss_chunk_rows(config().vocab_size, h.dtype(), loss_rows);
+  // With a pitch above V the logits and their in-place gradient are padded rows; the loss and
+  // the head's backward read the first V columns of each (no compaction copy).
+  const std::int64_t C = h.size(-1), N = h.numel() / C, V = config().vocab_size;
+  const std::int64_t pitch = pitch_now();
+  const std::int64_t rows = loss_chunk_rows(pitch, h.dtype(), loss_rows);
   if (rows >= N) {
-    Tensor logits = head(h);
+    Tensor logits = head(h, pitch);
     // The gradient overwrites the logits: no second (B, T, V) tensor.
-    *loss += ops::cross_entropy_backward_inplace(logits, targets, ignore_index, grad_scale);
+    *loss += ops::cross_entropy_backward_inplace(logits, targets, ignore_index, grad_scale, 0, V);
     return backward(logits, h);
   }
   // In chunks: each chunk's logits become their gradient in place and are consumed before the
@@ -128,9 +132,9 @@ Tensor Gpt::head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targ
   for (std::int64_t r0 = 0; r0 < N; r0 += rows) {
     const std::int64_t n = std::min(rows, N - r0);
     const Tensor x = ops::rows(h, r0, n);
-    Tensor logits = head(x);
+    Tensor logits = head(x, pitch);
     *loss += ops::cross_entropy_backward_inplace(logits, slice(targets, r0, n), ignore_index,
-                                                 grad_scale, counted);
+                                                 grad_scale, counted, V);
     const Tensor dx = backward(logits, x);
     logits = Tensor();
     ops::write_rows(dh, r0, dx);

@@ -34,7 +34,8 @@ class Model : public Module {
   const ModelConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }
 
-  // Logits (B, T, vocab) in the model's dtype, on the model's device. Validates the batch.
+  // Logits (B, T, vocab) in the model's dtype, on the model's device. Validates the batch. A
+  // Gpt with a logits pitch above vocab returns (B, T, pitch) rows (models/gpt.h).
   virtual Tensor forward(const Batch& batch) const = 0;
   virtual std::vector<ParamSection> sections() const = 0;
   // Registry-name prefixes a checkpoint may omit (GPT-2 files saved without "transformer.").

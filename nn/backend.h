@@ -26,7 +26,8 @@ class Backend {
 
   // ---- Forward (nn/ops). Every tensor is allocated; the backend writes the outputs.
   // out = x w (+ bias); with `act` the activation is applied too (on cuda in the GEMM's
-  // epilogue). workspace: kernels::kMatmulWorkspaceBytes.
+  // epilogue). workspace: kernels::kMatmulWorkspaceBytes. out's last dimension may exceed the
+  // weight's OC (a row pitch, the padded logits): only its first OC columns are written.
   virtual void linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor* bias,
                       bool w_in_out, const kernels::Activation* act, Tensor& workspace) const = 0;
   // mean and rstd (N, f32 or f64 beside f64) when the backward needs them, else null.
@@ -48,7 +49,8 @@ class Backend {
   virtual void copy_rows(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                          std::size_t row_bytes, std::size_t rows) const = 0;
 
-  // ---- Backward (nn/ops_backward). Parameter gradients accumulate; dx is written.
+  // ---- Backward (nn/ops_backward). Parameter gradients accumulate; dx is written. dout's last
+  // dimension may exceed the weight's OC (a row pitch): only its first OC columns are read.
   virtual void linear_backward(Tensor* dx, Tensor* dw, Tensor* db, const Tensor& dout,
                                const Tensor& x, const Tensor& w, bool w_in_out,
                                Tensor& workspace) const = 0;
@@ -65,9 +67,11 @@ class Backend {
                                   const std::vector<std::int32_t>& positions, Tensor& dwte,
                                   Tensor& dwpe, Tensor* dwtt, Tensor& groups) const = 0;
   // The sum of the per-row losses (written into `losses`, N); with `grad`, d(loss)/d(logits)
-  // times scale. targets on the host, device_targets the same ids on the device.
+  // times scale. targets on the host, device_targets the same ids on the device. The first
+  // `vocab` columns of each row are the logits; the rest of the row (its pitch) is padding,
+  // neither read nor written.
   virtual double cross_entropy(Tensor& losses, Tensor* grad, const Tensor& logits,
-                               const std::vector<std::int32_t>& targets,
+                               std::int64_t vocab, const std::vector<std::int32_t>& targets,
                                const Tensor& device_targets, std::int32_t ignore_index,
                                double scale) const = 0;
 

@@ -50,12 +50,12 @@ class CpuBackend final : public Backend {
 
   void linear(Tensor& o, const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
               const kernels::Activation* act, Tensor&) const override {
-    const std::int64_t IC = x.size(-1), OC = o.size(-1);
+    const std::int64_t IC = x.size(-1), OC = w.size(w_in_out ? 1 : 0), ld = o.size(-1);
     by_dtype(x.dtype(), [&](auto zero) {
       using T = decltype(zero);
       kernels::matmul_forward_cpu(out<T>(o), in<T>(x), in<T>(w), in_or_null<T>(bias),
                                   as_int(x.numel() / IC, "rows"), as_int(IC, "IC"),
-                                  as_int(OC, "OC"), w_in_out);
+                                  as_int(OC, "OC"), w_in_out, as_int(ld, "ld"));
     });
     if (act) activation(o, o, *act);  // in place: the same tensors as cuda's fused epilogue
   }
@@ -149,12 +149,12 @@ class CpuBackend final : public Backend {
 
   void linear_backward(Tensor* dx, Tensor* dw, Tensor* db, const Tensor& dout, const Tensor& x,
                        const Tensor& w, bool w_in_out, Tensor&) const override {
-    const std::int64_t IC = x.size(-1), OC = dout.size(-1);
+    const std::int64_t IC = x.size(-1), OC = w.size(w_in_out ? 1 : 0), ld = dout.size(-1);
     by_dtype(x.dtype(), [&](auto zero) {
       using T = decltype(zero);
       kernels::matmul_backward_cpu(out_or_null<T>(dx), out_or_null<T>(dw), out_or_null<T>(db),
                                    in<T>(dout), in<T>(x), in<T>(w), as_int(x.numel() / IC, "rows"),
-                                   as_int(IC, "IC"), as_int(OC, "OC"), w_in_out);
+                                   as_int(IC, "IC"), as_int(OC, "OC"), w_in_out, as_int(ld, "ld"));
     });
   }
 
@@ -212,16 +212,16 @@ class CpuBackend final : public Backend {
     });
   }
 
-  double cross_entropy(Tensor& losses, Tensor* grad, const Tensor& logits,
+  double cross_entropy(Tensor& losses, Tensor* grad, const Tensor& logits, std::int64_t V,
                        const std::vector<std::int32_t>& targets, const Tensor&,
                        std::int32_t ignore_index, double scale) const override {
-    const std::int64_t V = logits.size(-1), N = logits.numel() / V;
+    const std::int64_t ld = logits.size(-1), N = logits.numel() / ld;
     double total = 0;
     by_dtype(logits.dtype(), [&](auto zero) {
       using T = decltype(zero);
       kernels::cross_entropy_forward_backward_cpu(
           out<T>(losses), out_or_null<T>(grad), in<T>(logits), targets.data(), as_int(N, "rows"),
-          as_int(V, "V"), ignore_index, static_cast<T>(scale));
+          as_int(V, "V"), ignore_index, static_cast<T>(scale), as_int(ld, "ld"));
       for (std::int64_t i = 0; i < N; ++i) total += in<T>(losses)[i];
     });
     return total;

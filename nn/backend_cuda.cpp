@@ -62,10 +62,11 @@ class CudaBackend final : public Backend {
     if (act)
       epi = *act == kernels::Activation::relu ? kernels::Epilogue::relu
                                               : kernels::Epilogue::gelu_tanh;
-    const std::int64_t IC = x.size(-1), OC = o.size(-1);
+    const std::int64_t IC = x.size(-1), OC = w.size(w_in_out ? 1 : 0), ld = o.size(-1);
     kernels::matmul_forward_cuda(o.data(), x.data(), w.data(), ptr_or_null(bias),
                                  as_int(x.numel() / IC, "rows"), as_int(IC, "IC"), as_int(OC, "OC"),
-                                 w_in_out, epi, x.dtype(), {ws.data(), ws.nbytes()}, nullptr);
+                                 w_in_out, epi, x.dtype(), {ws.data(), ws.nbytes()}, nullptr,
+                                 as_int(ld, "ld"));
   }
 
   void layernorm(Tensor& o, Tensor* mean, Tensor* rstd, const Tensor& x, const Tensor& w,
@@ -151,11 +152,11 @@ class CudaBackend final : public Backend {
 
   void linear_backward(Tensor* dx, Tensor* dw, Tensor* db, const Tensor& dout, const Tensor& x,
                        const Tensor& w, bool w_in_out, Tensor& ws) const override {
-    const std::int64_t IC = x.size(-1), OC = dout.size(-1);
+    const std::int64_t IC = x.size(-1), OC = w.size(w_in_out ? 1 : 0), ld = dout.size(-1);
     kernels::matmul_backward_cuda(ptr_or_null(dx), ptr_or_null(dw), ptr_or_null(db), dout.data(),
                                   x.data(), w.data(), as_int(x.numel() / IC, "rows"),
                                   as_int(IC, "IC"), as_int(OC, "OC"), w_in_out, x.dtype(),
-                                  {ws.data(), ws.nbytes()}, nullptr);
+                                  {ws.data(), ws.nbytes()}, nullptr, as_int(ld, "ld"));
   }
 
   void layernorm_backward(Tensor& dx, Tensor& dweight, Tensor& dbias, const Tensor& dout,
@@ -224,14 +225,15 @@ class CudaBackend final : public Backend {
 
   // Per-row f32 losses on the device, summed on the host in double (row order, so the total is
   // reproducible).
-  double cross_entropy(Tensor& losses, Tensor* grad, const Tensor& logits,
+  double cross_entropy(Tensor& losses, Tensor* grad, const Tensor& logits, std::int64_t V,
                        const std::vector<std::int32_t>& targets, const Tensor& device_targets,
                        std::int32_t ignore_index, double scale) const override {
-    const std::int64_t V = logits.size(-1), N = logits.numel() / V;
+    const std::int64_t ld = logits.size(-1), N = logits.numel() / ld;
     check_targets(targets, V, ignore_index);
     kernels::cross_entropy_forward_backward_cuda(
         f32(losses), ptr_or_null(grad), logits.data(), ids(&device_targets), as_int(N, "rows"),
-        as_int(V, "V"), ignore_index, static_cast<float>(scale), logits.dtype(), nullptr);
+        as_int(V, "V"), ignore_index, static_cast<float>(scale), logits.dtype(), nullptr,
+        as_int(ld, "ld"));
     std::vector<float> host(static_cast<std::size_t>(N));
     losses.copy_to_host(host.data(), host.size() * sizeof(float));
     double total = 0;

@@ -9,16 +9,40 @@
 
 namespace cugpt {
 
+namespace {
+// The RTX 2050 (GA107, sm_86) has no published tensor figure; it is derived from the unit
+// counts of NVIDIA's Ampere GA102 whitepaper, which hold for every consumer GA10x SM:
+//  - FP32: 128 FP32 lanes per SM, one FMA (2 FLOP) each per clock: 16 SMs x 256 FLOP x
+//    1.48 GHz = 6.06 TFLOP/s, the datasheet's 6.0 at the boost clock it assumes.
+//  - Tensor: 4 tensor cores per SM, each 128 dense FP16 FMA per clock with FP16 accumulation
+//    (1024 FLOP/clk/SM); GeForce parts run FP16/BF16 with FP32 accumulation, the kind cugpt's
+//    GEMMs use (CUBLAS_COMPUTE_32F), at half that rate: 512 FLOP/clk/SM. The whitepaper's RTX
+//    3090 check: 82 SMs x 512 x 1.695 GHz = 71 TFLOP/s, its "FP16 Tensor with FP32 accumulate".
+//    So 16 x 512 x 1.48 GHz = 12.1 TFLOP/s (the 10 once quoted here was an estimate).
+constexpr double kRtx2050Sms = 16, kRtx2050Ghz = 1.48;
+constexpr double kGa10xF32FlopPerClkSm = 2 * 128;
+constexpr double kGa10xTensorF32AccFlopPerClkSm = 4 * 128 * 2 / 2;
+
+constexpr double tflops(double sms, double flop_per_clk_sm, double ghz) {
+  return sms * flop_per_clk_sm * ghz * 1e9 / 1e12;
+}
+}  // namespace
+
 std::optional<DevicePeaks> published_peaks(const std::string& device_name) {
-  // Vendor datasheets: bandwidth in GB/s; FP32 and dense BF16/FP16 tensor TFLOP/s. The order
-  // matters: the first entry whose key occurs in the name wins ("H100 PCIe" before "H100").
+  // Vendor datasheets: bandwidth in GB/s; FP32 and dense BF16/FP16 tensor TFLOP/s (with f32
+  // accumulation). The order matters: the first entry whose key occurs in the name wins
+  // ("H100 PCIe" before "H100").
   struct Entry {
     const char* key;
     double gbs, f32, f16;
     const char* note;
   };
   static const std::vector<Entry> table = {
-      {"RTX 2050", 112, 6.0, 10.0, "laptop GPU, 64-bit GDDR6; 2048 cores at ~1.48 GHz"},
+      {"RTX 2050", 112, tflops(kRtx2050Sms, kGa10xF32FlopPerClkSm, kRtx2050Ghz),
+       tflops(kRtx2050Sms, kGa10xTensorF32AccFlopPerClkSm, kRtx2050Ghz),
+       "laptop GPU, 64-bit GDDR6; 16 SMs at ~1.48 GHz: 256 FP32 and 512 tensor FLOP/clk/SM "
+       "(FP16/BF16 with FP32 accumulation, half rate on GeForce Ampere), from the GA102 "
+       "whitepaper's per-SM figures"},
       {"H200", 4800, 67, 989, "SXM, HBM3e"},
       {"H100 PCIe", 2000, 51, 756, "PCIe, HBM2e"},
       {"H100 NVL", 3900, 60, 835, "NVL, HBM3"},

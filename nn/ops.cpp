@@ -43,7 +43,7 @@ bool fusable_in_gemm(kernels::Activation act) {
 }
 
 Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
-                   const kernels::Activation* act) {
+                   const kernels::Activation* act, std::int64_t pitch) {
   const Backend* b = backend_of("linear", x, {&w, bias});
   if (w.ndim() != 2) throw Error("linear: weight " + w.shape().str() + " is not a matrix");
   const std::int64_t IC = w_in_out ? w.size(0) : w.size(1);
@@ -52,7 +52,11 @@ Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_
     throw Error("linear: input " + x.shape().str() + " does not match weight " + w.shape().str());
   if (bias && bias->numel() != OC)
     throw Error("linear: bias " + bias->shape().str() + " for " + std::to_string(OC) + " outputs");
-  Tensor out = like(x, with_last(x.shape(), OC));
+  if (pitch == 0) pitch = OC;
+  if (pitch < OC)
+    throw Error("linear: a row pitch of " + std::to_string(pitch) + " for " + std::to_string(OC) +
+                " outputs");
+  Tensor out = like(x, with_last(x.shape(), pitch));
   // cuBLASLt's workspace lives in the arena like every other byte; the cpu reserves it too so
   // that all devices allocate alike (untouched cpu pages cost nothing).
   Tensor ws = workspace(x, kernels::kMatmulWorkspaceBytes / 4, DType::f32);
@@ -65,13 +69,14 @@ Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_
 
 }  // namespace
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out) {
-  return linear_impl(x, w, bias, w_in_out, nullptr);
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
+              std::int64_t pitch) {
+  return linear_impl(x, w, bias, w_in_out, nullptr, pitch);
 }
 
 Tensor linear_act(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
                   kernels::Activation act) {
-  return linear_impl(x, w, bias, w_in_out, &act);
+  return linear_impl(x, w, bias, w_in_out, &act, 0);
 }
 
 Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {

@@ -12,7 +12,11 @@
 namespace cugpt::ops {
 
 // x (..., IC) times a Linear weight [OC, IC] (or [IC, OC] with w_in_out) plus bias (OC).
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out);
+// pitch > OC gives an output (..., pitch) whose rows hold the OC results followed by pitch - OC
+// padding columns that nothing writes (the head's logits, padded so that every row is 16-byte
+// aligned for cuBLASLt); 0 means OC.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
+              std::int64_t pitch = 0);
 // linear then act; on cuda ReLU and GELU-tanh run inside the GEMM's epilogue.
 Tensor linear_act(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
                   kernels::Activation act);

@@ -25,6 +25,12 @@ DType stat_dtype(const Tensor& x) {
 
 Tensor linear_backward(const Tensor& dout, const Tensor& x, const Tensor& w, Tensor* dw, Tensor* db,
                        bool w_in_out, bool need_dx) {
+  if (w.ndim() != 2) throw Error("linear_backward: weight " + w.shape().str() + " is not a matrix");
+  const std::int64_t IC = x.size(-1), OC = w.size(w_in_out ? 1 : 0);
+  if (w.size(w_in_out ? 0 : 1) != IC || dout.size(-1) < OC ||
+      dout.numel() / dout.size(-1) != x.numel() / IC)
+    throw Error("linear_backward: gradient " + dout.shape().str() + " and input " +
+                x.shape().str() + " do not match weight " + w.shape().str());
   Tensor dx = need_dx ? like(x, x.shape()) : Tensor();
   // The GEMMs' workspace, reserved on every device as the forward does.
   Tensor ws =
@@ -99,8 +105,13 @@ namespace {
 // per-row losses and the targets on the device are the only extra memory: N values each,
 // not N x V.
 double cross_entropy(const Tensor& logits, Tensor* grad, const std::vector<std::int32_t>& targets,
-                     std::int32_t ignore_index, double grad_scale, std::int64_t mean_over) {
-  const std::int64_t V = logits.size(-1), N = logits.numel() / V;
+                     std::int32_t ignore_index, double grad_scale, std::int64_t mean_over,
+                     std::int64_t vocab) {
+  const std::int64_t pitch = logits.size(-1), N = logits.numel() / pitch;
+  if (vocab < 0 || vocab > pitch)
+    throw Error("cross_entropy: a vocabulary of " + std::to_string(vocab) + " in rows of " +
+                std::to_string(pitch));
+  const std::int64_t V = vocab > 0 ? vocab : pitch;
   if (static_cast<std::int64_t>(targets.size()) != N)
     throw Error("cross_entropy: " + std::to_string(targets.size()) + " targets for " +
                 std::to_string(N) + " rows");
@@ -116,8 +127,8 @@ double cross_entropy(const Tensor& logits, Tensor* grad, const std::vector<std::
   const double scale = grad_scale / static_cast<double>(mean_over);
   const Backend* b = backend_for("cross_entropy", logits);
   if (!b) return 0.0;
-  const double total = b->cross_entropy(losses, grad, logits, targets, device_targets, ignore_index,
-                                        grad ? scale : 1.0);
+  const double total = b->cross_entropy(losses, grad, logits, V, targets, device_targets,
+                                        ignore_index, grad ? scale : 1.0);
   return total / static_cast<double>(mean_over);
 }
 
@@ -125,13 +136,13 @@ double cross_entropy(const Tensor& logits, Tensor* grad, const std::vector<std::
 
 double cross_entropy_backward_inplace(Tensor& logits, const std::vector<std::int32_t>& targets,
                                       std::int32_t ignore_index, double grad_scale,
-                                      std::int64_t mean_over) {
-  return cross_entropy(logits, &logits, targets, ignore_index, grad_scale, mean_over);
+                                      std::int64_t mean_over, std::int64_t vocab) {
+  return cross_entropy(logits, &logits, targets, ignore_index, grad_scale, mean_over, vocab);
 }
 
 double cross_entropy_loss(const Tensor& logits, const std::vector<std::int32_t>& targets,
-                          std::int32_t ignore_index, std::int64_t mean_over) {
-  return cross_entropy(logits, nullptr, targets, ignore_index, 1.0, mean_over);
+                          std::int32_t ignore_index, std::int64_t mean_over, std::int64_t vocab) {
+  return cross_entropy(logits, nullptr, targets, ignore_index, 1.0, mean_over, vocab);
 }
 
 }  // namespace cugpt::ops

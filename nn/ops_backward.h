@@ -13,7 +13,9 @@
 namespace cugpt::ops {
 
 // d(out)/d(x) of linear; dw and db (when non-null) accumulate. Returns dx, or an undefined
-// tensor when need_dx is false (the first layer's input needs no gradient).
+// tensor when need_dx is false (the first layer's input needs no gradient). dout's last
+// dimension may be a row pitch wider than the weight's OC (the padded logits' gradient): only
+// its first OC columns are read.
 Tensor linear_backward(const Tensor& dout, const Tensor& x, const Tensor& w, Tensor* dw, Tensor* db,
                        bool w_in_out, bool need_dx = true);
 
@@ -48,13 +50,17 @@ void embedding_backward(const Tensor& dout, const std::vector<std::int32_t>& tok
 // times grad_scale, so no separate probability matrix ever exists. With mean_over > 0 the sum
 // is divided by mean_over instead: the logits are a chunk of a batch with that many counted
 // rows, and the chunks' results add up to the batch's (a chunk may then count no row at all).
+// vocab > 0: only the first vocab columns of each row are logits, the rest of the row (up to
+// logits' last dimension, its pitch) is padding that is neither read nor written; 0: the whole
+// row.
 double cross_entropy_backward_inplace(Tensor& logits, const std::vector<std::int32_t>& targets,
                                       std::int32_t ignore_index, double grad_scale,
-                                      std::int64_t mean_over = 0);
+                                      std::int64_t mean_over = 0, std::int64_t vocab = 0);
 
-// The mean cross-entropy loss only (evaluation): logits are left as they are. mean_over as
-// above.
+// The mean cross-entropy loss only (evaluation): logits are left as they are. mean_over and
+// vocab as above.
 double cross_entropy_loss(const Tensor& logits, const std::vector<std::int32_t>& targets,
-                          std::int32_t ignore_index, std::int64_t mean_over = 0);
+                          std::int32_t ignore_index, std::int64_t mean_over = 0,
+                          std::int64_t vocab = 0);
 
 }  // namespace cugpt::ops

@@ -1,7 +1,7 @@
-// The kernel-case table: every row of tests/test_op_cases_forward.h and _backward.h runs through
-// the tensor-level API on every device present, one test per row and device: cpu in f32 and
-// f64, cuda in f32, bf16 and f16 (skipped, with the reason, where no GPU can be used), against
-// its reference: the row's plain-loop oracle, or else the same row on the cpu in f64 on the
+// The kernel-case table: every row of tests/test_op_cases_forward.h, _backward.h and _pitched.h
+// runs through the tensor-level API on every device present, one test per row and device: cpu in
+// f32 and f64, cuda in f32, bf16 and f16 (skipped, with the reason, where no GPU can be used),
+// against its reference: the row's plain-loop oracle, or else the same row on the cpu in f64 on the
 // same dtype-rounded inputs. The arena's free memory is poisoned (NaN) before each run, so an
 // output element an op never writes fails; buffers an op writes into are poisoned too, and what
 // it must leave alone is expected NaN (a guard). On meta each row must allocate exactly what it
@@ -19,6 +19,7 @@
 #include "tests/test_op_cases.h"
 #include "tests/test_op_cases_backward.h"
 #include "tests/test_op_cases_forward.h"
+#include "tests/test_op_cases_pitched.h"
 
 namespace cugpt::testing {
 namespace {
@@ -32,6 +33,7 @@ const std::vector<OpCase>& op_cases() {
     std::vector<OpCase> c;
     add_forward_cases(c);
     add_backward_cases(c);
+    add_pitched_cases(c);
     return c;
   }();
   return cases;
@@ -154,7 +156,11 @@ TEST(OpCaseTable, EveryOpHasARowAndNamesAreUnique) {
                          "attention_backward_",
                          "embedding_backward_",
                          "cross_entropy_backward_",
-                         "cross_entropy_loss_"}) {
+                         "cross_entropy_loss_",
+                         "linear_pitched_",
+                         "linear_backward_pitched_",
+                         "cross_entropy_backward_pitched_",
+                         "cross_entropy_loss_pitched_"}) {
     bool found = false;
     for (const std::string& n : names) found = found || n.rfind(op, 0) == 0;
     EXPECT_TRUE(found) << "no row for " << op;

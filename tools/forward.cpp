@@ -1,5 +1,7 @@
 // `cugpt forward <config> --weights FILE --tokens "1,2,3;4,5,6" --out logits.npy`: logits of a
-// batch as a NumPy array [B, T, V] (float32).
+// batch as a NumPy array [B, T, V] (float32). With CUGPT_LOGITS_PITCH the model's logits rows
+// are padded (models/gpt.h); the file still holds V columns per row.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -50,11 +52,22 @@ int run_forward(const ForwardOptions& o) {
   print_load_warnings(report, o.weights);
 
   const Tensor logits = model->forward(batch);
-  const std::vector<float> values = logits.to_floats();
-  write_npy(o.out, values.data(), logits.shape().vec());
+  std::vector<float> values = logits.to_floats();
+  // The first V columns of each row are the logits; a wider row (its pitch) ends in padding.
+  const std::int64_t V = config.vocab_size, pitch = logits.size(-1);
+  if (pitch != V) {
+    const std::size_t rows = values.size() / static_cast<std::size_t>(pitch);
+    for (std::size_t r = 0; r < rows; ++r)
+      std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(r * pitch), V,
+                  values.begin() + static_cast<std::ptrdiff_t>(r * V));
+    values.resize(rows * static_cast<std::size_t>(V));
+  }
+  std::vector<std::int64_t> shape = logits.shape().vec();
+  shape.back() = V;
+  write_npy(o.out, values.data(), shape);
   const ArenaStats s = arena->stats();
   std::printf("wrote %s: logits %s (float32) from %s on %s in %s; arena peak %s\n", o.out.c_str(),
-              logits.shape().str().c_str(), config.name.c_str(), device.str().c_str(),
+              Shape(shape).str().c_str(), config.name.c_str(), device.str().c_str(),
               dtype_name(dtype), format_bytes(s.peak).c_str());
   return 0;
 }

@@ -12,8 +12,9 @@ namespace cugpt::kernels {
 namespace {
 template <typename T>
 void cross_entropy(T* losses, T* dlogits, const T* logits, const std::int32_t* targets, int N,
-                   int V, int ignore_index, T grad_scale) {
-  CUGPT_CHECK(N >= 0 && V > 0, "cross_entropy: bad sizes");
+                   int V, int ignore_index, T grad_scale, int ld) {
+  if (ld == 0) ld = V;
+  CUGPT_CHECK(N >= 0 && V > 0 && ld >= V, "cross_entropy: bad sizes");
   // Every target is checked before any row is written, so a bad id leaves the logits (which
   // dlogits may alias) intact for the caller's error report.
   for (int n = 0; n < N; ++n) {
@@ -26,8 +27,9 @@ void cross_entropy(T* losses, T* dlogits, const T* logits, const std::int32_t* t
   // caller sums the per-row losses in row order.
   parallel_chunks(N, chunk_for(N, 6.0 * V), [&](std::int64_t n0, std::int64_t n1) {
     for (std::int64_t n = n0; n < n1; ++n) {
-      const T* row = logits + static_cast<std::size_t>(n) * V;
-      T* grad = dlogits ? dlogits + static_cast<std::size_t>(n) * V : nullptr;
+      // Rows lie ld apart; the padding columns [V, ld) are neither read nor written.
+      const T* row = logits + static_cast<std::size_t>(n) * ld;
+      T* grad = dlogits ? dlogits + static_cast<std::size_t>(n) * ld : nullptr;
       const std::int32_t t = targets[n];
       if (t == ignore_index) {
         if (losses) losses[n] = T(0);
@@ -54,14 +56,14 @@ void cross_entropy(T* losses, T* dlogits, const T* logits, const std::int32_t* t
 
 void cross_entropy_forward_backward_cpu(float* losses, float* dlogits, const float* logits,
                                         const std::int32_t* targets, int N, int V, int ignore_index,
-                                        float grad_scale) {
-  cross_entropy(losses, dlogits, logits, targets, N, V, ignore_index, grad_scale);
+                                        float grad_scale, int ld) {
+  cross_entropy(losses, dlogits, logits, targets, N, V, ignore_index, grad_scale, ld);
 }
 
 void cross_entropy_forward_backward_cpu(double* losses, double* dlogits, const double* logits,
                                         const std::int32_t* targets, int N, int V, int ignore_index,
-                                        double grad_scale) {
-  cross_entropy(losses, dlogits, logits, targets, N, V, ignore_index, grad_scale);
+                                        double grad_scale, int ld) {
+  cross_entropy(losses, dlogits, logits, targets, N, V, ignore_index, grad_scale, ld);
 }
 
 }  // namespace cugpt::kernels

@@ -16,9 +16,12 @@ using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajo
 // product, so no thread ever adds a partial sum of another's.
 template <typename T>
 void matmul_backward(T* dx, T* dw, T* dbias, const T* dout, const T* x, const T* w, int N, int IC,
-                     int OC, bool w_in_out) {
-  CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0, "matmul_backward: bad sizes");
-  Eigen::Map<const RowMajor<T>> G(dout, N, OC);
+                     int OC, bool w_in_out, int ld_dout) {
+  if (ld_dout == 0) ld_dout = OC;
+  CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0 && ld_dout >= OC, "matmul_backward: bad sizes");
+  // dout's rows lie ld_dout apart (the padded logits' gradient): only OC columns are read.
+  Eigen::Map<const RowMajor<T>, 0, Eigen::OuterStride<>> G(dout, N, OC,
+                                                           Eigen::OuterStride<>(ld_dout));
   Eigen::Map<const RowMajor<T>> X(x, N, IC);
   if (dx) {
     Eigen::Map<RowMajor<T>> DX(dx, N, IC);
@@ -59,7 +62,7 @@ void matmul_backward(T* dx, T* dw, T* dbias, const T* dout, const T* x, const T*
                     [&](std::int64_t c0, std::int64_t c1) {
                       std::vector<T> sum(static_cast<std::size_t>(c1 - c0), T(0));
                       for (int n = 0; n < N; ++n) {
-                        const T* g = dout + static_cast<std::size_t>(n) * OC + c0;
+                        const T* g = dout + static_cast<std::size_t>(n) * ld_dout + c0;
                         for (std::int64_t c = 0; c < c1 - c0; ++c) sum[c] += g[c];
                       }
                       for (std::int64_t c = 0; c < c1 - c0; ++c) dbias[c0 + c] += sum[c];
@@ -69,13 +72,13 @@ void matmul_backward(T* dx, T* dw, T* dbias, const T* dout, const T* x, const T*
 }  // namespace
 
 void matmul_backward_cpu(float* dx, float* dw, float* dbias, const float* dout, const float* x,
-                         const float* w, int N, int IC, int OC, bool w_in_out) {
-  matmul_backward(dx, dw, dbias, dout, x, w, N, IC, OC, w_in_out);
+                         const float* w, int N, int IC, int OC, bool w_in_out, int ld_dout) {
+  matmul_backward(dx, dw, dbias, dout, x, w, N, IC, OC, w_in_out, ld_dout);
 }
 
 void matmul_backward_cpu(double* dx, double* dw, double* dbias, const double* dout, const double* x,
-                         const double* w, int N, int IC, int OC, bool w_in_out) {
-  matmul_backward(dx, dw, dbias, dout, x, w, N, IC, OC, w_in_out);
+                         const double* w, int N, int IC, int OC, bool w_in_out, int ld_dout) {
+  matmul_backward(dx, dw, dbias, dout, x, w, N, IC, OC, w_in_out, ld_dout);
 }
 
 }  // namespace cugpt::kernels

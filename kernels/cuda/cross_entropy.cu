@@ -24,9 +24,9 @@ constexpr int kThreads = 256;
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     cross_entropy_kernel(float* losses, T* dlogits, const T* logits, const std::int32_t* targets,
-                         int V, int ignore_index, float grad_scale) {
+                         int V, int ld, int ignore_index, float grad_scale) {
   const std::size_t row = blockIdx.x;
-  const std::size_t base = row * static_cast<std::size_t>(V);
+  const std::size_t base = row * static_cast<std::size_t>(ld);  // columns [V, ld): padding
   const std::int32_t target = targets[row];
   if (target == ignore_index) {  // the whole block takes this branch
     if (losses && threadIdx.x == 0) losses[row] = 0.f;
@@ -59,15 +59,16 @@ __global__ void __launch_bounds__(kThreads)
 void cross_entropy_forward_backward_cuda(float* losses, void* dlogits, const void* logits,
                                          const std::int32_t* targets, int N, int V,
                                          int ignore_index, float grad_scale, DType dtype,
-                                         Stream stream) {
+                                         Stream stream, int ld) {
+  if (ld == 0) ld = V;
   dispatch_dtype("cross_entropy", dtype, [&](auto zero) {
     using T = decltype(zero);
-    CUGPT_CHECK(N >= 0 && V > 0, "cross_entropy: bad sizes");
+    CUGPT_CHECK(N >= 0 && V > 0 && ld >= V, "cross_entropy: bad sizes");
     if (N == 0) return;
     CUGPT_CHECK(logits && targets, "cross_entropy: null logits or targets");
     cross_entropy_kernel<T><<<static_cast<unsigned>(N), kThreads, 0, stream>>>(
-        losses, static_cast<T*>(dlogits), static_cast<const T*>(logits), targets, V, ignore_index,
-        grad_scale);
+        losses, static_cast<T*>(dlogits), static_cast<const T*>(logits), targets, V, ld,
+        ignore_index, grad_scale);
     CUDA_LAUNCH_CHECK();
   });
 }

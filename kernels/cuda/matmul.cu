@@ -26,7 +26,7 @@ namespace {
 
 // Row-major trick: the bytes of a row-major (R, C) matrix are the column-major (C, R) matrix,
 // so cuBLAS computes the transposed product and nothing is transposed in memory:
-//   D (OC, N) = op(A) (OC, IC) · B (IC, N)       D = out, column-major, ld OC
+//   D (OC, N) = op(A) (OC, IC) · B (IC, N)       D = out, column-major, ld ld_out (>= OC)
 //   B = x as column-major (IC, N), ld IC, op N
 //   A = W [OC, IC] (Linear): column-major (IC, OC), ld IC, op T
 //   A = W [IC, OC] (Conv1D, w_in_out): column-major (OC, IC), ld OC, op N
@@ -95,7 +95,7 @@ MatrixLayout make_layout(cudaDataType_t type, int rows, int cols, int ld) {
 // Everything the heuristic's answer depends on: the problem, the pointers' alignment and the
 // workspace it may use. Same key, same algorithm, so the heuristic runs once per key.
 struct Problem {
-  int N, IC, OC;
+  int N, IC, OC, ld_out;
   bool w_in_out;
   Epilogue epilogue;
   bool has_bias;
@@ -104,7 +104,7 @@ struct Problem {
   std::size_t workspace_bytes;
 
   auto key() const {
-    return std::make_tuple(N, IC, OC, w_in_out, epilogue, has_bias, dtype, align_x, align_w,
+    return std::make_tuple(N, IC, OC, ld_out, w_in_out, epilogue, has_bias, dtype, align_x, align_w,
                            align_out, align_bias, workspace_bytes);
   }
   bool operator<(const Problem& o) const { return key() < o.key(); }
@@ -139,7 +139,7 @@ Plan make_plan(cublasLtHandle_t lt, const Problem& p, const void* bias) {
   }
   plan.a = make_layout(type, g.a_rows, g.a_cols, g.lda);
   plan.b = make_layout(type, p.IC, p.N, p.IC);
-  plan.d = make_layout(type, p.OC, p.N, p.OC);
+  plan.d = make_layout(type, p.OC, p.N, p.ld_out);
 
   cublasLtMatmulPreference_t raw_pref = nullptr;
   CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&raw_pref));
@@ -179,16 +179,17 @@ std::map<Problem, Plan>& plans_of(int device) {
   return plans[device];
 }
 
-// The fallback's epilogue, in place on out (N, OC): + bias, then the activation, in f32 with
-// the accurate tanhf, as the CPU twin computes it.
+// The fallback's epilogue, in place on out (N, OC), rows ld_out apart: + bias, then the
+// activation, in f32 with the accurate tanhf, as the CPU twin computes it.
 template <typename T>
 __global__ void bias_epilogue_kernel(T* __restrict__ out, const T* __restrict__ bias, std::size_t n,
-                                     int OC, Epilogue epilogue) {
+                                     int OC, int ld_out, Epilogue epilogue) {
   const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
-  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += stride) {
+  for (std::size_t e = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n;
+       e += stride) {
+    const std::size_t col = e % OC, i = (e / OC) * ld_out + col;
     float v = to_f32(out[i]);
-    if (bias) v += to_f32(bias[i % OC]);
+    if (bias) v += to_f32(bias[col]);
     if (epilogue == Epilogue::relu) {
       v = v > 0.f ? v : 0.f;
     } else if (epilogue == Epilogue::gelu_tanh) {
@@ -200,11 +201,11 @@ __global__ void bias_epilogue_kernel(T* __restrict__ out, const T* __restrict__ 
 }
 
 template <typename T>
-void launch_bias_epilogue(void* out, const void* bias, std::size_t n, int OC, Epilogue epilogue,
-                          Stream stream) {
+void launch_bias_epilogue(void* out, const void* bias, std::size_t n, int OC, int ld_out,
+                          Epilogue epilogue, Stream stream) {
   constexpr int kThreads = 256;
   bias_epilogue_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
-      static_cast<T*>(out), static_cast<const T*>(bias), n, OC, epilogue);
+      static_cast<T*>(out), static_cast<const T*>(bias), n, OC, ld_out, epilogue);
   CUDA_LAUNCH_CHECK();
 }
 
@@ -218,32 +219,34 @@ void gemm_ex(BlasHandles& s, void* out, const void* x, const void* w, const void
   const float alpha = 1.f, beta = 0.f;
   // CUBLAS_COMPUTE_32F without TF32 (the handle's default math mode), as on the cuBLASLt path.
   CUBLAS_CHECK(cublasGemmEx(blas, g.trans_a, CUBLAS_OP_N, p.OC, p.N, p.IC, &alpha, w, type, g.lda,
-                            x, type, p.IC, &beta, out, type, p.OC, CUBLAS_COMPUTE_32F,
+                            x, type, p.IC, &beta, out, type, p.ld_out, CUBLAS_COMPUTE_32F,
                             CUBLAS_GEMM_DEFAULT));
   if (!bias && p.epilogue == Epilogue::none) return;
   const std::size_t n = static_cast<std::size_t>(p.N) * p.OC;
   // The dtype is one of the three: matmul_forward_cuda rejected the others.
   if (p.dtype == DType::f32)
-    launch_bias_epilogue<float>(out, bias, n, p.OC, p.epilogue, stream);
+    launch_bias_epilogue<float>(out, bias, n, p.OC, p.ld_out, p.epilogue, stream);
   else if (p.dtype == DType::bf16)
-    launch_bias_epilogue<__nv_bfloat16>(out, bias, n, p.OC, p.epilogue, stream);
+    launch_bias_epilogue<__nv_bfloat16>(out, bias, n, p.OC, p.ld_out, p.epilogue, stream);
   else
-    launch_bias_epilogue<__half>(out, bias, n, p.OC, p.epilogue, stream);
+    launch_bias_epilogue<__half>(out, bias, n, p.OC, p.ld_out, p.epilogue, stream);
 }
 
 }  // namespace
 
 void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bias, int N, int IC,
                          int OC, bool w_in_out, Epilogue epilogue, DType dtype,
-                         MatmulWorkspace workspace, Stream stream) {
+                         MatmulWorkspace workspace, Stream stream, int ld_out) {
   cuda_type(dtype, "matmul");  // rejects f64 and i32 before anything else
-  CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0, "matmul: bad sizes");
+  if (ld_out == 0) ld_out = OC;
+  CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0 && ld_out >= OC, "matmul: bad sizes");
   if (N == 0) return;
   CUGPT_CHECK(out && x && w, "matmul: null input, weight or output");
   const bool workspace_usable = usable(workspace);
   const Problem p{N,
                   IC,
                   OC,
+                  ld_out,
                   w_in_out,
                   epilogue,
                   bias != nullptr,

@@ -40,13 +40,13 @@ constexpr int kBiasCols = 32, kBiasLanes = 16;
 
 template <typename T>
 __global__ void __launch_bounds__(kBiasCols* kBiasLanes)
-    bias_grad_kernel(T* dbias, const T* dout, int N, int OC) {
+    bias_grad_kernel(T* dbias, const T* dout, int N, int OC, int ld_dout) {
   __shared__ float part[kBiasLanes][kBiasCols + 1];
   const int c = blockIdx.x * kBiasCols + threadIdx.x;
   float s = 0.f;
   if (c < OC)
     for (int r = threadIdx.y; r < N; r += kBiasLanes)
-      s += to_f32(dout[static_cast<std::size_t>(r) * OC + c]);
+      s += to_f32(dout[static_cast<std::size_t>(r) * ld_dout + c]);
   part[threadIdx.y][threadIdx.x] = s;
   __syncthreads();
   if (threadIdx.y != 0 || c >= OC) return;
@@ -60,9 +60,11 @@ __global__ void __launch_bounds__(kBiasCols* kBiasLanes)
 
 void matmul_backward_cuda(void* dx, void* dw, void* dbias, const void* dout, const void* x,
                           const void* w, int N, int IC, int OC, bool w_in_out, DType dtype,
-                          MatmulWorkspace workspace, Stream stream) {
+                          MatmulWorkspace workspace, Stream stream, int ld_dout) {
   const cudaDataType_t type = cuda_type(dtype, "matmul_backward");
-  CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0, "matmul_backward: bad sizes");
+  if (ld_dout == 0) ld_dout = OC;
+  CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0 && ld_dout >= OC, "matmul_backward: bad sizes");
+  // dout's rows lie ld_dout apart (the padded logits' gradient): its leading dimension below.
   if (N == 0) return;
   CUGPT_CHECK(dout && (!dx || w) && (!dw || x), "matmul_backward: null input");
 
@@ -76,20 +78,20 @@ void matmul_backward_cuda(void* dx, void* dw, void* dbias, const void* dout, con
       // W [OC, IC] row-major is column-major (IC, OC) = Wm^T: op N, ld IC. W [IC, OC] row-major
       // is column-major (OC, IC) = Wm: op T, ld OC.
       if (w_in_out) {
-        gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, IC, N, OC, w, OC, dout, OC, 0.f, dx, IC, type);
+        gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, IC, N, OC, w, OC, dout, ld_dout, 0.f, dx, IC, type);
       } else {
-        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, w, IC, dout, OC, 0.f, dx, IC, type);
+        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, w, IC, dout, ld_dout, 0.f, dx, IC, type);
       }
     }
     if (dw) {
       if (w_in_out) {
         // dW [IC, OC] += x^T dout. Column-major: dW^T (OC, IC) += dout^T (OC, N) . x (N, IC);
         // dout^T is dout's bytes (op N, ld OC), x is x's bytes (IC, N) transposed (op T, ld IC).
-        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, OC, IC, N, dout, OC, x, IC, 1.f, dw, OC, type);
+        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, OC, IC, N, dout, ld_dout, x, IC, 1.f, dw, OC, type);
       } else {
         // dW [OC, IC] += dout^T x. Column-major: dW^T (IC, OC) += x^T (IC, N) . dout (N, OC);
         // x^T is x's bytes (op N, ld IC), dout is dout's bytes (OC, N) transposed (op T, ld OC).
-        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, x, IC, dout, OC, 1.f, dw, IC, type);
+        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, x, IC, dout, ld_dout, 1.f, dw, IC, type);
       }
     }
   }
@@ -98,8 +100,8 @@ void matmul_backward_cuda(void* dx, void* dw, void* dbias, const void* dout, con
       using T = decltype(zero);
       const dim3 block(kBiasCols, kBiasLanes);
       const unsigned blocks = static_cast<unsigned>((OC + kBiasCols - 1) / kBiasCols);
-      bias_grad_kernel<T><<<blocks, block, 0, stream>>>(static_cast<T*>(dbias),
-                                                        static_cast<const T*>(dout), N, OC);
+      bias_grad_kernel<T><<<blocks, block, 0, stream>>>(
+          static_cast<T*>(dbias), static_cast<const T*>(dout), N, OC, ld_dout);
       CUDA_LAUNCH_CHECK();
     });
   }

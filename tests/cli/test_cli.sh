@@ -188,7 +188,9 @@ expect_error "train byte text small vocab" "at least 256" "$cugpt" train gpt2-ti
 "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --steps 100000 --batch 4 --seq 32 \
   --log-every 1000 --out "$tmp/interrupted" >"$tmp/int.out" 2>&1 &
 pid=$!
-sleep 1
+# Only once training runs: a background job of a script starts with SIGINT ignored, so a signal
+# that arrived before train installs its handler would be lost (and the run would go on).
+for _ in $(seq 300); do grep -q '^training' "$tmp/int.out" && break; sleep 0.1; done
 kill -INT $pid
 wait $pid
 rc=$?

@@ -269,7 +269,7 @@ expect_ok "resume verifies the manifest" '^resumed from .* at step 2' tr --steps
 # A second writer while the first holds the lock: one line, nothing mixed.
 tr --steps 100000 --log-every 100000 --out "$tmp/ck" >"$tmp/long.out" 2>&1 &
 pid=$!
-for _ in $(seq 50); do grep -q '^training' "$tmp/long.out" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "^training" "$tmp/long.out" && break; sleep 0.1; done
 expect_fail "second writer" "checkpoint directory '$tmp/ck' is in use by another cugpt process" - \
   tr --steps 1 --out "$tmp/ck"
 kill -9 $pid; wait $pid 2>/dev/null

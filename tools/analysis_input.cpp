@@ -6,14 +6,18 @@
 #include "models/weights.h"
 #include "tools/batch.h"
 #include "tools/load_warnings.h"
+#include "tools/tokenizer_choice.h"
 
 namespace cugpt::tools {
 
 void AnalysisInput::add_options(CLI::App* sub, const std::string& out_help) {
   sub->add_option("config", config, "Config path or bundled name")->required();
   sub->add_option("--weights", weights, "safetensors checkpoint")->required();
-  sub->add_option("--tokenizer", tokenizer, "byte, or a folder with vocab.json and merges.txt")
-      ->capture_default_str();
+  tokenizer_option =
+      sub->add_option("--tokenizer", tokenizer,
+                      "byte, a folder with vocab.json and merges.txt, or a checkpoint carrying "
+                      "one (default: the one --weights records, else byte)")
+          ->capture_default_str();
   sub->add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
   sub->add_option("--dtype", dtype, "Compute dtype")->capture_default_str();
   sub->add_flag("--json", json, "Print the results as JSON instead of tables");
@@ -24,7 +28,8 @@ void AnalysisInput::load() {
   const ModelConfig c = load_config(config);
   const Device d = parse_device(device);
   if (d.is_meta()) throw Error("the analyses need a device with values: cpu or cuda");
-  tok = load_tokenizer(tokenizer);
+  tok = choose_tokenizer(tokenizer, tokenizer_option && tokenizer_option->count() > 0, weights,
+                         c.vocab_size);
   arena = Arena::create(d, default_budget(d));
   model = build_model(c, arena, parse_dtype(dtype));
   print_load_warnings(load_weights(*model, weights), weights);

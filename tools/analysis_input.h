@@ -17,6 +17,7 @@ namespace cugpt::tools {
 struct AnalysisInput {
   std::string config, weights, tokenizer = "byte", device = "cpu", dtype = "f32", out;
   bool json = false;
+  CLI::Option* tokenizer_option = nullptr;  // set by add_options: was --tokenizer given?
   // Loaded by load():
   std::shared_ptr<Arena> arena;
   std::unique_ptr<Model> model;

@@ -20,6 +20,7 @@
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
 #include "tools/options.h"
+#include "tools/tokenizer_choice.h"
 
 namespace cugpt::tools {
 
@@ -111,13 +112,16 @@ int run_generate(const GenerateCli& o) {
   const Device device = parse_device(o.device);
   if (device.is_meta()) throw Error("generate needs a device with memory: cpu or cuda");
   if (o.ids && o.json) throw Error("generate: --ids and --json are mutually exclusive");
-  const auto tokenizer = load_tokenizer(o.tokenizer);
+  bool recorded = false;
+  const auto tokenizer =
+      choose_tokenizer(o.tokenizer, o.tokenizer_given, o.weights, config.vocab_size, &recorded);
   const auto prompts = prompt_rows(o, *tokenizer);
-  // Text is decoded when the prompt is text or a tokenizer is named; else the ids are printed.
-  const bool decodes = !o.texts.empty() || o.tokenizer_given;
+  // Text is decoded when the prompt is text or a tokenizer is named or recorded in the weights;
+  // else the ids are printed.
+  const bool decodes = !o.texts.empty() || o.tokenizer_given || recorded;
   const bool text_out = decodes && !o.ids && !o.json;
   // A text prompt without --tokenizer on a model beyond the bytes: the tokenizer was forgotten.
-  if (decodes && !o.tokenizer_given && tokenizer->vocab_size() < config.vocab_size)
+  if (decodes && !o.tokenizer_given && !recorded && tokenizer->vocab_size() < config.vocab_size)
     throw Error("generate: the " + tokenizer->name() + " tokenizer's " +
                 std::to_string(tokenizer->vocab_size()) + " ids do not cover the " +
                 std::to_string(config.vocab_size) + " of " + config.name +
@@ -229,7 +233,8 @@ void add_generate(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto* tokenizer =
       sub->add_option("--tokenizer", o->tokenizer,
-                      "byte, or a directory with GPT-2/RoBERTa vocab.json + merges.txt")
+                      "byte, a directory with GPT-2/RoBERTa vocab.json + merges.txt, or a "
+                      "checkpoint carrying one (default: the one --weights records, else byte)")
           ->capture_default_str();
   sub->add_option("--max-new", o->options.max_new, "Most tokens to generate per prompt")
       ->check(opt::count(0, opt::kMaxTokens))

@@ -22,6 +22,7 @@
 #include "text/tokenizer.h"
 #include "tools/batch.h"
 #include "tools/commands.h"
+#include "tools/tokenizer_choice.h"
 #include "tools/load_warnings.h"
 #include "viz/heatmap.h"
 
@@ -82,7 +83,9 @@ int run_inspect(const InspectCli& o) {
   check_compute_dtype(device, dtype);
   if (!o.tokens.empty() == !o.text.empty())
     throw Error("inspect: give the input one way: --tokens \"1,2,3\" or --text \"...\"");
-  const auto tokenizer = load_tokenizer(o.tokenizer);
+  bool recorded = false;
+  const auto tokenizer =
+      choose_tokenizer(o.tokenizer, o.tokenizer_given, o.weights, config.vocab_size, &recorded);
   std::vector<std::vector<std::int32_t>> rows;
   if (o.text.empty()) {
     rows = parse_token_rows(o.tokens);
@@ -96,8 +99,9 @@ int run_inspect(const InspectCli& o) {
   const std::int64_t T = batch.T, H = config.n_head;
   std::vector<std::string> labels;
   for (std::int32_t id : rows[0])
-    labels.push_back(!o.text.empty() || o.tokenizer_given ? tokenizer->token_text(id)
-                                                          : std::to_string(id));
+    labels.push_back(!o.text.empty() || o.tokenizer_given || recorded
+                         ? tokenizer->token_text(id)
+                         : std::to_string(id));
 
   auto arena = Arena::create(device, default_budget(device));
   auto model = build_model(config, arena, dtype);
@@ -217,8 +221,10 @@ void add_inspect(CLI::App& app) {
   sub->add_option("--weights", o->weights, "safetensors checkpoint")->required();
   sub->add_option("--tokens", o->tokens, "Input ids: \"1,2,3\" (one sequence)");
   sub->add_option("--text", o->text, "Input text, encoded by --tokenizer");
-  auto* tokenizer = sub->add_option("--tokenizer", o->tokenizer,
-                                    "byte, or a folder with vocab.json and merges.txt");
+  auto* tokenizer =
+      sub->add_option("--tokenizer", o->tokenizer,
+                      "byte, a folder with vocab.json and merges.txt, or a checkpoint carrying "
+                      "one (default: the one --weights records, else byte)");
   sub->add_option("--mask", o->mask, "Attention mask \"1,1,0\" (RoBERTa padding)");
   sub->add_option("--out", o->out, "Output folder")->required();
   sub->add_option("--layers", o->layers, "Layers to capture: \"0,3\" or all")

@@ -24,7 +24,9 @@ std::unique_ptr<Tokenizer> checkpoint_tokenizer(const std::string& path) {
 }
 
 std::unique_ptr<Tokenizer> choose_tokenizer(const std::string& spec, bool given,
-                                            const std::string& weights, std::int64_t vocab) {
+                                            const std::string& weights, std::int64_t vocab,
+                                            bool* recorded) {
+  if (recorded) *recorded = false;
   if (given) {
     std::error_code ec;
     const bool checkpoint = (fs::is_regular_file(spec, ec) && spec.size() > 12 &&
@@ -50,7 +52,10 @@ std::unique_ptr<Tokenizer> choose_tokenizer(const std::string& spec, bool given,
     // A corrupt embedded tokenizer is an error, not a reason to fall back to bytes.
     if (f) {
       auto tok = recorded_tokenizer(f->metadata(), printable(weights) + " [recorded]");
-      if (tok) return tok;
+      if (tok) {
+        if (recorded) *recorded = true;
+        return tok;
+      }
     }
   }
   if (vocab > 256)

@@ -17,10 +17,11 @@
 namespace cugpt::tools {
 
 // `given`: whether --tokenizer was on the command line. `weights`: the checkpoint the command
-// loads ("" if none); `vocab`: the model's vocabulary (0: unknown).
+// loads ("" if none); `vocab`: the model's vocabulary (0: unknown). `*recorded` (if not null)
+// says whether the tokenizer is the one the weights record (step 2).
 std::unique_ptr<Tokenizer> choose_tokenizer(const std::string& spec, bool given,
                                             const std::string& weights = "",
-                                            std::int64_t vocab = 0);
+                                            std::int64_t vocab = 0, bool* recorded = nullptr);
 
 // The tokenizer a checkpoint records (a .safetensors file, or a `train --out` directory's
 // current model.safetensors), or nullptr when it records none.

@@ -30,6 +30,16 @@ got=$("$cugpt" tokenize --tokenizer "$tmp/run/model.safetensors" --text "hello w
 [ -n "$want" ] && [ "$want" = "$got" ] && ok || bad "tokenize with the checkpoint's tokenizer: '$got' vs '$want'"
 got=$("$cugpt" tokenize --tokenizer "$tmp/run" --text "hello world" | head -1)
 [ "$want" = "$got" ] && ok || bad "tokenize with a train --out directory: '$got' vs '$want'"
+# generate and inspect decode with it without being told (before: bytes, and garbage).
+expect_out "generate uses the recorded tokenizer" '"tokenizer": "gpt2 BPE \(278 tokens, .*model.safetensors \[recorded\]\)"' \
+  "$cugpt" generate "$tmp/bpe-tiny.json" --weights "$tmp/run/model.safetensors" --text "hello" \
+  --max-new 2 --json
+expect_out "generate --tokens decodes with it" '^.+' "$cugpt" generate "$tmp/bpe-tiny.json" \
+  --weights "$tmp/run/model.safetensors" --tokens "257,274" --max-new 2 --ignore-eos --no-echo
+"$cugpt" inspect "$tmp/bpe-tiny.json" --weights "$tmp/run/model.safetensors" --text "hello world" \
+  --out "$tmp/insp" >"$tmp/insp.out" 2>&1
+grep -q 'Ġworld' "$tmp/insp/stats.json" "$tmp/insp.out" 2>/dev/null && ok ||
+  bad "inspect labels are not the recorded tokenizer's tokens: $(head -c 300 "$tmp/insp.out")"
 # Resuming without --tokenizer takes the recorded one (the data is text: it must encode alike).
 expect_out "resume takes the recorded tokenizer" '^resumed from .* at step 8' "${train[@]}" \
   --data "$tmp/text.txt" --steps 10 --resume "$tmp/run" --allow-change steps --out "$tmp/run"

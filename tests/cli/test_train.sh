@@ -34,8 +34,9 @@ got=$("$cugpt" tokenize --tokenizer "$tmp/run" --text "hello world" | head -1)
 expect_out "generate uses the recorded tokenizer" '"tokenizer": "gpt2 BPE \(278 tokens, .*model.safetensors \[recorded\]\)"' \
   "$cugpt" generate "$tmp/bpe-tiny.json" --weights "$tmp/run/model.safetensors" --text "hello" \
   --max-new 2 --json
-expect_out "generate --tokens decodes with it" '^.+' "$cugpt" generate "$tmp/bpe-tiny.json" \
-  --weights "$tmp/run/model.safetensors" --tokens "257,274" --max-new 2 --ignore-eos --no-echo
+expect_out "generate --tokens decodes with it" '"prompt_text": "hello world"' "$cugpt" generate \
+  "$tmp/bpe-tiny.json" --weights "$tmp/run/model.safetensors" --tokens "257,274,78,265" \
+  --max-new 2 --json
 "$cugpt" inspect "$tmp/bpe-tiny.json" --weights "$tmp/run/model.safetensors" --text "hello world" \
   --out "$tmp/insp" >"$tmp/insp.out" 2>&1
 grep -q 'Ġworld' "$tmp/insp/stats.json" "$tmp/insp.out" 2>/dev/null && ok ||

@@ -278,6 +278,108 @@ TEST(MemoryPrediction, MaxBatchIsTheEdgeOfFitting) {
   EXPECT_FALSE(simulate_memory(c, q).fits);
 }
 
+// The bound `memory` answers with beyond kMaxExactTokens never exceeds the real peak, in every
+// mode and family, and its parts are what the model holds: the parameters as the registry
+// counts them, and one B x T x C embedding output.
+TEST(MemoryBound, NeverAboveTheSimulatedPeak) {
+  for (const char* name : {"gpt2-tiny", "gpt-day18-tiny", "roberta-tiny"}) {
+    const ModelConfig c = load_config(name);
+    for (MemoryMode mode : {MemoryMode::train, MemoryMode::forward, MemoryMode::generate}) {
+      if (mode == MemoryMode::train && !is_causal_lm(c)) continue;
+      for (DType dtype : {DType::f32, DType::bf16})
+        for (std::int64_t batch : {1, 3, 64}) {
+          MemoryQuery q;
+          q.mode = mode;
+          q.dtype = dtype;
+          q.batch = batch;
+          q.seq = std::min<std::int64_t>(7, c.max_sequence());
+          q.vram = 1ull << 40;
+          const PeakBound b = peak_lower_bound(c, q);
+          const MemoryResult r = simulate_memory(c, q);
+          SCOPED_TRACE(std::string(name) + " " + memory_mode_name(mode) + " " + dtype_name(dtype) +
+                       " B=" + std::to_string(batch));
+          EXPECT_LE(b.total, r.peak);
+          EXPECT_EQ(b.parameters, parameter_bytes(c, dtype));
+          EXPECT_EQ(b.parameters, r.at_end[static_cast<int>(Category::parameter)]);
+          const std::int64_t rows =
+              mode == MemoryMode::generate && is_causal_lm(c) ? q.seq - 1 : q.seq;
+          EXPECT_EQ(b.embedding, align_up(static_cast<std::uint64_t>(batch * rows * c.n_embd) *
+                                          dtype_size(dtype)));
+        }
+    }
+  }
+}
+
+// Far past any card (2^38 sequences of 2^10 tokens of 2^16 values: 2^64 * 2^2 bytes) the bound
+// saturates instead of wrapping to a small number that would "fit".
+TEST(MemoryBound, SaturatesInsteadOfWrapping) {
+  ModelConfig c = load_config("gpt2-tiny");
+  c.n_embd = 1 << 16;
+  c.n_head = 1;
+  c.max_positions = 1 << 10;
+  MemoryQuery q;
+  q.batch = std::int64_t{1} << 38;
+  q.seq = 1 << 10;
+  EXPECT_EQ(peak_lower_bound(c, q).total, ~std::uint64_t{0});
+}
+
+// `train` checks its step before it allocates: the plan it accepts is simulate_memory's, and a
+// budget one byte under that peak, a bound above it, too many ids or too long a sequence are
+// refused with one line naming the shortfall.
+TEST(TrainPlan, RefusesWhatWouldNotFitBeforeAllocating) {
+  const ModelConfig c = load_config("gpt2-tiny");
+  TrainPlanInput in;
+  in.config_arg = "gpt2-tiny";
+  in.query.batch = 4;
+  in.query.seq = 16;
+  in.budget = 1ull << 30;
+  in.physical = 1ull << 40;
+  MemoryQuery same = in.query;
+  same.vram = in.budget;
+  same.reserve = 0;
+  const MemoryResult plan = check_train_plan(c, in);
+  EXPECT_EQ(plan.peak, simulate_memory(c, same).peak);
+  const auto message = [&](const TrainPlanInput& x) {
+    try {
+      check_train_plan(c, x);
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  // The smallest arena it fits (whole MiB; fragmentation may ask for more than the peak) is
+  // accepted, one MiB less refused, naming the arena and the command with the details.
+  TrainPlanInput tight = in;
+  tight.budget = min_vram(c, same);
+  EXPECT_EQ(message(tight), "");
+  tight.budget -= 1 << 20;
+  const std::string refused = message(tight);
+  EXPECT_NE(refused.find(format_bytes(tight.budget) + " arena on cpu"), std::string::npos)
+      << refused;
+  EXPECT_NE(refused.find("see `cugpt memory gpt2-tiny --mode train --batch 4 --seq 16 --dtype f32 "
+                         "--optimizer adamw --recompute 0 --vram " +
+                         std::to_string(tight.budget) + "B --reserve 0`"),
+            std::string::npos)
+      << refused;
+  tight.budget = plan.peak / 2;  // live bytes above the arena: the shortfall is named
+  EXPECT_NE(message(tight).find(format_bytes(plan.peak - tight.budget) + " more than the"),
+            std::string::npos)
+      << message(tight);
+  TrainPlanInput huge = in;
+  huge.query.batch = std::int64_t{1} << 30;
+  EXPECT_NE(message(huge).find("needs at least"), std::string::npos) << message(huge);
+  TrainPlanInput ids = in;
+  ids.budget = 1ull << 50;
+  ids.query.batch = 1 << 20;
+  ids.physical = 64ull << 20;  // 16 Mi tokens of ids and targets: 128 MiB
+  EXPECT_NE(message(ids).find("the token ids of one micro-batch"), std::string::npos)
+      << message(ids);
+  TrainPlanInput longer = in;
+  longer.query.seq = c.max_positions + 1;
+  EXPECT_NE(message(longer).find("is longer than the 24 positions"), std::string::npos);
+}
+
 // With a GPU, the cuda arena measures what meta predicted.
 TEST(CudaMemory, CudaArenaEqualsPrediction) {
   std::string reason;

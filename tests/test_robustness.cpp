@@ -17,11 +17,13 @@
 
 #include "fuzz/checks.h"
 #include "fuzz/checks_inputs.h"
+#include "io/atomic_dir.h"
 #include "io/atomic_file.h"
 #include "models/factory.h"
 #include "models/param_report.h"
 #include "tests/temp_dir_test.h"
 #include "tools/batch.h"
+#include "train/dataset.h"
 #include "train/memory_plan.h"
 
 namespace cugpt {
@@ -245,6 +247,67 @@ TEST(RobustBudget, SmallerThanTheParametersIsATypedErrorAndTheArenaRecovers) {
 }
 
 // --- writes -------------------------------------------------------------------------------
+
+// An AtomicDir set fails as a whole: a full disk at any byte of any file leaves the previous
+// set (two files) exactly as it was and no temporary; the next writer replaces the whole set.
+TEST_F(Robust, DirectoryWrittenAsOneSet) {
+  const std::string out = path("set");
+  const auto write_set = [&](const std::string& tag, int files) {
+    AtomicDir d(out, "stats.json");
+    for (int i = 0; i < files; ++i)
+      write_file_atomic(d.prefix() + "f" + std::to_string(i) + ".npy", tag + std::to_string(i));
+    write_file_atomic(d.prefix() + "stats.json", tag);
+    d.commit();
+  };
+  write_set("old", 2);
+  const std::vector<std::string> before = listing();
+  for (std::int64_t fault = 0; fault < 12; ++fault) {
+    inject_write_fault_after(fault);
+    EXPECT_THROW(write_set("new-set", 4), Error) << fault;
+    inject_write_fault_after(-1);
+    EXPECT_EQ(listing(), before) << "fault after " << fault << " bytes";
+    EXPECT_EQ(read_all(out + "/stats.json"), "old");
+    EXPECT_EQ(read_all(out + "/f1.npy"), "old1");
+    EXPECT_FALSE(fs::exists(out + "/f2.npy"));
+  }
+  write_set("new", 3);
+  write_set("last", 1);  // fewer files: the set is replaced, not merged
+  EXPECT_EQ(read_all(out + "/f0.npy"), "last0");
+  EXPECT_FALSE(fs::exists(out + "/f1.npy"));
+  EXPECT_EQ(listing(), before);  // "set" alone: no temporary, no old set beside it
+}
+
+TEST_F(Robust, DirectorySetRefusesWhatItDidNotWrite) {
+  std::ofstream(path("file")) << "x";
+  expect_error([&] { AtomicDir d(path("file"), "stats.json"); }, "it is a regular file");
+  fs::create_directory(path("theirs"));
+  std::ofstream(path("theirs/notes.txt")) << "keep";
+  expect_error([&] { AtomicDir d(path("theirs"), "stats.json"); }, "no stats.json");
+  fs::create_directory_symlink(path("theirs"), path("link"));
+  expect_error([&] { AtomicDir d(path("link"), "stats.json"); }, "it is a symbolic link");
+  EXPECT_EQ(read_all(path("theirs/notes.txt")), "keep");
+  fs::create_directory(path("empty"));  // an empty directory is taken
+  {
+    AtomicDir d(path("empty"), "stats.json");
+    write_file_atomic(d.prefix() + "stats.json", "{}");
+    d.commit();
+  }
+  EXPECT_EQ(read_all(path("empty/stats.json")), "{}");
+}
+
+// Decision: the training split must hold one sequence and its target before any step; the
+// validation split only when evaluation is asked for (it is not read otherwise).
+TEST(RobustData, ShortSplitsAreFoundBeforeTraining) {
+  std::vector<std::int32_t> tokens(100, 1);
+  const Dataset d = Dataset::from_tokens(tokens, 10, 0.1);  // 90 train, 10 validation
+  EXPECT_NO_THROW(d.require_sequence("x.bin", 9, true));
+  expect_error([&] { d.require_sequence("x.bin", 10, true); },
+               "data 'x.bin': the validation split has 10 tokens, fewer than one sequence of 10");
+  EXPECT_NO_THROW(d.require_sequence("x.bin", 10, false));
+  EXPECT_NO_THROW(d.require_sequence("x.bin", 89, false));
+  expect_error([&] { d.require_sequence("x.bin", 90, false); },
+               "data 'x.bin': the training split has 90 tokens, fewer than one sequence of 90");
+}
 
 TEST_F(Robust, KilledWriterLeavesTheOldFileWhole) {
   write_file_atomic(path("out.bin"), std::string("old"));

@@ -12,6 +12,7 @@
 #include "tools/commands.h"
 #include "tools/format.h"
 #include "tools/options.h"
+#include "train/memory_plan.h"
 
 namespace cugpt::tools {
 
@@ -29,7 +30,15 @@ int run_init(const InitOptions& o) {
   const DType dtype = parse_dtype(o.dtype);
   if (dtype == DType::i32) throw Error("--dtype i32: token ids are no weight dtype");
   { AtomicFile probe(o.out); }  // an unwritable --out fails now, not after the initialisation
-  auto arena = Arena::create(Device::cpu(), default_budget(Device::cpu()));
+  // The parameters' bytes, counted on meta, against the arena and the machine before a byte is
+  // touched: a huge but valid config used to fill most of the memory before failing.
+  const std::uint64_t budget = default_budget(Device::cpu()), physical = opt::physical_memory();
+  const std::uint64_t bytes = parameter_bytes(config, dtype);
+  if (bytes > budget || (physical > 0 && bytes > physical))
+    throw Error(std::string("init: the ") + dtype_name(dtype) + " parameters of " + config.name +
+                " take " + format_bytes(bytes) + ", more than the " + format_bytes(budget) +
+                " arena of this machine (" + format_bytes(physical) + " of memory)");
+  auto arena = Arena::create(Device::cpu(), budget);
   auto model = build_model(config, arena, dtype);
   init_parameters(*model, o.seed);
   save_checkpoint(*model, o.out,

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/atomic_dir.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "models/activation_stats.h"
@@ -103,6 +104,9 @@ int run_inspect(const InspectCli& o) {
                          ? tokenizer->token_text(id)
                          : std::to_string(id));
 
+  // Every file goes to a hidden directory beside --out, published as one set at the end: a
+  // failure anywhere leaves --out as it was. A bad --out fails now, before the forward.
+  AtomicDir out(o.out, "stats.json");
   auto arena = Arena::create(device, default_budget(device));
   auto model = build_model(config, arena, dtype);
   print_load_warnings(load_weights(*model, o.weights), o.weights);
@@ -128,8 +132,7 @@ int run_inspect(const InspectCli& o) {
   hooks.capture_attention(attention);
   model->forward(batch);
 
-  std::filesystem::create_directories(o.out);
-  const std::string dir = o.out + "/";
+  const std::string dir = out.prefix();
   std::set<std::string> written;
   auto save = [&](const std::string& name, const std::string& file) {
     const Capture* c = hooks.find(name);
@@ -203,6 +206,7 @@ int run_inspect(const InspectCli& o) {
       {"labels", labels},      {"layers", stats},        {"notes", notes}};
   write_file_atomic(dir + "stats.csv", csv);
   write_file_atomic(dir + "stats.json", report.dump(2) + "\n");
+  out.commit();
   if (!notes.empty())
     std::printf("attention probabilities: %s\n", notes.begin().value().get<std::string>().c_str());
   std::printf(

@@ -76,6 +76,67 @@ void write_plot(const std::string& path, const ModelConfig& config, MemoryQuery 
   viz::write_memory_plot(path, config.name, q, r);
 }
 
+// A step of more than kMaxExactTokens is not simulated (its host ids alone grow with B x T):
+// the lower bound (parameters + the embedding output) answers DOES NOT FIT when it exceeds the
+// arena, and anything else is a one-line error rather than a guess.
+std::string bound_words(const PeakBound& b, const DType dtype) {
+  std::string shape;
+  for (std::int64_t d : b.embedding_shape)
+    shape += (shape.empty() ? "[" : ", ") + std::to_string(d);
+  return "the parameters " + format_bytes(b.parameters) + " + the embedding output " + shape +
+         "] " + dtype_name(dtype) + " " + format_bytes(b.embedding);
+}
+
+PeakBound settled_bound(const ModelConfig& config, const MemoryQuery& q, std::int64_t T) {
+  const PeakBound b = peak_lower_bound(config, q);
+  if (b.total <= q.vram - q.reserve)
+    throw Error("memory: B x T = " + std::to_string(q.batch) + " x " + std::to_string(T) +
+                " tokens is more than the " + std::to_string(kMaxExactTokens) +
+                " cugpt simulates, and its lower bound (" + format_bytes(b.total) +
+                ") is under the arena's " + format_bytes(q.vram - q.reserve) +
+                ": no exact answer (ask for a smaller --batch or --seq, or --max-batch)");
+  return b;
+}
+
+int answer_by_bound(const MemoryCli& c, const ModelConfig& config, const MemoryQuery& q,
+                    const std::string& what) {
+  const std::int64_t T = q.seq > 0 ? q.seq : config.max_sequence();
+  if (!c.plot.empty())
+    throw Error("memory: --plot needs a simulated step, at most " +
+                std::to_string(kMaxExactTokens) + " tokens (B x T = " + std::to_string(q.batch) +
+                " x " + std::to_string(T) + ")");
+  const PeakBound b = settled_bound(config, q, T);
+  const std::uint64_t available = q.vram - q.reserve;
+  const std::int64_t most = max_batch(config, q), most_tried = max_batch_limit(config, q);
+  if (c.json) {
+    nlohmann::json j = query_json(config, q);
+    j.update(nlohmann::json{{"fits", false},
+                            {"exact", false},
+                            {"peak_bytes_at_least", b.total},
+                            {"parameter_bytes", b.parameters},
+                            {"embedding_bytes", b.embedding},
+                            {"budget_bytes", q.vram},
+                            {"available_bytes", available},
+                            {"max_batch", most},
+                            {"searched_up_to", most_tried}});
+    std::printf("%s\n", j.dump(2).c_str());
+    return 3;
+  }
+  std::printf(
+      "%s, %s, %s, B=%lld T=%lld: %s tokens per step, more than the %lld cugpt simulates; a "
+      "lower bound answers\n\n",
+      config.name.c_str(), dtype_name(q.dtype), what.c_str(), static_cast<long long>(q.batch),
+      static_cast<long long>(T), std::to_string(q.batch * T).c_str(),
+      static_cast<long long>(kMaxExactTokens));
+  std::printf("at least %s: %s\n", format_bytes(b.total).c_str(), bound_words(b, q.dtype).c_str());
+  std::printf("card %s, less the reserve %s = %s for the arena\n", format_bytes(q.vram).c_str(),
+              format_bytes(q.reserve).c_str(), format_bytes(available).c_str());
+  std::printf("DOES NOT FIT: at least %s short\n", format_bytes(b.total - available).c_str());
+  std::printf("largest batch that fits this card at T=%lld: %lld%s\n", static_cast<long long>(T),
+              static_cast<long long>(most), most == most_tried ? " (the most it tries)" : "");
+  return 3;
+}
+
 int run_memory(const MemoryCli& c) {
   const ModelConfig config = load_config(c.config);
   MemoryQuery q;
@@ -103,6 +164,29 @@ int run_memory(const MemoryCli& c) {
   q.vram = size_option("--vram", c.vram);
   q.reserve = c.reserve.empty() ? kDefaultReserve : size_option("--reserve", c.reserve);
   const std::string what = mode_words(c, q.mode, config);
+  if (q.reserve >= q.vram) throw Error("memory: the reserve is larger than the card");
+  if (c.max_seq && q.batch > kMaxExactTokens) {
+    // Not even T = 1 is simulated: only a bound that rules out T = 1 answers.
+    MemoryQuery one = q;
+    one.seq = 1;
+    const PeakBound b = settled_bound(config, one, 1);
+    if (c.json) {
+      nlohmann::json j = query_json(config, q);
+      j.erase("seq");
+      j.update(nlohmann::json{{"max_seq", 0}, {"exact", false}, {"peak_bytes_at_least", b.total}});
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::printf(
+          "%s %s in %s, B=%lld: longest sequence that fits %s: 0 (T=1 needs at least %s: %s)\n",
+          config.name.c_str(), dtype_name(q.dtype), what.c_str(), static_cast<long long>(q.batch),
+          format_bytes(q.vram).c_str(), format_bytes(b.total).c_str(),
+          bound_words(b, q.dtype).c_str());
+    }
+    return 3;
+  }
+  if (!c.max_batch && !c.max_seq &&
+      q.batch > kMaxExactTokens / (q.seq > 0 ? q.seq : config.max_sequence()))
+    return answer_by_bound(c, config, q, what);
   if (c.max_batch || c.max_seq) {
     const std::int64_t n = c.max_batch ? max_batch(config, q) : max_seq(config, q);
     const std::int64_t limit = c.max_batch ? max_batch_limit(config, q) : max_seq_limit(config, q);

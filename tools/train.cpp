@@ -106,6 +106,9 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
     }
     if (used != c.batch.size() || b <= 0)
       throw Error("train: --batch must be a positive integer or 'auto', not '" + c.batch + "'");
+    if (b > opt::kMaxBatch)
+      throw Error("train: --batch " + c.batch + " is out of range [1, " +
+                  std::to_string(opt::kMaxBatch) + "]");
     return b;
   }
   MemoryQuery q;
@@ -170,7 +173,21 @@ int run_train(TrainCli& c) {
   if (device.is_cpu() && physical > 0 && budget > physical)
     throw Error("train: --arena " + format_bytes(budget) + " is more than this machine's " +
                 format_bytes(physical) + " of memory");
+  // Everything the run will hold is checked before anything is allocated: the data against one
+  // sequence, the step's plan (meta) against the arena, the ids against the machine's memory.
+  data.require_sequence(c.data, c.o.seq, c.o.eval_every > 0);
   c.o.batch = resolve_batch(c, config, budget, device);
+  TrainPlanInput plan;
+  plan.config_arg = c.config;
+  plan.query.batch = c.o.batch;
+  plan.query.seq = c.o.seq;
+  plan.query.dtype = parse_dtype(c.dtype);
+  plan.query.optimizer = c.o.optim.kind;
+  plan.query.recompute = c.o.recompute;
+  plan.budget = budget;
+  plan.device = device;
+  plan.physical = physical;
+  check_train_plan(config, plan);
   auto arena = Arena::create(device, budget);
   auto gpt = build_gpt(config, arena, parse_dtype(c.dtype), "training");
   init_parameters(*gpt, c.o.seed);

@@ -118,6 +118,20 @@ Dataset Dataset::from_tokens(std::vector<std::int32_t> tokens, std::int64_t voca
   return d;
 }
 
+void Dataset::require_sequence(const std::string& path, std::int64_t T, bool validation) const {
+  const auto check = [&](const char* split, std::int64_t n, const char* hint) {
+    if (n < T + 1)
+      throw Error("data '" + path + "': the " + split + " split has " + std::to_string(n) +
+                  " tokens, fewer than one sequence of " + std::to_string(T) + " plus its target" +
+                  hint);
+  };
+  check("training", train_tokens(), " (give more data or a shorter --seq)");
+  if (validation)
+    check("validation", val_tokens(),
+          " (the last 10% of the data; --eval-every needs it: give more data, a shorter --seq, "
+          "or --eval-every 0)");
+}
+
 void Dataset::train_batch(std::uint64_t seed, std::int64_t step, std::int64_t B, std::int64_t T,
                           std::vector<std::int32_t>& inputs,
                           std::vector<std::int32_t>& targets) const {

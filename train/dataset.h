@@ -37,6 +37,11 @@ class Dataset {
   void val_batch(std::int64_t index, std::int64_t B, std::int64_t T,
                  std::vector<std::int32_t>& inputs, std::vector<std::int32_t>& targets) const;
 
+  // Before any training step: the training split must hold one sequence of T inputs and its
+  // targets (T + 1 tokens), and, when `validation` (evaluation was asked for), the validation
+  // split too; otherwise a one-line Error naming `path`. No run trains and then fails on data.
+  void require_sequence(const std::string& path, std::int64_t T, bool validation) const;
+
   std::int64_t train_tokens() const { return split_; }
   std::int64_t val_tokens() const { return static_cast<std::int64_t>(tokens_.size()) - split_; }
 

@@ -4,6 +4,7 @@
 
 #include "kernels/runtime.h"
 #include "models/factory.h"
+#include "nn/bytes.h"
 #include "nn/optimizer.h"
 
 namespace cugpt {
@@ -147,6 +148,85 @@ MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
   return r;
 }
 
+std::uint64_t parameter_bytes(const ModelConfig& config, DType dtype) {
+  // Far above any model a config may describe (2^40 parameters of 8 bytes is 2^43).
+  auto arena = Arena::create(Device::meta(), std::uint64_t{1} << 62);
+  const auto model = build_model(config, arena, dtype);
+  return arena->in_use();
+}
+
+PeakBound peak_lower_bound(const ModelConfig& config, const MemoryQuery& q) {
+  const std::int64_t T = q.seq > 0 ? q.seq : config.max_sequence();
+  const std::int64_t rows =
+      q.mode == MemoryMode::generate && is_causal_lm(config) ? std::max<std::int64_t>(T - 1, 1) : T;
+  PeakBound b;
+  b.parameters = parameter_bytes(config, q.dtype);
+  b.embedding_shape = {q.batch, rows, config.n_embd};
+  // Options cap B at 2^38 and T at 2^24, C is at most 2^16: the product needs 128 bits.
+  constexpr unsigned __int128 kMax = ~std::uint64_t{0};
+  const unsigned __int128 emb = static_cast<unsigned __int128>(q.batch) *
+                                static_cast<unsigned __int128>(rows) *
+                                static_cast<unsigned __int128>(config.n_embd) * dtype_size(q.dtype);
+  b.embedding =
+      emb > kMax - kArenaAlignment ? ~std::uint64_t{0} : align_up(static_cast<std::uint64_t>(emb));
+  b.total = b.embedding > ~std::uint64_t{0} - b.parameters ? ~std::uint64_t{0}
+                                                           : b.parameters + b.embedding;
+  return b;
+}
+
+MemoryResult check_train_plan(const ModelConfig& config, const TrainPlanInput& in) {
+  const MemoryQuery& q = in.query;
+  const std::int64_t B = q.batch, T = q.seq;
+  if (T > config.max_positions)
+    throw Error("--seq " + std::to_string(T) + " is longer than the " +
+                std::to_string(config.max_positions) + " positions of " + config.name);
+  const std::string where = format_bytes(in.budget) + " arena on " + in.device.str();
+  const std::string details = "see `cugpt memory " + in.config_arg + " --mode train --batch " +
+                              std::to_string(B) + " --seq " + std::to_string(T) + " --dtype " +
+                              dtype_name(q.dtype) + " --optimizer " + optimizer_name(q.optimizer) +
+                              " --recompute " + std::to_string(q.recompute) + " --vram " +
+                              std::to_string(in.budget) + "B --reserve 0`";
+  const PeakBound bound = peak_lower_bound(config, q);
+  if (bound.total > in.budget)
+    throw Error("train: one step of B=" + std::to_string(B) + " x T=" + std::to_string(T) +
+                " needs at least " + format_bytes(bound.total) + " (parameters " +
+                format_bytes(bound.parameters) + " + the embedding output " +
+                format_bytes(bound.embedding) + "), more than the " + where + " (" + details + ")");
+  // The ids of one micro-batch, inputs and targets: host vectors on every device. B and T are
+  // capped by the options (2^38, 2^24): the product fits in 64 bits.
+  const std::uint64_t ids = static_cast<std::uint64_t>(B) * static_cast<std::uint64_t>(T) * 8;
+  if (in.physical > 0 && ids > in.physical)
+    throw Error("train: the token ids of one micro-batch (B=" + std::to_string(B) +
+                " x T=" + std::to_string(T) + ", inputs and targets) take " + format_bytes(ids) +
+                " of host memory, more than this machine's " + format_bytes(in.physical));
+  if (B > kMaxStepTokens / T)
+    throw Error("train: B x T = " + std::to_string(B) + " x " + std::to_string(T) +
+                " tokens per micro-batch is more than the " + std::to_string(kMaxStepTokens) +
+                " cugpt handles (use --accum for larger steps)");
+  MemoryQuery plan = q;
+  plan.mode = MemoryMode::train;
+  plan.device = Device::meta();
+  plan.vram = in.budget;
+  plan.reserve = 0;
+  plan.arena_budget = 0;
+  const MemoryResult r = simulate_memory(config, plan);
+  if (!r.fits && r.peak > in.budget)
+    throw Error("train: one step of B=" + std::to_string(B) + " x T=" + std::to_string(T) +
+                " peaks at " + format_bytes(r.peak) + " during '" + r.peak_at + "', " +
+                format_bytes(r.peak - in.budget) + " more than the " + where + " (" + details +
+                ")");
+  if (!r.fits)
+    throw Error("train: one step of B=" + std::to_string(B) + " x T=" + std::to_string(T) +
+                " peaks at " + format_bytes(r.peak) + ", under the " + where + ", but at '" +
+                r.ran_out_at + "' no free block of " + format_bytes(r.ran_out_requested) +
+                " is left (the arena fragments; " + details + ")");
+  if (in.device.is_cpu() && in.physical > 0 && (r.peak > in.physical || ids > in.physical - r.peak))
+    throw Error("train: one step of B=" + std::to_string(B) + " x T=" + std::to_string(T) +
+                " peaks at " + format_bytes(r.peak) + " of arena plus " + format_bytes(ids) +
+                " of token ids, more than this machine's " + format_bytes(in.physical));
+  return r;
+}
+
 namespace {
 // The largest n in [1, limit] with fits(n), assuming fits is monotone; 0 if fits(1) is false.
 template <typename F>
@@ -184,12 +264,12 @@ std::uint64_t min_vram(const ModelConfig& config, MemoryQuery q) {
 
 std::int64_t max_batch_limit(const ModelConfig& config, const MemoryQuery& q) {
   const std::int64_t T = q.seq > 0 ? q.seq : config.max_sequence();
-  return std::min<std::int64_t>(1 << 16, kMaxStepTokens / T);
+  return std::min<std::int64_t>(1 << 16, kMaxExactTokens / T);
 }
 
 std::int64_t max_seq_limit(const ModelConfig& config, const MemoryQuery& q) {
   return std::min<std::int64_t>(config.max_sequence(),
-                                kMaxStepTokens / std::max<std::int64_t>(q.batch, 1));
+                                kMaxExactTokens / std::max<std::int64_t>(q.batch, 1));
 }
 
 std::int64_t max_batch(const ModelConfig& config, MemoryQuery q) {

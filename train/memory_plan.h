@@ -52,6 +52,10 @@ constexpr std::uint64_t kDefaultReserve = 320ull << 20;
 
 // The most tokens (B x T) one simulated step takes: their ids are host memory even on meta.
 constexpr std::int64_t kMaxStepTokens = std::int64_t{1} << 27;
+// The most tokens (B x T) `cugpt memory` and its searches simulate: a meta step costs host time
+// and memory linear in B x T (the ids, positions and targets are host vectors), about 0.1 s at
+// this size. Beyond it, peak_lower_bound() answers when it can (docs/memory.md).
+constexpr std::int64_t kMaxExactTokens = std::int64_t{1} << 21;
 
 struct MemoryResult {
   bool fits = false;
@@ -74,6 +78,38 @@ struct MemoryResult {
 
 MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q);
 
+// A lower bound on the step's peak computed without running it at the query's batch (a meta
+// build of the model, nothing of size B x T): the parameters, held through the whole step, plus
+// the first activation every mode allocates while they are held, the embedding output of B x T
+// x C values (generate: its prefill, B x (T-1) x C, or B x 1 x C when T is 1). Saturates at
+// 2^64 - 1. When it exceeds the arena, the step cannot fit, whatever the rest of it does.
+struct PeakBound {
+  std::uint64_t parameters = 0;
+  std::uint64_t embedding = 0;
+  std::uint64_t total = 0;
+  std::vector<std::int64_t> embedding_shape;  // [B, T, C]
+};
+PeakBound peak_lower_bound(const ModelConfig& config, const MemoryQuery& q);
+
+// What `cugpt train` checks before it allocates anything (the checks `init` needs are in
+// parameter_bytes). Each failure is one cugpt::Error line naming the shortfall and, for the
+// arena, the `cugpt memory` command that shows the step's details.
+struct TrainPlanInput {
+  std::string config_arg;    // as the user named the config, for the suggested command
+  MemoryQuery query;         // mode train, batch, seq, dtype, optimizer, recompute
+  std::uint64_t budget = 0;  // the arena the run will create
+  Device device = Device::cpu();
+  std::uint64_t physical = 0;  // the machine's memory (0: unknown, not checked)
+};
+// In order: the sequence against the model's positions; the lower bound against the arena;
+// the host ids of one micro-batch (inputs and targets, 4 bytes each) against the machine's
+// memory; B x T against kMaxStepTokens; then the step itself on the meta device against the
+// arena (the arena plus the ids against the machine's memory on cpu). Returns the step's plan.
+MemoryResult check_train_plan(const ModelConfig& config, const TrainPlanInput& in);
+
+// The bytes of the model's parameters in `dtype`, counted by building it on the meta device.
+std::uint64_t parameter_bytes(const ModelConfig& config, DType dtype);
+
 // The largest batch (for the query's seq) or the longest sequence (for its batch) that fits;
 // 0 when not even 1 does.
 std::int64_t max_batch(const ModelConfig& config, MemoryQuery q);
@@ -82,7 +118,7 @@ std::int64_t max_seq(const ModelConfig& config, MemoryQuery q);
 // at least the reserve plus the peak, more where the arena would fragment.
 std::uint64_t min_vram(const ModelConfig& config, MemoryQuery q);
 // The largest value each search tries (2^16 sequences, or the model's longest sequence, within
-// kMaxStepTokens): an answer equal to it means "at least this many".
+// kMaxExactTokens): an answer equal to it means "at least this many".
 std::int64_t max_batch_limit(const ModelConfig& config, const MemoryQuery& q);
 std::int64_t max_seq_limit(const ModelConfig& config, const MemoryQuery& q);
 

@@ -113,8 +113,8 @@ int run_generate(const GenerateCli& o) {
   if (device.is_meta()) throw Error("generate needs a device with memory: cpu or cuda");
   if (o.ids && o.json) throw Error("generate: --ids and --json are mutually exclusive");
   bool recorded = false;
-  const auto tokenizer =
-      choose_tokenizer(o.tokenizer, o.tokenizer_given, o.weights, config.vocab_size, &recorded);
+  // (vocab 0: no note about a byte tokenizer on a large model; the check below is an error.)
+  const auto tokenizer = choose_tokenizer(o.tokenizer, o.tokenizer_given, o.weights, 0, &recorded);
   const auto prompts = prompt_rows(o, *tokenizer);
   // Text is decoded when the prompt is text or a tokenizer is named or recorded in the weights;
   // else the ids are printed.

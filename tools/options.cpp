@@ -1,5 +1,7 @@
 #include "tools/options.h"
 
+#include <cstdio>
+
 #include <unistd.h>
 
 #include "io/printable.h"
@@ -72,6 +74,18 @@ std::uint64_t physical_memory() {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   if (pages <= 0 || page <= 0) return 0;
   return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+}
+
+std::uint64_t available_memory() {
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (!f) return 0;
+  char line[256];
+  unsigned long long kib = 0;
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f))
+    found = std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1;
+  std::fclose(f);
+  return found ? static_cast<std::uint64_t>(kib) * 1024 : 0;
 }
 
 }  // namespace cugpt::tools::opt

@@ -29,6 +29,9 @@ std::uint64_t parse_size(const std::string& option, const std::string& text, std
 // The machine's physical memory in bytes (0 when unknown): a cpu arena larger than this would
 // be refused by nothing until the machine swaps.
 std::uint64_t physical_memory();
+// The memory the kernel says new work can have without swapping (MemAvailable; 0 when unknown):
+// what a cpu arena sized by default may use.
+std::uint64_t available_memory();
 
 // Largest sequence, batch, count an option may ask for: far beyond any model, small enough that
 // products of two of them cannot overflow int64.

@@ -3,6 +3,7 @@
 // [--resume DIR [--allow-change LIST]] [--init-from FILE] [--eval-every N]`.
 // Checkpoints describe themselves (train/run_record.h): a resumed run that differs from the
 // recorded one in what it computes is refused, naming the difference.
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -95,7 +96,11 @@ void check_resume(const TrainCli& c, const CheckpointManifest& m, const Metadata
 // --batch N, or "auto": the largest batch whose training step fits the arena this run will
 // get, found by running the step on the meta device before anything is allocated.
 std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::uint64_t budget,
-                           Device device) {
+                           Device device, const Dataset& data) {
+  // Whole sequences (with their next-token targets) in the training split, per micro-batch of a
+  // step: a larger batch covers the same tokens more than once in every step.
+  const std::int64_t per_step = c.o.seq * c.o.accum;
+  const std::int64_t data_batch = std::max<std::int64_t>(1, (data.train_tokens() - 1) / per_step);
   if (c.batch != "auto") {
     std::size_t used = 0;
     long long b = 0;
@@ -118,14 +123,21 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
   q.optimizer = c.o.optim.kind;
   q.recompute = c.o.recompute;
   q.vram = budget;
-  const std::int64_t b = max_batch(config, q);
-  if (b == 0)
+  const std::int64_t fit = max_batch(config, q);
+  if (fit == 0)
     throw Error("train: --batch auto: not even batch 1 at T=" + std::to_string(c.o.seq) +
                 " fits the " + format_bytes(budget) + " arena on " + device.str() +
                 " (see `cugpt memory`)");
+  if (fit > data_batch) {
+    std::printf("batch auto: %lld, the training split's %lld tokens in whole sequences (the %s "
+                "arena on %s fits %lld)\n",
+                static_cast<long long>(data_batch), static_cast<long long>(data.train_tokens()),
+                format_bytes(budget).c_str(), device.str().c_str(), static_cast<long long>(fit));
+    return data_batch;
+  }
   std::printf("batch auto: %lld, the largest whose step fits the %s arena on %s\n",
-              static_cast<long long>(b), format_bytes(budget).c_str(), device.str().c_str());
-  return b;
+              static_cast<long long>(fit), format_bytes(budget).c_str(), device.str().c_str());
+  return fit;
 }
 
 int run_train(TrainCli& c) {
@@ -165,8 +177,13 @@ int run_train(TrainCli& c) {
   const Dataset data = Dataset::load(c.data, config.vocab_size, 0.1, tokenizer.get());
   const std::string data_name =
       data_format(c.data) == DataFormat::text ? c.data + " [" + tokenizer->name() + "]" : c.data;
-  const std::uint64_t budget =
+  std::uint64_t budget =
       c.arena.empty() ? default_budget(device) : opt::parse_size("--arena", c.arena);
+  // A cpu arena sized by default is held to what the machine can give now (less a margin for the
+  // process itself): sized from physical memory, a --batch auto step was killed by the kernel.
+  const std::uint64_t available = opt::available_memory();
+  if (device.is_cpu() && c.arena.empty() && available > 0)
+    budget = std::min(budget, available / 10 * 8);
   // A cpu arena is host memory: one above the machine's would be found out only by swapping
   // or the OOM killer, long after the work began. (A cuda arena is reserved at once and fails.)
   const std::uint64_t physical = opt::physical_memory();
@@ -176,7 +193,7 @@ int run_train(TrainCli& c) {
   // Everything the run will hold is checked before anything is allocated: the data against one
   // sequence, the step's plan (meta) against the arena, the ids against the machine's memory.
   data.require_sequence(c.data, c.o.seq, c.o.eval_every > 0);
-  c.o.batch = resolve_batch(c, config, budget, device);
+  c.o.batch = resolve_batch(c, config, budget, device, data);
   TrainPlanInput plan;
   plan.config_arg = c.config;
   plan.query.batch = c.o.batch;
@@ -188,6 +205,15 @@ int run_train(TrainCli& c) {
   plan.device = device;
   plan.physical = physical;
   check_train_plan(config, plan);
+  // Said once the run is sure to start (an explicit --batch; auto never exceeds the data).
+  if (c.o.batch * c.o.seq * c.o.accum >= data.train_tokens())
+    std::fprintf(stderr,
+                 "cugpt: warning: a step of %lld x %lld tokens%s covers the %lld training tokens "
+                 "of %s more than once\n",
+                 static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
+                 c.o.accum > 1 ? (" x " + std::to_string(c.o.accum) + " micro-batches").c_str()
+                               : "",
+                 static_cast<long long>(data.train_tokens()), printable(c.data).c_str());
   auto arena = Arena::create(device, budget);
   auto gpt = build_gpt(config, arena, parse_dtype(c.dtype), "training");
   init_parameters(*gpt, c.o.seed);

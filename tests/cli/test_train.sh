@@ -104,4 +104,14 @@ expect_error "save-every without out" 'needs --out' "${train[@]}" --data "$tmp/t
 expect_error "keep below two" '--keep' "${train[@]}" --data "$tmp/text.txt" --steps 3 \
   --out "$tmp/k" --keep 1
 
+# --batch auto is bounded by the data: no step covers the training split more than once; an explicit
+# batch that would is warned about.
+head -c 1500 /dev/urandom | base64 -w 0 >"$tmp/small.txt"
+expect_out "batch auto bounded by the data" "^batch auto: 112, the training split's 1800 tokens in whole sequences" \
+  "$cugpt" train gpt2-bytes-tiny --data "$tmp/small.txt" --steps 1 --seq 16 --batch auto --arena 256MiB
+"$cugpt" train gpt2-bytes-tiny --data "$tmp/small.txt" --steps 1 --seq 16 --batch 200 \
+  >/dev/null 2>"$tmp/err"
+grep -q "warning: a step of 200 x 16 tokens covers the 1800 training tokens of .*small.txt more than once" \
+  "$tmp/err" && ok || bad "no warning for a step larger than the data: $(cat "$tmp/err")"
+
 finish "cli train"

@@ -1,5 +1,6 @@
 // `cugpt train <config> --data FILE [--tokenizer SPEC] --steps N --batch B|auto --seq T [--lr]
-// [--dtype] [--device] [--recompute L] [--accum K] [--out DIR] [--resume DIR] [--eval-every N]`.
+// [--dtype] [--device] [--recompute L] [--accum K] [--out DIR] [--resume DIR] [--eval-every N]
+// [--zero 0|1] [--bucket SIZE]`; under `mpirun -n N`, N data-parallel ranks (docs/distributed.md).
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -8,9 +9,11 @@
 #include <string>
 
 #include "io/checkpoint_dir.h"
+#include "io/printable.h"
 #include "models/factory.h"
 #include "models/init.h"
 #include "nn/bytes.h"
+#include "nn/communicator.h"
 #include "text/tokenizer.h"
 #include "tools/commands.h"
 #include "tools/options.h"
@@ -34,7 +37,7 @@ extern "C" void on_sigint(int) {
 
 struct TrainCli {
   std::string config, data, tokenizer = "byte", device = "cpu", dtype = "f32", out, resume,
-                            optimizer = "adamw", batch = "8", arena;
+                            optimizer = "adamw", batch = "8", arena, bucket;
   std::int64_t log_every = 1;
   TrainOptions o;
 };
@@ -72,7 +75,12 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
   return b;
 }
 
-int run_train(TrainCli& c) {
+int run_train(TrainCli& c, Communicator* comm) {
+  const bool root = !comm || comm->rank() == 0;
+  // Only rank 0 speaks; the others' stdout goes nowhere.
+  if (!root && !std::freopen("/dev/null", "w", stdout))
+    throw Error("train: cannot silence rank " + std::to_string(comm->rank()));
+  if (!c.bucket.empty()) c.o.bucket_bytes = opt::parse_size("--bucket", c.bucket);
   const ModelConfig config = load_config(c.config);
   if (!is_causal_lm(config))
     throw Error("train: " + config.name + " is a roberta encoder; cugpt trains the GPT families");
@@ -82,7 +90,7 @@ int run_train(TrainCli& c) {
   // An unwritable --out, or one another run writes to, fails now, not after the training it
   // was to keep; the lock is held until the run ends.
   std::unique_ptr<CheckpointDir> out;
-  if (!c.out.empty()) out = std::make_unique<CheckpointDir>(c.out);
+  if (!c.out.empty() && root) out = std::make_unique<CheckpointDir>(c.out);
   const auto tokenizer = load_tokenizer(c.tokenizer);
   const Dataset data = Dataset::load(c.data, config.vocab_size, 0.1, tokenizer.get());
   const std::string data_name =
@@ -99,7 +107,7 @@ int run_train(TrainCli& c) {
   auto arena = Arena::create(device, budget);
   auto gpt = build_gpt(config, arena, parse_dtype(c.dtype), "training");
   init_parameters(*gpt, c.o.seed);
-  Trainer trainer(*gpt, data, c.o);
+  Trainer trainer(*gpt, data, c.o, comm);
   if (!c.resume.empty()) {
     trainer.resume(c.resume);
     std::printf("resumed from %s at step %lld\n", c.resume.c_str(),
@@ -113,10 +121,14 @@ int run_train(TrainCli& c) {
       static_cast<long long>(data.train_tokens()), static_cast<long long>(data.val_tokens()),
       static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
       static_cast<long long>(c.o.accum), c.optimizer.c_str(), c.o.recompute);
+  if (comm)
+    std::printf("data parallel: %d ranks (%s), B=%lld per rank, global batch %lld, zero %d\n",
+                comm->size(), comm->name().c_str(), static_cast<long long>(c.o.batch),
+                static_cast<long long>(c.o.batch * comm->size()), c.o.zero);
   std::signal(SIGINT, on_sigint);
   const auto save = [&] {
     if (c.out.empty()) return;
-    trainer.save(*out);
+    trainer.save(out.get());
     std::printf("checkpoint: %s (step %lld)\n", c.out.c_str(),
                 static_cast<long long>(trainer.steps_done()));
   };
@@ -146,7 +158,30 @@ int run_train(TrainCli& c) {
     }
   }
   save();
+  if (comm) {
+    // Each rank's arena peak, for comparison with `cugpt memory --world N` (rank order).
+    std::vector<double> peaks(static_cast<std::size_t>(comm->size()), 0.0);
+    peaks[static_cast<std::size_t>(comm->rank())] = static_cast<double>(arena->stats().peak);
+    comm->all_reduce_sum(peaks);
+    std::printf("arena peak per rank:");
+    for (const double p : peaks) std::printf(" %.0f", p);
+    std::printf(" bytes\n");
+  }
   return 0;
+}
+
+// Under mpirun (or srun) every rank runs this; an error on one ends them all.
+int run_ranks(TrainCli& c) {
+  if (launched_world_size() < 2) return run_train(c, nullptr);
+  std::unique_ptr<Communicator> comm = mpi_communicator();
+  try {
+    return run_train(c, comm.get());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cugpt: error: rank %d: %s\n", comm->rank(), one_line(e.what()).c_str());
+    std::fflush(stderr);
+    comm->abort(1);
+    return 1;
+  }
 }
 
 }  // namespace
@@ -210,7 +245,14 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--out", c->out, "Checkpoint directory (written at the end and on Ctrl-C)");
   sub->add_option("--resume", c->resume, "Continue from this checkpoint directory");
-  on_run(sub, [c] { return run_train(*c); });
+  sub->add_option("--zero", c->o.zero,
+                  "Data parallel: 1 shards the optimizer states and master weights over the ranks")
+      ->check(CLI::Range(0, 1))
+      ->capture_default_str();
+  sub->add_option("--bucket", c->bucket,
+                  "Data parallel: the most bytes of one rank's gradients exchanged at a time")
+      ->check(opt::size());
+  on_run(sub, [c] { return run_ranks(*c); });
 }
 
 }  // namespace cugpt::tools

@@ -27,6 +27,7 @@
 #include "nn/optimizer.h"
 #include "temp_dir_test.h"
 #include "train/distributed.h"
+#include "train/memory_plan.h"
 #include "train/trainer.h"
 
 namespace cugpt {
@@ -272,6 +273,57 @@ TEST_F(Distributed, ZeroOneGivesTheUnshardedBitsAndResumes) {
   const Tensors a = checkpoint(path("plain"), "model.safetensors");
   const Tensors b = checkpoint(path("part"), "model.safetensors");
   for (const auto& [name, v] : a) EXPECT_EQ(v, b.at(name)) << name;
+}
+
+// `cugpt memory --world N --rank r` runs rank r's Trainer step on meta: its peak is the peak
+// the rank's arena reached in the real run, to the byte, sharded or not.
+TEST_F(Distributed, EachRanksArenaIsMetasPrediction) {
+  need_mpi();
+  for (const char* zero : {"0", "1"}) {
+    const std::string flags = std::string("--zero ") + zero + " --bucket 4KiB";
+    const std::string log = train(2, 2, std::string("z") + zero, flags, 1);
+    std::smatch m;
+    ASSERT_TRUE(
+        std::regex_search(log, m, std::regex("arena peak per rank: ([0-9]+) ([0-9]+) bytes")))
+        << log;
+    std::vector<std::string> predicted;
+    for (int rank = 0; rank < 2; ++rank) {
+      const std::string cmd = std::string(CUGPT_BINARY) + " memory " + kConfig +
+                              " --batch 2 --seq " + std::to_string(kSeq) + " --world 2 --rank " +
+                              std::to_string(rank) + " " + flags + " --json";
+      std::smatch p;
+      const std::string json = capture(cmd);
+      ASSERT_TRUE(std::regex_search(json, p, std::regex("\"peak_bytes\": ([0-9]+)"))) << json;
+      predicted.push_back(p[1]);
+    }
+    EXPECT_EQ(m[1].str(), predicted[0]) << "zero " << zero;
+    EXPECT_EQ(m[2].str(), predicted[1]) << "zero " << zero;
+    if (std::string(zero) == "1") {
+      EXPECT_NE(predicted[0], predicted[1]);  // different shards
+    }
+  }
+}
+
+// Sharding divides the optimizer's bytes: gpt2-124m's states per rank at 1, 2 and 4 ranks.
+TEST(Sharding, ZeroDividesTheOptimizerStates) {
+  const ModelConfig config = load_config("gpt2-124m");
+  std::uint64_t one = 0;
+  for (int world : {1, 2, 4}) {
+    MemoryQuery q;
+    q.batch = 1;
+    q.seq = 64;
+    q.vram = 1ull << 40;
+    q.world = world;
+    q.zero = world > 1;
+    const MemoryResult r = simulate_memory(config, q);
+    const std::uint64_t states = r.at_end[static_cast<int>(Category::optimizer_state)];
+    if (world == 1) one = states;
+    // By whole parameters: within the largest tensor's states (wte: 50257 x 768 x 2 x 4 bytes).
+    EXPECT_LE(states, one / world + 50257ull * 768 * 8) << world;
+    if (world > 1) {
+      EXPECT_LT(states, one) << world;
+    }
+  }
 }
 
 TEST_F(Distributed, ABuildWithoutMpiRefusesMpirun) {

@@ -250,7 +250,7 @@ void add_train(CLI::App& app) {
       ->check(CLI::Range(0, 1))
       ->capture_default_str();
   sub->add_option("--bucket", c->bucket,
-                  "Data parallel: the most bytes of one rank's gradients exchanged at a time")
+                  "Data parallel: the bytes of gradients exchanged a round (all ranks' pieces)")
       ->check(opt::size());
   on_run(sub, [c] { return run_ranks(*c); });
 }

@@ -49,7 +49,7 @@ std::vector<bool> owned_by(const std::vector<int>& owners, int rank) {
 }
 
 GradientSync::GradientSync(const Module& model, Communicator& comm, bool zero,
-                           std::uint64_t piece_bytes)
+                           std::uint64_t bucket_bytes)
     : comm_(comm), zero_(zero), params_(trainable(model)) {
   if (params_.empty()) throw Error("data parallel: the model has no trainable parameters");
   const Tensor& first = params_[0];
@@ -87,8 +87,9 @@ GradientSync::GradientSync(const Module& model, Communicator& comm, bool zero,
   std::int64_t longest = 1;
   for (std::size_t r = 0; r < lo_.size(); ++r) longest = std::max(longest, hi_[r] - lo_[r]);
   const auto es = static_cast<std::int64_t>(dtype_size(dtype));
-  piece_ =
-      std::max<std::int64_t>(1, std::min(static_cast<std::int64_t>(piece_bytes) / es, longest));
+  // The bucket holds one piece per rank: its size, not the piece's, is what the card pays.
+  piece_ = std::max<std::int64_t>(
+      1, std::min(static_cast<std::int64_t>(bucket_bytes) / es / n, longest));
   const auto& arena = first.arena_ptr();
   // Persistent for the run: placed low, beside the model's memory, out of the activations' way.
   bucket_ = Tensor::empty(arena, {n * piece_}, dtype, Category::workspace, Placement::low);

@@ -7,8 +7,9 @@
 // The exchange goes through two buffers of the arena (category workspace, allocated once beside
 // the training state, so a meta run predicts them): the gradients, flattened in registry order,
 // are cut into one range per rank; each round packs up to `piece` elements of every rank's range
-// into the bucket, reduce-scatters it (each rank sums its piece's N copies in rank order,
-// nn/communicator.h) and, without ZeRO, all-gathers the sums back to every rank.
+// into the bucket (`--bucket` bytes in all), reduce-scatters it (each rank sums its piece's N
+// copies in rank order, nn/communicator.h) and, without ZeRO, all-gathers the sums back to every
+// rank.
 //
 // ZeRO-1 (`zero`): the ranges follow parameter boundaries (shard_owners): rank r owns the
 // parameters of its range, holds their optimizer states and master weights (nn/optimizer.h,
@@ -31,15 +32,15 @@ namespace cugpt {
 std::vector<int> shard_owners(const Module& model, int world);
 std::vector<bool> owned_by(const std::vector<int>& owners, int rank);
 
-// The default bucket: a piece of at most 4 MiB per rank a round.
-constexpr std::uint64_t kDefaultBucketBytes = 4ull << 20;
+// The default bucket: 8 MiB a round, all ranks' pieces together (and as much again of scratch).
+constexpr std::uint64_t kDefaultBucketBytes = 8ull << 20;
 
 class GradientSync {
  public:
-  // `piece_bytes`: the most bytes of one rank's range exchanged a round; the bucket and its
-  // scratch hold N pieces each (less when the model's gradients are smaller).
+  // `bucket_bytes`: the bytes exchanged a round, a piece of bucket_bytes / N per rank; the
+  // bucket and its scratch take that much each (less when the gradients are smaller).
   GradientSync(const Module& model, Communicator& comm, bool zero,
-               std::uint64_t piece_bytes = kDefaultBucketBytes);
+               std::uint64_t bucket_bytes = kDefaultBucketBytes);
 
   // Sums the ranks' gradients: into every rank's store, or (ZeRO) into the owners' only.
   void reduce(Gradients& grads);

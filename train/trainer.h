@@ -26,7 +26,7 @@ struct TrainOptions {
   std::int64_t eval_every = 0, eval_batches = 4;
   std::uint64_t seed = 1234;
   // Data parallel (a communicator of several ranks): batch is per rank, ZeRO stage 0 or 1, and
-  // the most bytes of one rank's gradient range exchanged a round (train/distributed.h).
+  // the bytes of gradients exchanged a round, all ranks' pieces together (train/distributed.h).
   int zero = 0;
   std::uint64_t bucket_bytes = kDefaultBucketBytes;
 };

@@ -67,10 +67,10 @@ int run_min_world(const ModelConfig& config, const MemoryQuery& q, bool json) {
   } else {
     std::printf(
         "%s %s, global batch %lld, T=%lld, zero %d: no world of up to %lld cards of %s fits "
-        "without accumulation (try %s--recompute, bf16 or a larger --vram)\n",
+        "without accumulation (try %s%s--recompute or a larger --vram)\n",
         config.name.c_str(), dtype_name(q.dtype), static_cast<long long>(q.batch), T, q.zero,
         static_cast<long long>(q.batch), format_bytes(q.vram).c_str(),
-        q.zero == 0 ? "--zero 1, " : "");
+        q.zero == 0 ? "--zero 1, " : "", q.dtype == DType::f32 ? "bf16, " : "");
   }
   return a.world > 0 ? 0 : 3;
 }

@@ -80,6 +80,19 @@ double max_difference(const Tensors& a, const Tensors& b) {
   return worst;
 }
 
+// Why the runs cannot be made here, or "".
+std::string no_mpi() {
+  if (mpirun().empty()) return "mpirun is not installed (apt-get install openmpi-bin)";
+  if (!mpi_built()) return "this cugpt was built without MPI";
+  return "";
+}
+// GTEST_SKIP returns from the function it is in: the test's body.
+#define NEED_MPI()                         \
+  do {                                     \
+    const std::string why = no_mpi();      \
+    if (!why.empty()) GTEST_SKIP() << why; \
+  } while (0)
+
 constexpr const char* kConfig = "gpt2-bytes-tiny";
 constexpr int kSteps = 3, kSeq = 16;
 
@@ -107,10 +120,6 @@ class Distributed : public TempDirTest {
     const std::string log = capture(cmd, &rc);
     EXPECT_EQ(rc, 0) << cmd << "\n" << log;
     return log;
-  }
-  void need_mpi() {
-    if (mpirun().empty()) GTEST_SKIP() << "mpirun is not installed (apt-get install openmpi-bin)";
-    if (!mpi_built()) GTEST_SKIP() << "this cugpt was built without MPI";
   }
 };
 
@@ -170,7 +179,7 @@ TEST(Sharding, LauncherEnvironmentAndStub) {
 }
 
 TEST_F(Distributed, TwoRanksMatchOneProcessAtTheGlobalBatch) {
-  need_mpi();
+  NEED_MPI();
   // SGD: its update is linear in the gradient, so the two orders of the sums stay within
   // rounding of each other. (AdamW divides by sqrt(v): a gradient that cancels to nearly zero
   // can move its weight by up to lr either way.)
@@ -238,7 +247,7 @@ Tensors rank_order_oracle(const std::string& data_path, int world, int batch) {
 }
 
 TEST_F(Distributed, ThreeRanksAreBitIdenticalToTheRankOrderSum) {
-  need_mpi();
+  NEED_MPI();
   // A small bucket: several rounds of the exchange per step.
   train(3, 1, "three", "--bucket 4KiB");
   const Tensors got = checkpoint(path("three"), "model.safetensors");
@@ -256,7 +265,7 @@ TEST_F(Distributed, ThreeRanksAreBitIdenticalToTheRankOrderSum) {
 }
 
 TEST_F(Distributed, ZeroOneGivesTheUnshardedBitsAndResumes) {
-  need_mpi();
+  NEED_MPI();
   train(3, 1, "plain", "--bucket 4KiB");
   const std::string log = train(3, 1, "zero", "--zero 1 --bucket 4KiB");
   EXPECT_NE(log.find("zero 1"), std::string::npos) << log;
@@ -278,7 +287,7 @@ TEST_F(Distributed, ZeroOneGivesTheUnshardedBitsAndResumes) {
 // `cugpt memory --world N --rank r` runs rank r's Trainer step on meta: its peak is the peak
 // the rank's arena reached in the real run, to the byte, sharded or not.
 TEST_F(Distributed, EachRanksArenaIsMetasPrediction) {
-  need_mpi();
+  NEED_MPI();
   for (const char* zero : {"0", "1"}) {
     const std::string flags = std::string("--zero ") + zero + " --bucket 4KiB";
     const std::string log = train(2, 2, std::string("z") + zero, flags, 1);

@@ -47,15 +47,20 @@ void DynamicLossScaler::restore(double scale, long good_steps) {
   good_steps_ = good_steps;
 }
 
-Optimizer::Optimizer(const Module& model, const OptimizerOptions& options, OptimizerState state)
+Optimizer::Optimizer(const Module& model, const OptimizerOptions& options, OptimizerState state,
+                     OptimizerShard shard)
     : options_(options),
       state_(std::move(state)),
+      shard_(std::move(shard)),
       scaler_(options.loss_scale_init, options.loss_scale_growth_interval) {
   if (options.kind == OptimizerKind::none) throw Error("optimizer: kind none cannot step");
   for (auto& p : model.named_parameters())
     if (p.trainable) params_.push_back(p);
-  const std::size_t per_param = options.kind == OptimizerKind::adamw ? 2 : 1;
-  if (state_.states.size() != per_param * params_.size())
+  if (sharded() && (shard_.owned.size() != params_.size() || !shard_.comm))
+    throw Error("optimizer: a shard needs a flag per trainable parameter and a communicator");
+  int owned = 0;
+  for (std::size_t i = 0; i < params_.size(); ++i) state_of_.push_back(owns(i) ? owned++ : -1);
+  if (state_.states.size() != per_param() * static_cast<std::size_t>(owned))
     throw Error("optimizer: the states do not match the trainable parameters");
   std::set<const void*> no_decay;
   collect_no_decay(model, no_decay);
@@ -66,7 +71,7 @@ Optimizer::Optimizer(const Module& model, const OptimizerOptions& options, Optim
     decay_.push_back(t.ndim() >= 2 && !no_decay.count(t.storage_id()));
     index_.emplace(t.storage_id(), i);
     // allocate_training_state gives a master weight to each 16-bit parameter, in order.
-    master_of_.push_back(dtype_size(t.dtype()) < 4 ? masters++ : -1);
+    master_of_.push_back(dtype_size(t.dtype()) < 4 && owns(i) ? masters++ : -1);
     f16 = f16 || t.dtype() == DType::f16;
   }
   if (masters != static_cast<int>(state_.master_weights.size()))
@@ -95,7 +100,17 @@ double Optimizer::global_squares(const Gradients& grads) const {
       Tensor::empty(params_[0].tensor.arena_ptr(), {2 * (count + kernels::kSumSquaresBlocks)},
                     DType::f32, Category::workspace);
   const Backend* b = backend_for("optimizer", grads[0]);
-  return b ? b->sum_squares(grads.tensors(), ws) : 0.0;
+  if (!b) return 0.0;
+  if (!sharded()) return b->sum_squares(grads.tensors(), ws);
+  // Each owner's per-tensor sums, then every rank adds them in parameter order: on cpu the
+  // unsharded sum's very additions.
+  std::vector<double> per(params_.size(), 0.0);
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    if (owns(i)) per[i] = b->sum_squares({grads[i]}, ws);
+  shard_.comm->all_reduce_sum(per);
+  double squares = 0;
+  for (const double v : per) squares += v;
+  return squares;
 }
 
 double Optimizer::step(Gradients& grads, double lr, double grad_scale) {
@@ -127,7 +142,8 @@ double Optimizer::step(Gradients& grads, double lr, double grad_scale) {
   }
   // AdamW's bias corrections count the updates applied, not the skipped steps.
   const long applied = steps_ - state_.skipped_steps;
-  for (std::size_t i = 0; i < params_.size(); ++i) update(i, grads[i], lr, scale, applied);
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    if (owns(i)) update(i, grads[i], lr, scale, applied);
   return norm;
 }
 
@@ -141,7 +157,7 @@ void Optimizer::update(std::size_t i, Tensor& g, double lr, double scale, long a
   const float wd = decay_[i] ? static_cast<float>(options_.weight_decay) : 0.0f;
   Tensor* master = master_of_[i] >= 0 ? &master_of(i) : nullptr;
   if (options_.kind == OptimizerKind::sgd) {
-    b.sgd_step(p, g, state_.states[i], master, static_cast<float>(lr),
+    b.sgd_step(p, g, state(i, 0), master, static_cast<float>(lr),
                static_cast<float>(options_.momentum), wd, static_cast<float>(scale));
     return;
   }
@@ -153,22 +169,34 @@ void Optimizer::update(std::size_t i, Tensor& g, double lr, double scale, long a
   h.weight_decay = wd;
   h.grad_scale = static_cast<float>(scale);
   h.step = applied_steps;
-  b.adamw_step(p, g, state_.states[2 * i], state_.states[2 * i + 1], master, h);
+  b.adamw_step(p, g, state(i, 0), state(i, 1), master, h);
+}
+
+std::vector<StateSlot> Optimizer::state_slots() const {
+  std::vector<StateSlot> out;
+  const bool adamw = options_.kind == OptimizerKind::adamw;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const std::string& name = params_[i].name;
+    const Tensor& p = params_[i].tensor;
+    const bool mine = owns(i);
+    const auto slot = [&](const std::string& key, const Tensor* t) {
+      out.push_back({key + name, p.shape(), i, mine ? t : nullptr});
+    };
+    if (adamw) {
+      slot("optimizer.m.", mine ? &state(i, 0) : nullptr);
+      slot("optimizer.v.", mine ? &state(i, 1) : nullptr);
+    } else {
+      slot("optimizer.momentum.", mine ? &state(i, 0) : nullptr);
+    }
+    if (dtype_size(p.dtype()) < 4) slot("optimizer.master.", mine ? &master_of(i) : nullptr);
+  }
+  return out;
 }
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::named_state() const {
   std::vector<std::pair<std::string, Tensor>> out;
-  const bool adamw = options_.kind == OptimizerKind::adamw;
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const std::string& name = params_[i].name;
-    if (adamw) {
-      out.emplace_back("optimizer.m." + name, state_.states[2 * i]);
-      out.emplace_back("optimizer.v." + name, state_.states[2 * i + 1]);
-    } else {
-      out.emplace_back("optimizer.momentum." + name, state_.states[i]);
-    }
-    if (master_of_[i] >= 0) out.emplace_back("optimizer.master." + name, master_of(i));
-  }
+  for (const StateSlot& s : state_slots())
+    if (s.tensor) out.emplace_back(s.name, *s.tensor);
   return out;
 }
 

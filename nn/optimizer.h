@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "nn/communicator.h"
 #include "nn/training_state.h"
 
 namespace cugpt {
@@ -54,11 +55,30 @@ struct OptimizerOptions {
   long loss_scale_growth_interval = 2000;  // applied steps before the scale doubles
 };
 
+// ZeRO-1 (train/distributed.h): this rank holds the states of, and updates, only the parameters
+// `owned` marks (one flag per trainable parameter, as given to allocate_training_state); their
+// gradients are reduced here, the others are stale. The global norm's per-tensor sums of squares
+// are each computed by the owner and added in parameter order, as the unsharded sum adds them,
+// after `comm` sums them over the ranks. No owned flags: an unsharded optimizer.
+struct OptimizerShard {
+  std::vector<bool> owned;
+  Communicator* comm = nullptr;
+};
+
+// One optimizer state tensor under its checkpoint name, on whichever rank holds it.
+struct StateSlot {
+  std::string name;
+  Shape shape;
+  std::size_t param = 0;           // the trainable parameter's index
+  const Tensor* tensor = nullptr;  // null: another rank's shard
+};
+
 class Optimizer {
  public:
   // Takes the states allocate_training_state made beside the model's gradients (make_training
   // does both).
-  Optimizer(const Module& model, const OptimizerOptions& options, OptimizerState state);
+  Optimizer(const Module& model, const OptimizerOptions& options, OptimizerState state,
+            OptimizerShard shard = {});
 
   // With the gradients of the model's trainable parameters (the store allocated with the
   // states): clips by the global norm (if options.clip > 0) after multiplying the gradients by
@@ -85,8 +105,13 @@ class Optimizer {
   const std::vector<Tensor>& master_weights() const { return state_.master_weights; }
 
   // The optimizer's state tensors under checkpoint names ("optimizer.m.<param>", ...,
-  // "optimizer.master.<param>" for 16-bit parameters).
+  // "optimizer.master.<param>" for 16-bit parameters); sharded, this rank's only.
   std::vector<std::pair<std::string, Tensor>> named_state() const;
+  // Every state of every rank, in named_state()'s order for an unsharded optimizer.
+  std::vector<StateSlot> state_slots() const;
+  // Whether this rank updates trainable parameter i (always, unsharded).
+  bool owns(std::size_t i) const { return shard_.owned.empty() || shard_.owned[i]; }
+  bool sharded() const { return !shard_.owned.empty(); }
   // Whether the parameter is decayed (for tests and reports).
   bool decays(const Tensor& param) const;
 
@@ -96,6 +121,8 @@ class Optimizer {
   OptimizerState state_;
   std::vector<bool> decay_;
   std::vector<int> master_of_;  // per parameter: its master weight, or -1
+  std::vector<int> state_of_;   // per parameter: its first state's slot / states per parameter
+  OptimizerShard shard_;
   std::unordered_map<const void*, std::size_t> index_;
   long steps_ = 0;
   bool scaling_ = false;
@@ -105,6 +132,13 @@ class Optimizer {
 
   double global_squares(const Gradients& grads) const;
   Tensor& master_of(std::size_t i);
+  Tensor& state(std::size_t i, std::size_t k) {
+    return state_.states[static_cast<std::size_t>(state_of_[i]) * per_param() + k];
+  }
+  const Tensor& state(std::size_t i, std::size_t k) const {
+    return state_.states[static_cast<std::size_t>(state_of_[i]) * per_param() + k];
+  }
+  std::size_t per_param() const { return options_.kind == OptimizerKind::adamw ? 2 : 1; }
   const Tensor& master_of(std::size_t i) const {
     return state_.master_weights[static_cast<std::size_t>(master_of_[i])];
   }

@@ -32,6 +32,9 @@ struct TrainingState {
 // optimizer needs them. Only trainable parameters take part. The arena sees, per parameter in
 // registry order: its gradient, its states, its master weight (the order of every version so
 // far, which the meta = cpu memory tests and the printed figures rest on).
-TrainingState allocate_training_state(const Module& model, OptimizerKind optimizer);
+// ZeRO-1 (train/distributed.h): with `owned` (one flag per trainable parameter), states and
+// master weights only for the parameters this rank owns; every gradient still.
+TrainingState allocate_training_state(const Module& model, OptimizerKind optimizer,
+                                      const std::vector<bool>& owned = {});
 
 }  // namespace cugpt

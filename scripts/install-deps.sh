@@ -6,8 +6,10 @@ set -euo pipefail
 
 # unicode-data: not for the build (text/unicode_tables.cpp is committed) but for
 # scripts/gen_unicode_tables.py and the test that checks that table against every code point.
+# openmpi-bin, libopenmpi-dev: optional for the build (without them `mpirun -n N cugpt train`
+# says cugpt was built without MPI), needed by the data-parallel tests (test_distributed).
 packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-          libbenchmark-dev libstb-dev unicode-data)
+          libbenchmark-dev libstb-dev unicode-data openmpi-bin libopenmpi-dev)
 # --fuzz (CI): also clang and its libFuzzer runtime, for scripts/fuzz.sh. The quick start
 # needs neither.
 if [ "${1:-}" = "--fuzz" ]; then

@@ -12,6 +12,7 @@
 #include "models/factory.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
+#include "tools/memory_world.h"
 #include "tools/options.h"
 #include "train/memory_plan.h"
 #include "viz/memory_plot.h"
@@ -27,6 +28,7 @@ struct MemoryCli {
   int recompute = 0;
   bool json = false, max_batch = false, max_seq = false;
   bool optimizer_given = false, recompute_given = false, batch_given = false, seq_given = false;
+  WorldCli world;  // data parallel: tools/memory_world.h
 };
 
 // A card's size needs a unit: "--vram 4" would be 4 bytes, never what was meant. 0 needs none.
@@ -163,6 +165,8 @@ int run_memory(const MemoryCli& c) {
   q.recompute = c.recompute;
   q.vram = size_option("--vram", c.vram);
   q.reserve = c.reserve.empty() ? kDefaultReserve : size_option("--reserve", c.reserve);
+  apply_world(c.world, q);
+  if (c.world.min_world) return run_min_world(config, q, c.json);
   const std::string what = mode_words(c, q.mode, config);
   if (q.reserve >= q.vram) throw Error("memory: the reserve is larger than the card");
   if (c.max_seq && q.batch > kMaxExactTokens) {
@@ -208,12 +212,16 @@ int run_memory(const MemoryCli& c) {
       j[c.max_batch ? "max_batch" : "max_seq"] = n;
       j["searched_up_to"] = limit;
       j["at_limit"] = n >= limit;
+      add_world_json(j, q, nullptr);
       std::printf("%s\n", j.dump(2).c_str());
     } else if (c.max_batch) {
       std::printf("%s %s in %s, T=%lld: largest batch that fits %s: %lld%s\n", config.name.c_str(),
                   dtype_name(q.dtype), what.c_str(),
                   static_cast<long long>(q.seq > 0 ? q.seq : config.max_sequence()),
                   format_bytes(q.vram).c_str(), static_cast<long long>(n), bound.c_str());
+      if (q.world > 1)
+        std::printf("per rank, with %d ranks: global batch %lld\n", q.world,
+                    static_cast<long long>(n * q.world));
     } else {
       std::printf("%s %s in %s, B=%lld: longest sequence that fits %s: %lld%s\n",
                   config.name.c_str(), dtype_name(q.dtype), what.c_str(),
@@ -242,6 +250,7 @@ int run_memory(const MemoryCli& c) {
                             {"max_batch", most},
                             {"searched_up_to", most_tried},
                             {"categories", categories_json(r.at_end, r.at_peak)}});
+    add_world_json(j, q, &r);
     std::printf("%s\n", j.dump(2).c_str());
     return r.fits ? 0 : 3;
   }
@@ -249,6 +258,7 @@ int run_memory(const MemoryCli& c) {
   std::printf("%s, %s, %s, B=%lld T=%lld: the real allocation sequence on the meta device\n\n",
               config.name.c_str(), dtype_name(q.dtype), what.c_str(),
               static_cast<long long>(q.batch), static_cast<long long>(T));
+  std::printf("%s", world_words(q, r).c_str());
   std::printf("%-16s %14s %14s\n", "category", "at peak", "end of step");
   std::uint64_t end_total = 0;
   for (int i = 0; i < kNumCategories; ++i) {
@@ -382,6 +392,7 @@ void add_memory(CLI::App& app) {
   sub->add_option("--plot", c->plot,
                   "Write a PNG of the step's memory timeline (with --max-batch/--max-seq: of "
                   "the largest case that fits)");
+  add_world_options(sub, c->world);
   on_run(sub, [c, optimizer, recompute, batch, seq] {
     c->optimizer_given = optimizer->count() > 0;
     c->recompute_given = recompute->count() > 0;

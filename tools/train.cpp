@@ -1,6 +1,7 @@
 // `cugpt train <config> --data FILE [--tokenizer SPEC] --steps N --batch B|auto --seq T [--lr]
 // [--dtype] [--device] [--recompute L] [--accum K] [--out DIR [--save-every N] [--keep K]]
-// [--resume DIR [--allow-change LIST]] [--init-from FILE] [--eval-every N]`.
+// [--resume DIR [--allow-change LIST]] [--init-from FILE] [--eval-every N] [--zero 0|1]
+// [--bucket SIZE]`; under `mpirun -n N`, N data-parallel ranks (docs/distributed.md).
 // Checkpoints describe themselves (train/run_record.h): a resumed run that differs from the
 // recorded one in what it computes is refused, naming the difference.
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "models/init.h"
 #include "models/weights.h"
 #include "nn/bytes.h"
+#include "nn/communicator.h"
 #include "text/tokenizer.h"
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
@@ -45,7 +47,8 @@ extern "C" void on_sigint(int) {
 
 struct TrainCli {
   std::string config, data, tokenizer = "byte", device = "cpu", dtype = "f32", out, resume,
-                            optimizer = "adamw", batch = "8", arena, init_from, allow_change;
+                            optimizer = "adamw", batch = "8", arena, init_from, allow_change,
+                            bucket;
   std::int64_t log_every = 1, save_every = 0, keep = 2;
   bool tokenizer_given = false;
   TrainOptions o;
@@ -140,7 +143,12 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
   return fit;
 }
 
-int run_train(TrainCli& c) {
+int run_train(TrainCli& c, Communicator* comm) {
+  const bool root = !comm || comm->rank() == 0;
+  // Only rank 0 speaks; the others' stdout goes nowhere.
+  if (!root && !std::freopen("/dev/null", "w", stdout))
+    throw Error("train: cannot silence rank " + std::to_string(comm->rank()));
+  if (!c.bucket.empty()) c.o.bucket_bytes = opt::parse_size("--bucket", c.bucket);
   const ModelConfig config = load_config(c.config);
   if (!is_causal_lm(config))
     throw Error("train: " + config.name + " is a roberta encoder; cugpt trains the GPT families");
@@ -150,7 +158,7 @@ int run_train(TrainCli& c) {
   // An unwritable --out, or one another run writes to, fails now, not after the training it
   // was to keep; the lock is held until the run ends.
   std::unique_ptr<CheckpointDir> out;
-  if (!c.out.empty()) out = std::make_unique<CheckpointDir>(c.out, static_cast<int>(c.keep));
+  if (!c.out.empty() && root) out = std::make_unique<CheckpointDir>(c.out, static_cast<int>(c.keep));
   if (c.save_every > 0 && c.out.empty())
     throw Error("train: --save-every needs --out (the directory the checkpoints go to)");
   if (!c.resume.empty() && !c.init_from.empty())
@@ -221,7 +229,7 @@ int run_train(TrainCli& c) {
     print_load_warnings(load_weights(*gpt, c.init_from), c.init_from);
     std::printf("starting from the weights of %s\n", c.init_from.c_str());
   }
-  Trainer trainer(*gpt, data, c.o);
+  Trainer trainer(*gpt, data, c.o, comm);
   RunRecord record;
   record.config = &config;
   record.dtype = parse_dtype(c.dtype);
@@ -245,10 +253,14 @@ int run_train(TrainCli& c) {
       static_cast<long long>(data.train_tokens()), static_cast<long long>(data.val_tokens()),
       static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
       static_cast<long long>(c.o.accum), c.optimizer.c_str(), c.o.recompute);
+  if (comm)
+    std::printf("data parallel: %d ranks (%s), B=%lld per rank, global batch %lld, zero %d\n",
+                comm->size(), comm->name().c_str(), static_cast<long long>(c.o.batch),
+                static_cast<long long>(c.o.batch * comm->size()), c.o.zero);
   std::signal(SIGINT, on_sigint);
   const auto save = [&] {
     if (c.out.empty()) return;
-    trainer.save(*out);
+    trainer.save(out.get());
     std::printf("checkpoint: %s (step %lld)\n", c.out.c_str(),
                 static_cast<long long>(trainer.steps_done()));
   };
@@ -279,7 +291,30 @@ int run_train(TrainCli& c) {
     }
   }
   save();
+  if (comm) {
+    // Each rank's arena peak, for comparison with `cugpt memory --world N` (rank order).
+    std::vector<double> peaks(static_cast<std::size_t>(comm->size()), 0.0);
+    peaks[static_cast<std::size_t>(comm->rank())] = static_cast<double>(arena->stats().peak);
+    comm->all_reduce_sum(peaks);
+    std::printf("arena peak per rank:");
+    for (const double p : peaks) std::printf(" %.0f", p);
+    std::printf(" bytes\n");
+  }
   return 0;
+}
+
+// Under mpirun (or srun) every rank runs this; an error on one ends them all.
+int run_ranks(TrainCli& c) {
+  if (launched_world_size() < 2) return run_train(c, nullptr);
+  std::unique_ptr<Communicator> comm = mpi_communicator();
+  try {
+    return run_train(c, comm.get());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cugpt: error: rank %d: %s\n", comm->rank(), one_line(e.what()).c_str());
+    std::fflush(stderr);
+    comm->abort(1);
+    return 1;
+  }
 }
 
 }  // namespace
@@ -367,9 +402,16 @@ void add_train(CLI::App& app) {
   sub->add_option("--init-from", c->init_from,
                   "Start from these weights (fine-tuning): a .safetensors file, any dtype; the "
                   "optimizer starts fresh");
+  sub->add_option("--zero", c->o.zero,
+                  "Data parallel: 1 shards the optimizer states and master weights over the ranks")
+      ->check(CLI::Range(0, 1))
+      ->capture_default_str();
+  sub->add_option("--bucket", c->bucket,
+                  "Data parallel: the bytes of gradients exchanged a round (all ranks' pieces)")
+      ->check(opt::size());
   on_run(sub, [c, tokenizer] {
     c->tokenizer_given = tokenizer->count() > 0;
-    return run_train(*c);
+    return run_ranks(*c);
   });
 }
 

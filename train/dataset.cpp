@@ -133,8 +133,8 @@ void Dataset::require_sequence(const std::string& path, std::int64_t T, bool val
 }
 
 void Dataset::train_batch(std::uint64_t seed, std::int64_t step, std::int64_t B, std::int64_t T,
-                          std::vector<std::int32_t>& inputs,
-                          std::vector<std::int32_t>& targets) const {
+                          std::vector<std::int32_t>& inputs, std::vector<std::int32_t>& targets,
+                          std::int64_t first_row) const {
   // A window of T inputs needs T + 1 tokens.
   if (split_ < T + 1)
     throw Error("the training split has " + std::to_string(split_) +
@@ -143,8 +143,8 @@ void Dataset::train_batch(std::uint64_t seed, std::int64_t step, std::int64_t B,
   targets.resize(static_cast<std::size_t>(B * T));
   const std::uint64_t span = static_cast<std::uint64_t>(split_ - T);
   for (std::int64_t b = 0; b < B; ++b) {
-    const std::uint64_t r = mix(
-        seed ^ mix(static_cast<std::uint64_t>(step) * 1000003u + static_cast<std::uint64_t>(b)));
+    const std::uint64_t r = mix(seed ^ mix(static_cast<std::uint64_t>(step) * 1000003u +
+                                           static_cast<std::uint64_t>(first_row + b)));
     fill(tokens_, static_cast<std::int64_t>(r % span), T, b, inputs, targets);
   }
 }

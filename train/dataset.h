@@ -30,9 +30,11 @@ class Dataset {
   static Dataset from_tokens(std::vector<std::int32_t> tokens, std::int64_t vocab,
                              double val_fraction = 0.1);
 
-  // Inputs (B*T) and next-token targets (B*T) for one micro-batch of the training split.
+  // Inputs (B*T) and next-token targets (B*T) for one micro-batch of the training split: rows
+  // [first_row, first_row + B) of the step's batch (a data-parallel rank's slice).
   void train_batch(std::uint64_t seed, std::int64_t step, std::int64_t B, std::int64_t T,
-                   std::vector<std::int32_t>& inputs, std::vector<std::int32_t>& targets) const;
+                   std::vector<std::int32_t>& inputs, std::vector<std::int32_t>& targets,
+                   std::int64_t first_row = 0) const;
   // The i-th deterministic batch of the validation split.
   void val_batch(std::int64_t index, std::int64_t B, std::int64_t T,
                  std::vector<std::int32_t>& inputs, std::vector<std::int32_t>& targets) const;

@@ -6,6 +6,7 @@
 #include "models/factory.h"
 #include "nn/bytes.h"
 #include "nn/optimizer.h"
+#include "train/memory_world.h"
 
 namespace cugpt {
 
@@ -25,6 +26,7 @@ Batch dummy_batch(std::int64_t B, std::int64_t T) {
 CategoryBytes run_train(Arena& arena, Gpt& gpt, const MemoryQuery& q, std::int64_t T) {
   if (q.optimizer == OptimizerKind::none)
     throw Error("memory: training needs an optimizer (adamw or sgd)");
+  if (q.world > 1) return run_train_rank(gpt, q, T);
   OptimizerOptions o;
   o.kind = q.optimizer;
   Training t = make_training(gpt, o);
@@ -105,6 +107,7 @@ MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int6
     r.ran_out_requested = e.requested();
     r.ran_out_largest_free = e.stats().largest_free;
   }
+  if (q.world > 1 && q.mode == MemoryMode::train) r.rank = planned_rank(config, q);
   if (q.device.is_cuda()) r.driver_used = cuda_used_bytes();
   const ArenaStats s = arena->stats();
   r.peak = s.peak;

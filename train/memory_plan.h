@@ -10,6 +10,7 @@
 #include "models/config.h"
 #include "nn/arena.h"
 #include "nn/training_state.h"
+#include "train/distributed.h"
 
 namespace cugpt {
 
@@ -42,6 +43,10 @@ struct MemoryQuery {
   // meta predicts; cpu and cuda run the same sequence for real (cpu in f32), which is how the
   // tests hold prediction and measurement equal.
   Device device = Device::meta();
+  // Data parallel (train/memory_world.h): one rank's step of `world` ranks at per-rank batch
+  // `batch` (meta only); rank -1 is the rank with the most optimizer state.
+  int world = 1, rank = -1, zero = 0;
+  std::uint64_t bucket_bytes = kDefaultBucketBytes;
 };
 
 // The memory a real card loses outside cugpt's arena, as a default for --reserve: the CUDA
@@ -74,6 +79,7 @@ struct MemoryResult {
   // arena's size, the space was there but not in one piece (fragmentation).
   std::string ran_out_at;
   std::uint64_t ran_out_requested = 0, ran_out_largest_free = 0;
+  int rank = 0;  // the rank whose step this is (data parallel)
 };
 
 MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q);

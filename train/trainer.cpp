@@ -30,15 +30,35 @@ double learning_rate(const TrainOptions& o, std::int64_t step) {
   return floor + 0.5 * (lr - floor) * (1.0 + std::cos(M_PI * progress));
 }
 
-Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options)
-    : Trainer(model, data, options, allocate_training_state(model, options.optim.kind)) {}
+namespace {
+// ZeRO-1 on several ranks: the parameters whose states this rank holds; else none (all).
+std::vector<bool> owned_here(const Module& model, const TrainOptions& o, const Communicator* comm) {
+  if (o.zero != 0 && o.zero != 1) throw Error("--zero must be 0 or 1");
+  if (o.zero == 0 || !comm || comm->size() < 2) return {};
+  return owned_by(shard_owners(model, comm->size()), comm->rank());
+}
+}  // namespace
 
-Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, TrainingState state)
+Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options)
+    : Trainer(model, data, options, nullptr) {}
+
+Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, Communicator* comm)
+    : Trainer(
+          model, data, options, comm,
+          allocate_training_state(model, options.optim.kind, owned_here(model, options, comm))) {}
+
+Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, Communicator* comm,
+                 TrainingState state)
     : model_(model),
       data_(data),
       options_(options),
       grads_(std::move(state.gradients)),
-      optimizer_(model, options.optim, std::move(state.optimizer)) {
+      optimizer_(model, options.optim, std::move(state.optimizer),
+                 {owned_here(model, options, comm), comm}),
+      comm_(comm && comm->size() > 1 ? comm : nullptr) {
+  // The exchange buffers come right after the training state, as a meta run predicts them.
+  if (comm_)
+    sync_ = std::make_unique<GradientSync>(model, *comm_, options.zero == 1, options.bucket_bytes);
   if (options.batch <= 0 || options.seq <= 0 || options.accum <= 0 || options.steps <= 0)
     throw Error("--steps, --batch, --seq and --accum must be positive");
   if (options.seq > model.config().max_positions)
@@ -61,20 +81,31 @@ StepReport Trainer::step() {
   r.ms = time_ms(device, [&] {
     grads_.zero();
     for (std::int64_t micro = 0; micro < options_.accum; ++micro) {
+      // This rank's rows of the global micro-batch of world x B rows.
       data_.train_batch(options_.seed, step * options_.accum + micro, batch.B, batch.T,
-                        batch.tokens, targets);
-      // Each micro-batch contributes 1/accum of the mean loss's gradient.
+                        batch.tokens, targets, rank() * batch.B);
+      // Each micro-batch of each rank contributes 1/(accum world) of the mean loss's gradient.
+      const double parts = static_cast<double>(options_.accum * world());
       r.loss += model_.forward_backward(batch, targets, grads_, options_.recompute,
-                                        r.loss_scale / static_cast<double>(options_.accum)) /
-                static_cast<double>(options_.accum);
+                                        r.loss_scale / parts) /
+                parts;
+    }
+    if (sync_) {
+      sync_->reduce(grads_);
+      if (!device.is_meta()) {
+        std::vector<double> loss = {r.loss};
+        comm_->all_reduce_sum(loss);
+        r.loss = loss[0];
+      }
     }
     r.grad_norm = optimizer_.step(grads_, r.lr);
+    if (sync_ && !optimizer_.last_step_skipped()) sync_->gather_parameters();
   });
   r.step = optimizer_.steps();
   r.skipped = optimizer_.last_step_skipped();
   r.skipped_steps = optimizer_.skipped_steps();
   r.tokens_per_s =
-      static_cast<double>(options_.batch * options_.seq * options_.accum) / (r.ms / 1e3);
+      static_cast<double>(options_.batch * options_.seq * options_.accum * world()) / (r.ms / 1e3);
   return r;
 }
 
@@ -103,6 +134,41 @@ void Trainer::describe(std::map<std::string, std::string> files,
 }
 
 void Trainer::save(CheckpointDir& out) const {
+  save(&out);
+}
+
+void Trainer::save(CheckpointDir* out) const {
+  // ZeRO: the other ranks' states travel to the writer, in slot order, through host memory.
+  std::vector<std::pair<std::string, Tensor>> states;
+  std::shared_ptr<Arena> gathered;
+  if (optimizer_.sharded()) {
+    const std::vector<StateSlot> slots = optimizer_.state_slots();
+    std::uint64_t bytes = 0;
+    for (const StateSlot& s : slots)
+      if (!s.tensor) bytes += (static_cast<std::uint64_t>(s.shape.numel()) * 4 + 255) / 256 * 256;
+    if (out) gathered = Arena::create(Device::cpu(), std::max<std::uint64_t>(bytes, 256));
+    std::vector<unsigned char> buf;
+    const std::vector<int> owners = shard_owners(model_, world());
+    for (const StateSlot& s : slots) {
+      const int owner = owners[s.param];
+      if (out && s.tensor) {
+        states.emplace_back(s.name, *s.tensor);
+      } else if (out) {
+        Tensor t = Tensor::empty(gathered, s.shape, DType::f32, Category::optimizer_state);
+        buf.resize(t.nbytes());
+        comm_->receive(buf.data(), buf.size(), owner);
+        t.copy_from_host(buf.data(), buf.size());
+        states.emplace_back(s.name, t);
+      } else if (s.tensor) {
+        buf.resize(s.tensor->nbytes());
+        s.tensor->copy_to_host(buf.data(), buf.size());
+        comm_->send(buf.data(), buf.size(), 0);
+      }
+    }
+  } else {
+    states = optimizer_.named_state();
+  }
+  if (!out) return;
   std::map<std::string, std::string> meta = file_record_;
   std::map<std::string, std::string> manifest = manifest_record_;
   const std::map<std::string, std::string> state = {
@@ -124,14 +190,12 @@ void Trainer::save(CheckpointDir& out) const {
   opt_meta.erase("tokenizer_vocab");
   opt_meta.erase("tokenizer_merges");
   // Both files go into one step directory committed by its manifest (io/checkpoint_dir.h).
-  out.publish(optimizer_.steps(),
-              {{"model.safetensors",
-                [&](const std::string& p) { return save_checkpoint(model_, p, meta); }},
-               {"optimizer.safetensors",
-                [&](const std::string& p) {
-                  return save_safetensors(p, optimizer_.named_state(), opt_meta);
-                }}},
-              manifest);
+  out->publish(optimizer_.steps(),
+               {{"model.safetensors",
+                 [&](const std::string& p) { return save_checkpoint(model_, p, meta); }},
+                {"optimizer.safetensors",
+                 [&](const std::string& p) { return save_safetensors(p, states, opt_meta); }}},
+               manifest);
 }
 
 void Trainer::resume(const std::string& dir) {
@@ -175,7 +239,15 @@ void Trainer::resume(const std::string& dir) {
     if (Shape(e->shape) != t.shape() || e->dtype != t.dtype())
       throw Error("'" + opt_path + "': '" + name + "' does not match the model");
   }
-  if (opt_file.entries().size() != state.size())
+  // Sharded (ZeRO-1), the file holds every rank's states: this rank loads its own.
+  const std::vector<StateSlot> slots = optimizer_.state_slots();
+  for (const StateSlot& slot : slots) {
+    const SafetensorsEntry* e = opt_file.find(slot.name);
+    if (!e) throw Error("'" + opt_path + "' lacks '" + slot.name + "'");
+    if (Shape(e->shape) != slot.shape || e->dtype != DType::f32)
+      throw Error("'" + opt_path + "': '" + slot.name + "' does not match the model");
+  }
+  if (opt_file.entries().size() != slots.size())
     throw Error("'" + opt_path + "' has tensors this optimizer does not");
   // Checkpoints from before mixed precision carry no scaler state: keep the defaults.
   const std::string* skipped = field(opt_file, "skipped_steps");

@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "io/checkpoint_dir.h"
 #include "models/gpt.h"
 #include "nn/optimizer.h"
 #include "train/dataset.h"
+#include "train/distributed.h"
 
 namespace cugpt {
 
@@ -24,6 +26,10 @@ struct TrainOptions {
   int recompute = 0;
   std::int64_t eval_every = 0, eval_batches = 4;
   std::uint64_t seed = 1234;
+  // Data parallel (a communicator of several ranks): batch is per rank, ZeRO stage 0 or 1, and
+  // the bytes of gradients exchanged a round, all ranks' pieces together (train/distributed.h).
+  int zero = 0;
+  std::uint64_t bucket_bytes = kDefaultBucketBytes;
 };
 
 // Linear warmup to lr over `warmup` steps, then cosine decay to lr * min_lr_fraction at `steps`.
@@ -40,6 +46,10 @@ struct StepReport {
 class Trainer {
  public:
   Trainer(Gpt& model, const Dataset& data, const TrainOptions& options);
+  // One rank of a data-parallel run (train/distributed.h) when `comm` has several ranks: this
+  // rank's slice of every global batch, gradients summed over the ranks before the optimizer's
+  // step, optimizer states sharded with options.zero = 1.
+  Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, Communicator* comm);
 
   StepReport step();
   double evaluate() const;  // mean validation loss over eval_batches batches
@@ -52,8 +62,11 @@ class Trainer {
   // one checkpoint of `dir` (io/checkpoint_dir.h). save(dir) locks the directory for the save;
   // a run that saves several times holds a CheckpointDir. resume() verifies the manifest (sizes,
   // checksums, steps) and refuses a torn or mixed pair naming the file.
+  // With several ranks, every rank calls save (ZeRO sends its shard of the states to rank 0),
+  // and only the rank that passes `out`, rank 0, writes.
   void save(const std::string& dir) const;
   void save(CheckpointDir& out) const;
+  void save(CheckpointDir* out) const;
   void resume(const std::string& dir);
   // What every later save records besides the step and the optimizer's state (train/run_record.h):
   // `files` goes into both safetensors files' metadata, `manifest` into the manifest's.
@@ -62,7 +75,8 @@ class Trainer {
 
  private:
   // The gradients and the optimizer's states, allocated together.
-  Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, TrainingState state);
+  Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, Communicator* comm,
+          TrainingState state);
 
   Gpt& model_;
   const Dataset& data_;
@@ -70,6 +84,10 @@ class Trainer {
   Gradients grads_;
   Optimizer optimizer_;
   std::map<std::string, std::string> file_record_, manifest_record_;
+  Communicator* comm_ = nullptr;        // null or one rank: a single process
+  std::unique_ptr<GradientSync> sync_;  // several ranks
+  int world() const { return comm_ ? comm_->size() : 1; }
+  int rank() const { return comm_ ? comm_->rank() : 0; }
 };
 
 }  // namespace cugpt

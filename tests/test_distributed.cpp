@@ -1,0 +1,350 @@
+// Data-parallel training (train/distributed.h): N ranks launched by mpirun against one process.
+// - N ranks at batch B reach the weights of one process at batch N x B within 1e-6 (f32): the
+//   same rows, the gradients summed in another order;
+// - N ranks are bit-identical to an oracle that runs each rank's slice in turn and adds the
+//   gradients in rank order (3 ranks, where the order of the additions matters);
+// - ZeRO-1 gives the bits of the unsharded run, its checkpoint resumes on every rank;
+// - each rank's arena peak is `cugpt memory --world N`'s prediction for that rank.
+// The runs need `mpirun` and a cugpt built with MPI, and skip with the reason otherwise.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint_dir.h"
+#include "io/safetensors.h"
+#include "models/factory.h"
+#include "models/init.h"
+#include "nn/communicator.h"
+#include "nn/optimizer.h"
+#include "temp_dir_test.h"
+#include "train/distributed.h"
+#include "train/memory_plan.h"
+#include "train/trainer.h"
+
+namespace cugpt {
+namespace {
+
+using Tensors = std::map<std::string, std::vector<float>>;
+
+std::string capture(const std::string& command, int* rc = nullptr) {
+  std::string out;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof(buf), p)) out += buf;
+  const int status = pclose(p);
+  if (rc) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+std::string mpirun() {
+  const std::string path = capture("command -v mpirun");
+  if (path.empty()) return "";
+  std::string launcher = path.substr(0, path.find('\n')) + " --oversubscribe";
+  if (geteuid() == 0) launcher += " --allow-run-as-root";
+  return launcher;
+}
+
+Tensors read_all(const std::string& path) {
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  Tensors out;
+  for (const SafetensorsEntry& e : f.entries()) {
+    std::vector<float> v(static_cast<std::size_t>(e.numel()));
+    f.read(e, v.data(), v.size() * sizeof(float));
+    out[e.name] = std::move(v);
+  }
+  return out;
+}
+
+Tensors checkpoint(const std::string& dir, const char* file) {
+  const CheckpointManifest m = verify_checkpoint(dir);
+  return read_all(dir + "/" + m.directory + "/" + file);
+}
+
+double max_difference(const Tensors& a, const Tensors& b) {
+  double worst = 0;
+  for (const auto& [name, v] : a) {
+    const auto& w = b.at(name);
+    for (std::size_t i = 0; i < v.size(); ++i)
+      worst = std::max(worst, std::fabs(static_cast<double>(v[i]) - w[i]));
+  }
+  return worst;
+}
+
+// Why the runs cannot be made here, or "".
+std::string no_mpi() {
+  if (mpirun().empty()) return "mpirun is not installed (apt-get install openmpi-bin)";
+  if (!mpi_built()) return "this cugpt was built without MPI";
+  return "";
+}
+// GTEST_SKIP returns from the function it is in: the test's body.
+#define NEED_MPI()                         \
+  do {                                     \
+    const std::string why = no_mpi();      \
+    if (!why.empty()) GTEST_SKIP() << why; \
+  } while (0)
+
+constexpr const char* kConfig = "gpt2-bytes-tiny";
+constexpr int kSteps = 3, kSeq = 16;
+
+class Distributed : public TempDirTest {
+ protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    std::ofstream text(path("data.txt"));
+    // Words from a fixed linear congruential stream: the same text on every machine.
+    const char* words[] = {"the ",  "quick ", "brown ", "fox ",  "jumps ", "over ", "a ",
+                           "lazy ", "dog ",   "and ",   "runs ", "far ",   "into ", "woods. "};
+    std::uint32_t x = 12345;
+    for (int i = 0; i < 3000; ++i) text << words[((x = x * 1103515245u + 12345u) >> 16) % 14];
+  }
+  // `cugpt train` on `ranks` processes (1: no mpirun) at per-rank batch `batch`.
+  std::string train(int ranks, int batch, const std::string& out, const std::string& extra = "",
+                    int steps = kSteps) {
+    const std::string launcher = ranks > 1 ? mpirun() + " -n " + std::to_string(ranks) + " " : "";
+    const std::string cmd = launcher + CUGPT_BINARY + " train " + kConfig + " --data " +
+                            path("data.txt") + " --steps " + std::to_string(steps) + " --batch " +
+                            std::to_string(batch) + " --seq " + std::to_string(kSeq) +
+                            " --warmup 1 --out " + path(out) + " " +
+                            (extra.find("--lr") == std::string::npos ? "--lr 1e-3 " : "") + extra;
+    int rc = 0;
+    const std::string log = capture(cmd, &rc);
+    EXPECT_EQ(rc, 0) << cmd << "\n" << log;
+    return log;
+  }
+};
+
+TEST(Sharding, OwnersAreContiguousAndBalanced) {
+  auto arena = Arena::create(Device::meta(), 1ull << 40);
+  auto model = build_gpt(load_config("gpt2-124m"), arena, DType::f32);
+  std::vector<std::int64_t> sizes;
+  std::int64_t total = 0, largest = 0;
+  for (const auto& p : model->named_parameters())
+    if (p.trainable) {
+      sizes.push_back(p.tensor.numel());
+      total += sizes.back();
+      largest = std::max(largest, sizes.back());
+    }
+  for (int world : {1, 2, 3, 4, 8}) {
+    const std::vector<int> owners = shard_owners(*model, world);
+    ASSERT_EQ(owners.size(), sizes.size());
+    std::vector<std::int64_t> held(static_cast<std::size_t>(world), 0);
+    for (std::size_t i = 0; i < owners.size(); ++i) {
+      if (i > 0) {
+        EXPECT_GE(owners[i], owners[i - 1]);  // runs in registry order
+      }
+      held[static_cast<std::size_t>(owners[i])] += sizes[i];
+    }
+    for (const std::int64_t h : held) EXPECT_LE(h, total / world + largest) << "world " << world;
+  }
+}
+
+TEST(Sharding, SumsInRankOrder) {
+  // 1e8 + 1 - 1e8 in f32: 0 in rank order ((1e8 + 1) rounds to 1e8), 1 in another.
+  const float pieces[] = {1e8f, 1.0f, -1e8f};
+  float out = -1;
+  sum_in_rank_order(pieces, 3, 1, &out, DType::f32);
+  EXPECT_EQ(out, (1e8f + 1.0f) + -1e8f);
+  EXPECT_EQ(out, 0.0f);
+}
+
+TEST(Sharding, LauncherEnvironmentAndStub) {
+  ::setenv("OMPI_COMM_WORLD_SIZE", "3", 1);
+  EXPECT_EQ(launched_world_size(), 3);
+  ::unsetenv("OMPI_COMM_WORLD_SIZE");
+  if (!mpi_built()) {
+    try {
+      mpi_communicator();
+      ADD_FAILURE() << "a build without MPI made an MPI communicator";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("built without MPI"), std::string::npos) << e.what();
+    }
+  }
+  // A simulated rank names itself and refuses to move data.
+  auto sim = simulated_communicator(1, 4);
+  EXPECT_EQ(sim->rank(), 1);
+  EXPECT_EQ(sim->size(), 4);
+  std::vector<double> v = {1.0};
+  EXPECT_THROW(sim->all_reduce_sum(v), Error);
+  EXPECT_THROW(simulated_communicator(4, 4), Error);
+}
+
+TEST_F(Distributed, TwoRanksMatchOneProcessAtTheGlobalBatch) {
+  NEED_MPI();
+  // SGD: its update is linear in the gradient, so the two orders of the sums stay within
+  // rounding of each other. (AdamW divides by sqrt(v): a gradient that cancels to nearly zero
+  // can move its weight by up to lr either way.)
+  const std::string sgd = "--optimizer sgd --lr 0.05";
+  train(1, 4, "one", sgd);
+  const std::string log = train(2, 2, "two", sgd);
+  EXPECT_NE(log.find("data parallel: 2 ranks (mpi), B=2 per rank, global batch 4"),
+            std::string::npos)
+      << log;
+  const Tensors a = checkpoint(path("one"), "model.safetensors");
+  const Tensors b = checkpoint(path("two"), "model.safetensors");
+  ASSERT_EQ(a.size(), b.size());
+  const Tensors init = [&] {
+    train(1, 4, "zero-steps", "--optimizer sgd --lr 1e-30", 1);
+    return checkpoint(path("zero-steps"), "model.safetensors");
+  }();
+  EXPECT_GT(max_difference(a, init), 1e-3);  // the runs trained
+  const double diff = max_difference(a, b);
+  std::printf("2 ranks at B=2 vs 1 process at B=4, SGD: max |weight difference| %.3g\n", diff);
+  EXPECT_LE(diff, 1e-6);
+}
+
+// Each rank's slice run in turn in this process, the gradients added in rank order.
+Tensors rank_order_oracle(const std::string& data_path, int world, int batch) {
+  const ModelConfig config = load_config(kConfig);
+  const Dataset data = Dataset::load(data_path, config.vocab_size, 0.1, nullptr);
+  auto arena = Arena::create(Device::cpu(), 256ull << 20);
+  auto model = build_gpt(config, arena, DType::f32);
+  TrainOptions o;
+  o.steps = kSteps;
+  o.batch = batch;
+  o.seq = kSeq;
+  o.optim.lr = 1e-3;
+  o.warmup = 1;
+  init_parameters(*model, o.seed);
+  Training t = make_training(*model, o.optim);
+  Batch b;
+  b.B = batch;
+  b.T = kSeq;
+  std::vector<std::int32_t> targets;
+  for (std::int64_t step = 0; step < kSteps; ++step) {
+    std::vector<std::vector<float>> sum(t.grads.size());
+    for (int r = 0; r < world; ++r) {
+      t.grads.zero();
+      data.train_batch(o.seed, step, batch, kSeq, b.tokens, targets, r * batch);
+      model->forward_backward(b, targets, t.grads, 0, 1.0 / world);
+      for (std::size_t i = 0; i < t.grads.size(); ++i) {
+        std::vector<float> g(static_cast<std::size_t>(t.grads[i].numel()));
+        t.grads[i].copy_to_host(g.data(), g.size() * sizeof(float));
+        if (r == 0) sum[i] = g;
+        for (std::size_t j = 0; r > 0 && j < g.size(); ++j) sum[i][j] += g[j];
+      }
+    }
+    for (std::size_t i = 0; i < t.grads.size(); ++i)
+      t.grads[i].copy_from_host(sum[i].data(), sum[i].size() * sizeof(float));
+    t.opt.step(t.grads, learning_rate(o, step));
+  }
+  Tensors out;
+  for (const auto& p : model->named_parameters()) {
+    std::vector<float> v(static_cast<std::size_t>(p.tensor.numel()));
+    p.tensor.copy_to_host(v.data(), v.size() * sizeof(float));
+    out[p.name] = std::move(v);
+  }
+  return out;
+}
+
+TEST_F(Distributed, ThreeRanksAreBitIdenticalToTheRankOrderSum) {
+  NEED_MPI();
+  // A small bucket: several rounds of the exchange per step.
+  train(3, 1, "three", "--bucket 4KiB");
+  const Tensors got = checkpoint(path("three"), "model.safetensors");
+  const Tensors want = rank_order_oracle(path("data.txt"), 3, 1);
+  std::size_t compared = 0;
+  for (const auto& [name, v] : got) {
+    auto it = want.find(name);
+    if (it == want.end()) continue;  // the tied lm_head is saved under one name
+    ASSERT_EQ(v.size(), it->second.size()) << name;
+    for (std::size_t i = 0; i < v.size(); ++i)
+      ASSERT_EQ(v[i], it->second[i]) << name << "[" << i << "]";
+    ++compared;
+  }
+  EXPECT_GT(compared, 10u);
+}
+
+TEST_F(Distributed, ZeroOneGivesTheUnshardedBitsAndResumes) {
+  NEED_MPI();
+  train(3, 1, "plain", "--bucket 4KiB");
+  const std::string log = train(3, 1, "zero", "--zero 1 --bucket 4KiB");
+  EXPECT_NE(log.find("zero 1"), std::string::npos) << log;
+  for (const char* file : {"model.safetensors", "optimizer.safetensors"}) {
+    const Tensors a = checkpoint(path("plain"), file), b = checkpoint(path("zero"), file);
+    ASSERT_EQ(a.size(), b.size()) << file;
+    for (const auto& [name, v] : a) EXPECT_EQ(v, b.at(name)) << file << ": " << name;
+  }
+  // Every rank resumes from the full checkpoint (2 steps, then to 3) and loads its shard.
+  train(3, 1, "part", "--zero 1 --bucket 4KiB", 2);
+  const std::string resumed =
+      train(3, 1, "part", "--zero 1 --bucket 4KiB --resume " + path("part"), kSteps);
+  EXPECT_NE(resumed.find("resumed from"), std::string::npos) << resumed;
+  const Tensors a = checkpoint(path("plain"), "model.safetensors");
+  const Tensors b = checkpoint(path("part"), "model.safetensors");
+  for (const auto& [name, v] : a) EXPECT_EQ(v, b.at(name)) << name;
+}
+
+// `cugpt memory --world N --rank r` runs rank r's Trainer step on meta: its peak is the peak
+// the rank's arena reached in the real run, to the byte, sharded or not.
+TEST_F(Distributed, EachRanksArenaIsMetasPrediction) {
+  NEED_MPI();
+  for (const char* zero : {"0", "1"}) {
+    const std::string flags = std::string("--zero ") + zero + " --bucket 4KiB";
+    const std::string log = train(2, 2, std::string("z") + zero, flags, 1);
+    std::smatch m;
+    ASSERT_TRUE(
+        std::regex_search(log, m, std::regex("arena peak per rank: ([0-9]+) ([0-9]+) bytes")))
+        << log;
+    std::vector<std::string> predicted;
+    for (int rank = 0; rank < 2; ++rank) {
+      const std::string cmd = std::string(CUGPT_BINARY) + " memory " + kConfig +
+                              " --batch 2 --seq " + std::to_string(kSeq) + " --world 2 --rank " +
+                              std::to_string(rank) + " " + flags + " --json";
+      std::smatch p;
+      const std::string json = capture(cmd);
+      ASSERT_TRUE(std::regex_search(json, p, std::regex("\"peak_bytes\": ([0-9]+)"))) << json;
+      predicted.push_back(p[1]);
+    }
+    EXPECT_EQ(m[1].str(), predicted[0]) << "zero " << zero;
+    EXPECT_EQ(m[2].str(), predicted[1]) << "zero " << zero;
+    if (std::string(zero) == "1") {
+      EXPECT_NE(predicted[0], predicted[1]);  // different shards
+    }
+  }
+}
+
+// Sharding divides the optimizer's bytes: gpt2-124m's states per rank at 1, 2 and 4 ranks.
+TEST(Sharding, ZeroDividesTheOptimizerStates) {
+  const ModelConfig config = load_config("gpt2-124m");
+  std::uint64_t one = 0;
+  for (int world : {1, 2, 4}) {
+    MemoryQuery q;
+    q.batch = 1;
+    q.seq = 64;
+    q.vram = 1ull << 40;
+    q.world = world;
+    q.zero = world > 1;
+    const MemoryResult r = simulate_memory(config, q);
+    const std::uint64_t states = r.at_end[static_cast<int>(Category::optimizer_state)];
+    if (world == 1) one = states;
+    // By whole parameters: within the largest tensor's states (wte: 50257 x 768 x 2 x 4 bytes).
+    EXPECT_LE(states, one / world + 50257ull * 768 * 8) << world;
+    if (world > 1) {
+      EXPECT_LT(states, one) << world;
+    }
+  }
+}
+
+TEST_F(Distributed, ABuildWithoutMpiRefusesMpirun) {
+  if (mpi_built()) GTEST_SKIP() << "this cugpt has MPI (the stub's error is for builds without)";
+  int rc = 0;
+  const std::string log =
+      capture("OMPI_COMM_WORLD_SIZE=2 " + std::string(CUGPT_BINARY) + " train " + kConfig +
+                  " --data " + path("data.txt") + " --steps 1 --batch 1 --seq 8",
+              &rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(log.find("built without MPI"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace cugpt

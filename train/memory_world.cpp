@@ -1,0 +1,71 @@
+#include "train/memory_world.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "models/factory.h"
+#include "nn/communicator.h"
+#include "train/trainer.h"
+
+namespace cugpt {
+
+CategoryBytes run_train_rank(Gpt& gpt, const MemoryQuery& q, std::int64_t T) {
+  if (!gpt.wte().weight().device().is_meta())
+    throw Error("memory: a data-parallel rank is predicted on the meta device only");
+  auto comm = simulated_communicator(planned_rank(gpt, q), q.world);
+  TrainOptions o;
+  o.steps = 1;
+  o.batch = q.batch;
+  o.seq = T;
+  o.optim.kind = q.optimizer;
+  o.recompute = q.recompute;
+  o.zero = q.zero;
+  o.bucket_bytes = q.bucket_bytes;
+  // Token ids are host memory and meta reads none: the smallest stream a batch can be cut from.
+  const Dataset data = Dataset::from_tokens(
+      std::vector<std::int32_t>(static_cast<std::size_t>(2 * (T + 1) + 2), 0), 1, 0.1);
+  Trainer trainer(gpt, data, o, comm.get());
+  trainer.step();
+  return gpt.wte().weight().arena_ptr()->stats().current;
+}
+
+int planned_rank(const ModelConfig& config, const MemoryQuery& q) {
+  if (q.rank >= 0 || q.zero == 0 || q.world == 1) return planned_rank(Module(), q);
+  auto arena = Arena::create(Device::meta(), 1ull << 50);
+  return planned_rank(*build_gpt(config, arena, q.dtype, "memory --world"), q);
+}
+
+int planned_rank(const Module& model, const MemoryQuery& q) {
+  if (q.world < 1) throw Error("memory: --world must be at least 1");
+  if (q.rank >= q.world)
+    throw Error("memory: --rank " + std::to_string(q.rank) + " is not one of the " +
+                std::to_string(q.world) + " ranks");
+  if (q.rank >= 0) return q.rank;
+  if (q.zero == 0 || q.world == 1) return 0;
+  const std::vector<int> owners = shard_owners(model, q.world);
+  std::vector<std::int64_t> held(static_cast<std::size_t>(q.world), 0);
+  std::size_t i = 0;
+  for (const auto& p : model.named_parameters())
+    if (p.trainable) held[static_cast<std::size_t>(owners[i++])] += p.tensor.numel();
+  return static_cast<int>(std::max_element(held.begin(), held.end()) - held.begin());
+}
+
+WorldAnswer min_world(const ModelConfig& config, MemoryQuery q, std::int64_t global_batch,
+                      int max_world) {
+  if (global_batch <= 0) throw Error("memory: the global batch must be positive");
+  WorldAnswer a;
+  for (int n = 1; n <= max_world && n <= global_batch; ++n) {
+    if (global_batch % n != 0) continue;
+    q.world = n;
+    q.batch = global_batch / n;
+    a.result = simulate_memory(config, q);
+    if (a.result.fits) {
+      a.world = n;
+      a.per_rank_batch = q.batch;
+      return a;
+    }
+  }
+  return a;
+}
+
+}  // namespace cugpt

@@ -5,22 +5,19 @@
 
 namespace cugpt {
 
-namespace {
-std::vector<Tensor> trainable(const Module& model) {
+std::vector<Tensor> trainable_parameters(const Module& model) {
   std::vector<Tensor> out;
   for (const auto& p : model.named_parameters())
     if (p.trainable) out.push_back(p.tensor);
   return out;
 }
 
-}  // namespace
-
 Tensor zero_gradient(const Tensor& param) {
   return Tensor::zeros(param.arena_ptr(), param.shape(), param.dtype(), Category::gradient);
 }
 
 Gradients::Gradients(const Module& model) {
-  const std::vector<Tensor> params = trainable(model);
+  const std::vector<Tensor> params = trainable_parameters(model);
   std::vector<Tensor> grads;
   for (const Tensor& w : params) grads.push_back(zero_gradient(w));
   *this = Gradients(params, std::move(grads));

@@ -15,6 +15,10 @@ namespace cugpt {
 // A zeroed gradient for a parameter: its shape and dtype, in its arena, Category::gradient.
 Tensor zero_gradient(const Tensor& param);
 
+// The model's trainable parameters in registry order (tied tensors once): the order of the
+// gradient store, the optimizer's states and the data-parallel buckets.
+std::vector<Tensor> trainable_parameters(const Module& model);
+
 class Gradients {
  public:
   Gradients() = default;

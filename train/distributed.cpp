@@ -9,13 +9,6 @@ namespace cugpt {
 
 namespace {
 
-std::vector<Tensor> trainable(const Module& model) {
-  std::vector<Tensor> out;
-  for (const auto& p : model.named_parameters())
-    if (p.trainable) out.push_back(p.tensor);
-  return out;
-}
-
 void copy_bytes(const Device& device, void* dst, const void* src, std::size_t bytes) {
   if (device.is_cuda())
     cuda_memcpy_d2d(dst, src, bytes);
@@ -27,7 +20,7 @@ void copy_bytes(const Device& device, void* dst, const void* src, std::size_t by
 
 std::vector<int> shard_owners(const Module& model, int world) {
   if (world < 1) throw Error("data parallel: the world needs at least one rank");
-  const std::vector<Tensor> params = trainable(model);
+  const std::vector<Tensor> params = trainable_parameters(model);
   std::int64_t total = 0;
   for (const Tensor& t : params) total += t.numel();
   std::vector<int> owners;
@@ -50,7 +43,7 @@ std::vector<bool> owned_by(const std::vector<int>& owners, int rank) {
 
 GradientSync::GradientSync(const Module& model, Communicator& comm, bool zero,
                            std::uint64_t bucket_bytes)
-    : comm_(comm), zero_(zero), params_(trainable(model)) {
+    : comm_(comm), zero_(zero), params_(trainable_parameters(model)) {
   if (params_.empty()) throw Error("data parallel: the model has no trainable parameters");
   const Tensor& first = params_[0];
   const DType dtype = first.dtype();

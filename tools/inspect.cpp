@@ -23,8 +23,8 @@
 #include "text/tokenizer.h"
 #include "tools/batch.h"
 #include "tools/commands.h"
-#include "tools/tokenizer_choice.h"
 #include "tools/load_warnings.h"
+#include "tools/tokenizer_choice.h"
 #include "viz/heatmap.h"
 
 namespace cugpt::tools {
@@ -100,9 +100,8 @@ int run_inspect(const InspectCli& o) {
   const std::int64_t T = batch.T, H = config.n_head;
   std::vector<std::string> labels;
   for (std::int32_t id : rows[0])
-    labels.push_back(!o.text.empty() || o.tokenizer_given || recorded
-                         ? tokenizer->token_text(id)
-                         : std::to_string(id));
+    labels.push_back(!o.text.empty() || o.tokenizer_given || recorded ? tokenizer->token_text(id)
+                                                                      : std::to_string(id));
 
   // Every file goes to a hidden directory beside --out, published as one set at the end: a
   // failure anywhere leaves --out as it was. A bad --out fails now, before the forward.

@@ -132,10 +132,11 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
                 " fits the " + format_bytes(budget) + " arena on " + device.str() +
                 " (see `cugpt memory`)");
   if (fit > data_batch) {
-    std::printf("batch auto: %lld, the training split's %lld tokens in whole sequences (the %s "
-                "arena on %s fits %lld)\n",
-                static_cast<long long>(data_batch), static_cast<long long>(data.train_tokens()),
-                format_bytes(budget).c_str(), device.str().c_str(), static_cast<long long>(fit));
+    std::printf(
+        "batch auto: %lld, the training split's %lld tokens in whole sequences (the %s "
+        "arena on %s fits %lld)\n",
+        static_cast<long long>(data_batch), static_cast<long long>(data.train_tokens()),
+        format_bytes(budget).c_str(), device.str().c_str(), static_cast<long long>(fit));
     return data_batch;
   }
   std::printf("batch auto: %lld, the largest whose step fits the %s arena on %s\n",
@@ -158,7 +159,8 @@ int run_train(TrainCli& c, Communicator* comm) {
   // An unwritable --out, or one another run writes to, fails now, not after the training it
   // was to keep; the lock is held until the run ends.
   std::unique_ptr<CheckpointDir> out;
-  if (!c.out.empty() && root) out = std::make_unique<CheckpointDir>(c.out, static_cast<int>(c.keep));
+  if (!c.out.empty() && root)
+    out = std::make_unique<CheckpointDir>(c.out, static_cast<int>(c.keep));
   if (c.save_every > 0 && c.out.empty())
     throw Error("train: --save-every needs --out (the directory the checkpoints go to)");
   if (!c.resume.empty() && !c.init_from.empty())
@@ -215,13 +217,13 @@ int run_train(TrainCli& c, Communicator* comm) {
   check_train_plan(config, plan);
   // Said once the run is sure to start (an explicit --batch; auto never exceeds the data).
   if (c.o.batch * c.o.seq * c.o.accum >= data.train_tokens())
-    std::fprintf(stderr,
-                 "cugpt: warning: a step of %lld x %lld tokens%s covers the %lld training tokens "
-                 "of %s more than once\n",
-                 static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
-                 c.o.accum > 1 ? (" x " + std::to_string(c.o.accum) + " micro-batches").c_str()
-                               : "",
-                 static_cast<long long>(data.train_tokens()), printable(c.data).c_str());
+    std::fprintf(
+        stderr,
+        "cugpt: warning: a step of %lld x %lld tokens%s covers the %lld training tokens "
+        "of %s more than once\n",
+        static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
+        c.o.accum > 1 ? (" x " + std::to_string(c.o.accum) + " micro-batches").c_str() : "",
+        static_cast<long long>(data.train_tokens()), printable(c.data).c_str());
   auto arena = Arena::create(device, budget);
   auto gpt = build_gpt(config, arena, parse_dtype(c.dtype), "training");
   init_parameters(*gpt, c.o.seed);

@@ -106,16 +106,18 @@ TEST_P(LogitsPitch, SameLogitsLossAndGradientsAsCompact) {
   }
 }
 
+// "gpt2_tiny_f32": a test name from (config, dtype).
+const auto case_name = [](const auto& info) {
+  std::string n = std::string(std::get<0>(info.param)) + "_" + dtype_name(std::get<1>(info.param));
+  for (char& c : n)
+    if (c == '-') c = '_';
+  return n;
+};
+
 INSTANTIATE_TEST_SUITE_P(Heads, LogitsPitch,
                          ::testing::Combine(::testing::Values("gpt-day18-tiny", "gpt2-tiny"),
                                             ::testing::Values(DType::f32, DType::f64)),
-                         [](const auto& info) {
-                           std::string n = std::string(std::get<0>(info.param)) + "_" +
-                                           dtype_name(std::get<1>(info.param));
-                           for (char& c : n)
-                             if (c == '-') c = '_';
-                           return n;
-                         });
+                         case_name);
 
 // With hooks attached the forward is compact: captures of the logits (Day-18's lm_head) and
 // every consumer of run_logits (analysis/) see V columns. Generation's logits are compact.
@@ -294,13 +296,7 @@ TEST_P(CudaLogitsPitch, TinyStepMatchesCompact) {
 INSTANTIATE_TEST_SUITE_P(Heads, CudaLogitsPitch,
                          ::testing::Combine(::testing::Values("gpt-day18-tiny", "gpt2-tiny"),
                                             ::testing::Values(DType::f32, DType::bf16)),
-                         [](const auto& info) {
-                           std::string n = std::string(std::get<0>(info.param)) + "_" +
-                                           dtype_name(std::get<1>(info.param));
-                           for (char& c : n)
-                             if (c == '-') c = '_';
-                           return n;
-                         });
+                         case_name);
 
 // GPT-2 small, bf16, B=4, T=1024, both layouts in one process: the forward and a training step
 // (head and loss in 64 MiB chunks), the losses within bf16's rounding, and the median times

@@ -20,8 +20,8 @@ namespace cugpt::tools {
 // loads ("" if none); `vocab`: the model's vocabulary (0: unknown). `*recorded` (if not null)
 // says whether the tokenizer is the one the weights record (step 2).
 std::unique_ptr<Tokenizer> choose_tokenizer(const std::string& spec, bool given,
-                                            const std::string& weights = "",
-                                            std::int64_t vocab = 0, bool* recorded = nullptr);
+                                            const std::string& weights = "", std::int64_t vocab = 0,
+                                            bool* recorded = nullptr);
 
 // The tokenizer a checkpoint records (a .safetensors file, or a `train --out` directory's
 // current model.safetensors), or nullptr when it records none.

@@ -13,6 +13,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
 #include "kernels/residual.h"
+#include "kernels/sampling.h"
 
 namespace cugpt::kernels {
 
@@ -74,6 +75,9 @@ void attention_decode_cuda(const DecodeCudaArgs&, Stream) {
 void copy_rows_cuda(void*, std::size_t, const void*, std::size_t, std::size_t, std::size_t,
                     Stream) {
   no_cuda("copy_rows");
+}
+void sample_tokens_cuda(const SamplingArgs&, Stream) {
+  no_cuda("sample_tokens");
 }
 
 // Training (backward kernels and optimizer updates).

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/dtype.h"
 #include "kernels/runtime.h"
@@ -35,6 +36,18 @@ void sgd_step_cpu(double* param, const double* grad, float* momentum_buf, std::s
 // Sum of squares of a gradient, in double, for global-norm clipping.
 double sum_squares_cpu(const float* x, std::size_t n);
 double sum_squares_cpu(const double* x, std::size_t n);
+
+// 16-bit parameters on the host (bf16 or f16 bits, `dtype`), as the CUDA updates below treat
+// them: the update reads and writes the f32 master copy, in the f32 kernels' arithmetic, and
+// stores it rounded into param; the gradient is widened first. The host half of optimizer
+// offload (train/offload.h), where the parameters a card computes with are 16-bit.
+void adamw_step_cpu(std::uint16_t* param, const std::uint16_t* grad, float* m, float* v,
+                    float* master, std::size_t n, const AdamwHyper& h, DType dtype);
+void sgd_step_cpu(std::uint16_t* param, const std::uint16_t* grad, float* momentum_buf,
+                  float* master, std::size_t n, float lr, float momentum, float weight_decay,
+                  float grad_scale, DType dtype);
+void copy_to_master_cpu(float* master, const std::uint16_t* param, std::size_t n, DType dtype);
+double sum_squares_cpu(const std::uint16_t* x, std::size_t n, DType dtype);
 
 // CUDA updates, f32 math, parameters f32, bf16 or f16 (gradients in the parameter dtype). With
 // `master` (f32, n), the update reads and writes the master copy and stores it rounded into

@@ -74,17 +74,6 @@ float f16_bits_to_float(std::uint16_t h) {
   return float_of(sign | ((exp + 112u) << 23) | (mant << 13));
 }
 
-std::uint16_t float_to_bf16_bits(float x) {
-  const std::uint32_t u = bits_of(x);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
-  const std::uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<std::uint16_t>((u + rounding) >> 16);
-}
-
-float bf16_bits_to_float(std::uint16_t b) {
-  return float_of(static_cast<std::uint32_t>(b) << 16);
-}
-
 void store_scalar(DType t, void* dst, double value) {
   switch (t) {
     case DType::f32: {

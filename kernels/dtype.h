@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace cugpt {
@@ -35,8 +36,20 @@ DType parse_dtype(const std::string& name);
 // Host conversions, round to nearest even, NaN and infinity preserved.
 std::uint16_t float_to_f16_bits(float x);
 float f16_bits_to_float(std::uint16_t h);
-std::uint16_t float_to_bf16_bits(float x);
-float bf16_bits_to_float(std::uint16_t b);
+// bf16 inline: the cpu optimizers' element loops (kernels/cpu/adamw.cpp) vectorise through them.
+inline std::uint16_t float_to_bf16_bits(float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
+  const std::uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<std::uint16_t>((u + rounding) >> 16);
+}
+inline float bf16_bits_to_float(std::uint16_t b) {
+  const std::uint32_t u = static_cast<std::uint32_t>(b) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
 
 // Stores `value` as one element of type t at dst (host memory); reads it back as double.
 void store_scalar(DType t, void* dst, double value);

@@ -6,12 +6,15 @@
 #include <cstddef>
 #include <string>
 
-// cudaStream_t is `struct CUstream_st*`; declaring the struct lets headers name streams.
+// cudaStream_t is `struct CUstream_st*`, cudaEvent_t `struct CUevent_st*`; declaring the
+// structs lets headers name streams and events.
 struct CUstream_st;
+struct CUevent_st;
 
 namespace cugpt {
 
 using Stream = CUstream_st*;  // nullptr is the default stream
+using Event = CUevent_st*;
 
 // True when this build contains the CUDA device.
 bool cuda_compiled();
@@ -44,6 +47,24 @@ void cuda_memcpy_h2d(void* dst, const void* src, std::size_t bytes, Stream strea
 void cuda_memcpy_d2h(void* dst, const void* src, std::size_t bytes, Stream stream = nullptr);
 void cuda_memcpy_d2d(void* dst, const void* src, std::size_t bytes, Stream stream = nullptr);
 void cuda_synchronize();
+
+// Copies beside the kernels (optimizer offload, train/offload.h). Every kernel runs on the legacy
+// default stream; a copy stream made here does not synchronise with it implicitly, so the order
+// between them is the events' alone. Host memory must be page-locked for a copy to overlap.
+Stream cuda_stream_create_nonblocking();
+void cuda_stream_destroy(Stream stream) noexcept;
+Event cuda_event_create();  // without timing
+void cuda_event_destroy(Event event) noexcept;
+void cuda_event_record(Event event, Stream stream);
+// Work enqueued on `stream` after this call waits until the event has happened.
+void cuda_stream_wait(Stream stream, Event event);
+// The host waits until the event has happened.
+void cuda_event_synchronize(Event event);
+// Enqueues a copy in either direction (cudaMemcpyDefault) and returns at once.
+void cuda_memcpy_async(void* dst, const void* src, std::size_t bytes, Stream stream);
+// Page-locks (pins) host memory that is already allocated, and releases it again.
+void cuda_host_register(void* ptr, std::size_t bytes);
+void cuda_host_unregister(void* ptr) noexcept;
 // Bytes the driver reports in use on the current device (total - free).
 std::size_t cuda_used_bytes();
 

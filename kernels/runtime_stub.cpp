@@ -46,6 +46,30 @@ void cuda_memcpy_d2d(void*, const void*, std::size_t, Stream) {
 void cuda_synchronize() {
   no_cuda();
 }
+Stream cuda_stream_create_nonblocking() {
+  no_cuda();
+}
+void cuda_stream_destroy(Stream) noexcept {}
+Event cuda_event_create() {
+  no_cuda();
+}
+void cuda_event_destroy(Event) noexcept {}
+void cuda_event_record(Event, Stream) {
+  no_cuda();
+}
+void cuda_stream_wait(Stream, Event) {
+  no_cuda();
+}
+void cuda_event_synchronize(Event) {
+  no_cuda();
+}
+void cuda_memcpy_async(void*, const void*, std::size_t, Stream) {
+  no_cuda();
+}
+void cuda_host_register(void*, std::size_t) {
+  no_cuda();
+}
+void cuda_host_unregister(void*) noexcept {}
 std::size_t cuda_used_bytes() {
   no_cuda();
 }

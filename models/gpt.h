@@ -6,6 +6,8 @@
 //    ln_f} in Conv1D layout, lm_head.weight tied to transformer.wte.weight, GELU (tanh).
 #pragma once
 
+#include <functional>
+
 #include "models/model.h"
 #include "nn/attention.h"
 #include "nn/container.h"
@@ -77,9 +79,12 @@ class Gpt : public Model {
   // targets (B*T ids; ignore_index rows do not count), and the backward, which accumulates
   // grad_scale * d(mean loss) into the gradient store. Returns the mean loss. The
   // logits are computed loss_rows rows at a time (0: as many as kLossChunkBytes hold).
+  // `after_block(i)`, if given, runs as soon as block i's backward has written its gradients
+  // (blocks go last to first): where optimizer offload moves them to the host.
   double forward_backward(const Batch& batch, const std::vector<std::int32_t>& targets,
                           Gradients& grads, int recompute = 0, double grad_scale = 1.0,
-                          std::int32_t ignore_index = -1, std::int64_t loss_rows = 0) const;
+                          std::int32_t ignore_index = -1, std::int64_t loss_rows = 0,
+                          const std::function<void(std::size_t)>& after_block = {}) const;
 
   // The mean cross-entropy of the batch against targets without the gradient (evaluation): the
   // logits are computed in chunks of rows, as in forward_backward, never all at once.

@@ -144,7 +144,8 @@ Tensor Gpt::head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targ
 
 double Gpt::forward_backward(const Batch& batch, const std::vector<std::int32_t>& targets,
                              Gradients& grads, int recompute, double grad_scale,
-                             std::int32_t ignore_index, std::int64_t loss_rows) const {
+                             std::int32_t ignore_index, std::int64_t loss_rows,
+                             const std::function<void(std::size_t)>& after_block) const {
   validate(batch);
   if (recompute < 0 || recompute > 3)
     throw Error("recompute level " + std::to_string(recompute) + " (expected 0 to 3)");
@@ -178,6 +179,7 @@ double Gpt::forward_backward(const Batch& batch, const std::vector<std::int32_t>
   for (std::size_t i = blocks_.size(); i-- > 0;) {
     ArenaTag tag(arena, "backward block " + std::to_string(i));
     dx = blocks_[i].backward(dx, saved[i], recompute, grads);
+    if (after_block) after_block(i);
   }
   ArenaTag tag(arena, "backward embedding");
   ops::embedding_backward(dx, batch.tokens, positions, grads.of(wte_.weight()),

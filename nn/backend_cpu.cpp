@@ -227,37 +227,55 @@ class CpuBackend final : public Backend {
     return total;
   }
 
+  // The optimizer's updates also take 16-bit parameters (with their f32 masters), which the cpu
+  // holds but does not compute with: the host side of optimizer offload (train/offload.h).
   double sum_squares(const std::vector<Tensor>& tensors, Tensor&) const override {
     double squares = 0;
-    for (const auto& g : tensors)
+    for (const auto& g : tensors) {
+      const auto n = static_cast<std::size_t>(g.numel());
+      if (dtype_size(g.dtype()) == 2) {
+        squares += kernels::sum_squares_cpu(in<std::uint16_t>(g), n, g.dtype());
+        continue;
+      }
       by_dtype(g.dtype(), [&](auto zero) {
         using T = decltype(zero);
-        squares += kernels::sum_squares_cpu(in<T>(g), static_cast<std::size_t>(g.numel()));
+        squares += kernels::sum_squares_cpu(in<T>(g), n);
       });
+    }
     return squares;
   }
 
-  void copy_to_master(Tensor&, const Tensor& param) const override {
-    // Masters exist for 16-bit parameters only, which backend_for refuses on cpu.
-    throw Error(std::string("optimizer: the cpu device has no 16-bit parameters, not ") +
-                dtype_name(param.dtype()));
+  void copy_to_master(Tensor& master, const Tensor& param) const override {
+    kernels::copy_to_master_cpu(out<float>(master), in<std::uint16_t>(param),
+                                static_cast<std::size_t>(param.numel()), param.dtype());
   }
 
-  void adamw_step(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, Tensor*,
+  void adamw_step(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, Tensor* master,
                   const kernels::AdamwHyper& h) const override {
+    const auto n = static_cast<std::size_t>(p.numel());
+    if (master) {
+      kernels::adamw_step_cpu(out<std::uint16_t>(p), in<std::uint16_t>(g), out<float>(m),
+                              out<float>(v), out<float>(*master), n, h, p.dtype());
+      return;
+    }
     by_dtype(p.dtype(), [&](auto zero) {
       using T = decltype(zero);
-      kernels::adamw_step_cpu(out<T>(p), in<T>(g), out<float>(m), out<float>(v),
-                              static_cast<std::size_t>(p.numel()), h);
+      kernels::adamw_step_cpu(out<T>(p), in<T>(g), out<float>(m), out<float>(v), n, h);
     });
   }
 
-  void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, Tensor*, float lr, float momentum,
+  void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, Tensor* master, float lr, float momentum,
                 float weight_decay, float grad_scale) const override {
+    const auto n = static_cast<std::size_t>(p.numel());
+    if (master) {
+      kernels::sgd_step_cpu(out<std::uint16_t>(p), in<std::uint16_t>(g), out<float>(buf),
+                            out<float>(*master), n, lr, momentum, weight_decay, grad_scale,
+                            p.dtype());
+      return;
+    }
     by_dtype(p.dtype(), [&](auto zero) {
       using T = decltype(zero);
-      kernels::sgd_step_cpu(out<T>(p), in<T>(g), out<float>(buf),
-                            static_cast<std::size_t>(p.numel()), lr, momentum, weight_decay,
+      kernels::sgd_step_cpu(out<T>(p), in<T>(g), out<float>(buf), n, lr, momentum, weight_decay,
                             grad_scale);
     });
   }

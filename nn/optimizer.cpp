@@ -19,6 +19,20 @@ void collect_no_decay(const Module& m, std::set<const void*>& out) {
   for (const auto& [name, child] : m.children()) collect_no_decay(*child, out);
 }
 
+std::vector<NamedParameter> trainable(const Module& model) {
+  std::vector<NamedParameter> out;
+  for (auto& p : model.named_parameters())
+    if (p.trainable) out.push_back(p);
+  return out;
+}
+
+// The updates of t's device: the cpu's also take 16-bit parameters with their masters (optimizer
+// offload's host side), which its other ops refuse.
+const Backend* update_backend(const Tensor& t) {
+  if (t.device().is_cpu() && dtype_size(t.dtype()) == 2) return byte_backend(t);
+  return backend_for("optimizer", t);
+}
+
 }  // namespace
 
 DynamicLossScaler::DynamicLossScaler(double init, long growth_interval)
@@ -47,28 +61,42 @@ void DynamicLossScaler::restore(double scale, long good_steps) {
   good_steps_ = good_steps;
 }
 
+std::vector<bool> decay_flags(const Module& model) {
+  std::set<const void*> no_decay;
+  collect_no_decay(model, no_decay);
+  std::vector<bool> out;
+  for (const NamedParameter& p : trainable(model))
+    out.push_back(p.tensor.ndim() >= 2 && !no_decay.count(p.tensor.storage_id()));
+  return out;
+}
+
 Optimizer::Optimizer(const Module& model, const OptimizerOptions& options, OptimizerState state,
                      OptimizerShard shard)
+    : Optimizer(trainable(model), decay_flags(model), options, std::move(state), std::move(shard)) {
+}
+
+Optimizer::Optimizer(std::vector<NamedParameter> params, std::vector<bool> decay,
+                     const OptimizerOptions& options, OptimizerState state, OptimizerShard shard)
     : options_(options),
+      params_(std::move(params)),
       state_(std::move(state)),
+      decay_(std::move(decay)),
       shard_(std::move(shard)),
       scaler_(options.loss_scale_init, options.loss_scale_growth_interval) {
   if (options.kind == OptimizerKind::none) throw Error("optimizer: kind none cannot step");
-  for (auto& p : model.named_parameters())
-    if (p.trainable) params_.push_back(p);
+  if (decay_.size() != params_.size())
+    throw Error("optimizer: " + std::to_string(decay_.size()) + " decay flags for " +
+                std::to_string(params_.size()) + " parameters");
   if (sharded() && (shard_.owned.size() != params_.size() || !shard_.comm))
     throw Error("optimizer: a shard needs a flag per trainable parameter and a communicator");
   int owned = 0;
   for (std::size_t i = 0; i < params_.size(); ++i) state_of_.push_back(owns(i) ? owned++ : -1);
   if (state_.states.size() != per_param() * static_cast<std::size_t>(owned))
     throw Error("optimizer: the states do not match the trainable parameters");
-  std::set<const void*> no_decay;
-  collect_no_decay(model, no_decay);
   bool f16 = false;
   int masters = 0;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& t = params_[i].tensor;
-    decay_.push_back(t.ndim() >= 2 && !no_decay.count(t.storage_id()));
     index_.emplace(t.storage_id(), i);
     // allocate_training_state gives a master weight to each 16-bit parameter, in order.
     master_of_.push_back(dtype_size(t.dtype()) < 4 && owns(i) ? masters++ : -1);
@@ -99,7 +127,7 @@ double Optimizer::global_squares(const Gradients& grads) const {
   Tensor ws =
       Tensor::empty(params_[0].tensor.arena_ptr(), {2 * (count + kernels::kSumSquaresBlocks)},
                     DType::f32, Category::workspace);
-  const Backend* b = backend_for("optimizer", grads[0]);
+  const Backend* b = update_backend(grads[0]);
   if (!b) return 0.0;
   if (!sharded()) return b->sum_squares(grads.tensors(), ws);
   // Each owner's per-tensor sums, then every rank adds them in parameter order: on cpu the
@@ -113,7 +141,8 @@ double Optimizer::global_squares(const Gradients& grads) const {
   return squares;
 }
 
-double Optimizer::step(Gradients& grads, double lr, double grad_scale) {
+double Optimizer::step(Gradients& grads, double lr, double grad_scale,
+                       const std::function<void(std::size_t)>& updated) {
   if (grads.size() != params_.size())
     throw Error("optimizer: " + std::to_string(grads.size()) + " gradients for " +
                 std::to_string(params_.size()) + " parameters");
@@ -136,14 +165,17 @@ double Optimizer::step(Gradients& grads, double lr, double grad_scale) {
     for (std::size_t i = 0; i < params_.size(); ++i) {
       if (master_of_[i] < 0) continue;
       const Tensor& p = params_[i].tensor;
-      backend_for("optimizer", p)->copy_to_master(master_of(i), p);
+      update_backend(p)->copy_to_master(master_of(i), p);
     }
     master_ready_ = true;
   }
   // AdamW's bias corrections count the updates applied, not the skipped steps.
   const long applied = steps_ - state_.skipped_steps;
-  for (std::size_t i = 0; i < params_.size(); ++i)
-    if (owns(i)) update(i, grads[i], lr, scale, applied);
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (!owns(i)) continue;
+    update(i, grads[i], lr, scale, applied);
+    if (updated) updated(i);
+  }
   return norm;
 }
 
@@ -153,7 +185,7 @@ Tensor& Optimizer::master_of(std::size_t i) {
 
 void Optimizer::update(std::size_t i, Tensor& g, double lr, double scale, long applied_steps) {
   Tensor& p = params_[i].tensor;
-  const Backend& b = *backend_for("optimizer", p);  // not on meta: step() returned before
+  const Backend& b = *update_backend(p);  // not on meta: step() returned before
   const float wd = decay_[i] ? static_cast<float>(options_.weight_decay) : 0.0f;
   Tensor* master = master_of_[i] >= 0 ? &master_of(i) : nullptr;
   if (options_.kind == OptimizerKind::sgd) {

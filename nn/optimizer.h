@@ -7,6 +7,7 @@
 // steps whose gradients overflowed. Runs on cpu (f32, f64) and cuda (f32, bf16, f16).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -79,13 +80,21 @@ class Optimizer {
   // does both).
   Optimizer(const Module& model, const OptimizerOptions& options, OptimizerState state,
             OptimizerShard shard = {});
+  // Over tensors that are not a module's (the host copies of optimizer offload,
+  // train/offload.h): `params` as a module's trainable parameters in registry order, `decay` one
+  // flag per parameter (decay_flags of the module they mirror).
+  Optimizer(std::vector<NamedParameter> params, std::vector<bool> decay,
+            const OptimizerOptions& options, OptimizerState state, OptimizerShard shard = {});
 
   // With the gradients of the model's trainable parameters (the store allocated with the
   // states): clips by the global norm (if options.clip > 0) after multiplying the gradients by
   // grad_scale / loss_scale(), updates every parameter at learning rate lr, and returns the
   // global norm of the scaled gradients before clipping. With loss scaling, a non-finite norm
   // skips the update (the step still counts; skipped_steps() counts it too) and lowers the scale.
-  double step(Gradients& grads, double lr, double grad_scale = 1.0);
+  // `updated(i)`, if given, runs as soon as parameter i holds its new value (offload copies it
+  // to the card there, while the next ones update).
+  double step(Gradients& grads, double lr, double grad_scale = 1.0,
+              const std::function<void(std::size_t)>& updated = {});
   long steps() const { return steps_; }
   void set_steps(long steps) { steps_ = steps; }
   const OptimizerOptions& options() const { return options_; }
@@ -114,6 +123,7 @@ class Optimizer {
   bool sharded() const { return !shard_.owned.empty(); }
   // Whether the parameter is decayed (for tests and reports).
   bool decays(const Tensor& param) const;
+  const std::vector<NamedParameter>& parameters() const { return params_; }
 
  private:
   OptimizerOptions options_;
@@ -152,5 +162,9 @@ struct Training {
   Optimizer opt;
 };
 Training make_training(const Module& model, const OptimizerOptions& options);
+
+// Per trainable parameter of the model, in registry order: whether weight decay applies (weight
+// matrices, not biases, LayerNorm parameters or embedding tables).
+std::vector<bool> decay_flags(const Module& model);
 
 }  // namespace cugpt

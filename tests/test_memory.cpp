@@ -400,7 +400,8 @@ struct Claim {
   std::int64_t batch = 0, seq = 0;
   int recompute = 0;
   int line = 0;
-  bool well_formed = false;  // nine fields, the numeric ones numbers
+  bool well_formed = false;  // nine fields, the numeric ones numbers, then only key=value ones
+  std::string offload = "none", host;  // offload=MODE host=SIZE (optional)
 };
 
 const std::string kSuiteDir = std::string(CUGPT_SOURCE_DIR) + "/configs";
@@ -416,8 +417,17 @@ std::vector<Claim> parse_suite(std::istream& in) {
     c.line = line;
     is >> c.config >> c.mode >> c.dtype >> c.optimizer >> c.batch >> c.seq >> c.recompute >>
         c.vram >> c.expect;
-    std::string extra;
-    c.well_formed = static_cast<bool>(is) && !(is >> extra);
+    c.well_formed = static_cast<bool>(is);
+    // Optional fields after the nine: offload=none|optimizer|optimizer+gradients, host=SIZE (the
+    // host's memory for the offload; expect then means the card and the host).
+    for (std::string extra; c.well_formed && is >> extra;) {
+      if (extra.rfind("offload=", 0) == 0)
+        c.offload = extra.substr(8);
+      else if (extra.rfind("host=", 0) == 0)
+        c.host = extra.substr(5);
+      else
+        c.well_formed = false;
+    }
     // A config path (not a bundled name) is relative to the suite's own directory.
     if (c.config.find('/') != std::string::npos && c.config[0] != '/')
       c.config = kSuiteDir + "/" + c.config;
@@ -441,6 +451,10 @@ MemoryQuery query_for(const Claim& c) {
   q.recompute = c.recompute;
   q.vram = parse_bytes(c.vram);
   q.reserve = kDefaultReserve;
+  q.offload = parse_offload(c.offload);
+  if (!c.host.empty()) q.host_ram = parse_bytes(c.host);
+  if (q.offload != OffloadMode::none && c.host.empty())
+    throw Error("an offload claim needs host=SIZE (the host's memory)");
   return q;
 }
 
@@ -454,7 +468,7 @@ TEST(MemorySuite, EveryClaimHolds) {
     if (!c.well_formed) {
       ADD_FAILURE() << where
                     << ": expected nine fields: config mode dtype optimizer batch seq recompute "
-                       "vram expect";
+                       "vram expect (then optionally offload=MODE host=SIZE)";
       continue;
     }
     if (c.expect != "fits" && c.expect != "no") {
@@ -465,11 +479,15 @@ TEST(MemorySuite, EveryClaimHolds) {
       const MemoryResult r = simulate_memory(load_config(c.config), query_for(c));
       EXPECT_EQ(r.fits, c.expect == "fits")
           << where << ": peak " << format_bytes(r.peak) << " for " << format_bytes(r.available);
-      std::printf("%s: %s %s %s B=%lld T=%lld recompute %d: %s (peak %s of %s)\n", where.c_str(),
+      std::printf("%s: %s %s %s B=%lld T=%lld recompute %d: %s (peak %s of %s)", where.c_str(),
                   c.config.c_str(), c.mode.c_str(), c.dtype.c_str(),
                   static_cast<long long>(c.batch), static_cast<long long>(c.seq), c.recompute,
                   r.fits ? "fits" : "does not fit", format_bytes(r.peak).c_str(),
                   format_bytes(r.available).c_str());
+      if (c.offload != "none")
+        std::printf(" offload %s: host %s of %s", c.offload.c_str(),
+                    format_bytes(r.host_peak).c_str(), format_bytes(r.host_available).c_str());
+      std::printf("\n");
     } catch (const Error& e) {
       ADD_FAILURE() << where << ": " << e.what();
     }
@@ -488,9 +506,13 @@ TEST(MemorySuiteFile, MalformedLinesAreCaught) {
       "gpt-day18 train bf16 adamw 8 256 0 4GiB\n"
       "gpt-day18 train bf16 adamw eight 256 0 4GiB fits\n"
       "gpt-day18 train bf16 adamw 8 256 0 4GiB fits extra\n"
-      "mine/my-model.json infer f32 none 1 64 0 4GiB fits\n");
+      "mine/my-model.json infer f32 none 1 64 0 4GiB fits\n"
+      "gpt2-355m train bf16 adamw 4 1024 3 4GiB fits offload=optimizer host=24GiB\n");
   const std::vector<Claim> claims = parse_suite(text);
-  ASSERT_EQ(claims.size(), 5u);
+  ASSERT_EQ(claims.size(), 6u);
+  EXPECT_TRUE(claims[5].well_formed);
+  EXPECT_EQ(claims[5].offload, "optimizer");
+  EXPECT_EQ(claims[5].host, "24GiB");
   EXPECT_EQ(claims[0].line, 4);
   EXPECT_TRUE(claims[0].well_formed);
   EXPECT_FALSE(claims[1].well_formed);

@@ -1,6 +1,7 @@
 // `cugpt memory <config> --mode train|forward|generate --batch B --seq T [--dtype] [--optimizer]
 // [--recompute L] [--vram 4GiB] [--reserve SIZE] [--json] [--max-batch | --max-seq]
-// [--plot FILE]`: does it fit, answered by running the real step on the meta device.
+// [--plot FILE] [--offload MODE [--host-ram SIZE] [--pcie BW]]`: does it fit, answered by
+// running the real step on the meta device (with --offload, the card's and the host's arenas).
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "models/factory.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
+#include "tools/memory_offload.h"
 #include "tools/memory_world.h"
 #include "tools/options.h"
 #include "train/memory_plan.h"
@@ -28,7 +30,8 @@ struct MemoryCli {
   int recompute = 0;
   bool json = false, max_batch = false, max_seq = false;
   bool optimizer_given = false, recompute_given = false, batch_given = false, seq_given = false;
-  WorldCli world;  // data parallel: tools/memory_world.h
+  WorldCli world;      // data parallel: tools/memory_world.h
+  OffloadCli offload;  // optimizer offload: tools/memory_offload.h
 };
 
 // A card's size needs a unit: "--vram 4" would be 4 bytes, never what was meant. 0 needs none.
@@ -62,13 +65,6 @@ nlohmann::json query_json(const ModelConfig& config, const MemoryQuery& q) {
           {"seq", q.seq > 0 ? q.seq : config.max_sequence()},
           {"vram_bytes", q.vram},
           {"reserve_bytes", q.reserve}};
-}
-
-nlohmann::json categories_json(const CategoryBytes& end, const CategoryBytes& peak) {
-  nlohmann::json j = nlohmann::json::object();
-  for (int i = 0; i < kNumCategories; ++i)
-    j[category_name(category_at(i))] = {{"current", end[i]}, {"peak", peak[i]}};
-  return j;
 }
 
 // `r` was simulated with q.timeline on; the title spells out the sequence length.
@@ -166,6 +162,7 @@ int run_memory(const MemoryCli& c) {
   q.vram = size_option("--vram", c.vram);
   q.reserve = c.reserve.empty() ? kDefaultReserve : size_option("--reserve", c.reserve);
   apply_world(c.world, q);
+  apply_offload(c.offload, c.world.min_world, q);
   if (c.world.min_world) return run_min_world(config, q, c.json);
   const std::string what = mode_words(c, q.mode, config);
   if (q.reserve >= q.vram) throw Error("memory: the reserve is larger than the card");
@@ -213,6 +210,7 @@ int run_memory(const MemoryCli& c) {
       j["searched_up_to"] = limit;
       j["at_limit"] = n >= limit;
       add_world_json(j, q, nullptr);
+      add_offload_json(j, q, nullptr);
       std::printf("%s\n", j.dump(2).c_str());
     } else if (c.max_batch) {
       std::printf("%s %s in %s, T=%lld: largest batch that fits %s: %lld%s\n", config.name.c_str(),
@@ -251,6 +249,7 @@ int run_memory(const MemoryCli& c) {
                             {"searched_up_to", most_tried},
                             {"categories", categories_json(r.at_end, r.at_peak)}});
     add_world_json(j, q, &r);
+    add_offload_json(j, q, &r);
     std::printf("%s\n", j.dump(2).c_str());
     return r.fits ? 0 : 3;
   }
@@ -281,7 +280,7 @@ int run_memory(const MemoryCli& c) {
               c.reserve.empty() ? "the default, an estimate for a 4 GB card, where a context with "
                                   "lazy loading takes about 300 MB; set it with --reserve"
                                 : "as given by --reserve");
-  if (r.fits) {
+  if (r.card_fits) {
     std::printf("FITS with %s headroom\n", format_bytes(r.available - r.peak).c_str());
   } else if (r.peak <= r.available) {
     std::printf(
@@ -294,8 +293,10 @@ int run_memory(const MemoryCli& c) {
                 format_bytes(r.peak - r.available).c_str(), r.ran_out_at.c_str());
   }
   std::printf("smallest card it fits, with this reserve: %s\n", format_bytes(smallest).c_str());
-  std::printf("largest batch that fits this card at T=%lld: %lld%s\n", static_cast<long long>(T),
+  std::printf("largest batch that fits this card%s at T=%lld: %lld%s\n",
+              q.offload == OffloadMode::none ? "" : " and host", static_cast<long long>(T),
               static_cast<long long>(most), most == most_tried ? " (the most it tries)" : "");
+  print_offload(c.offload, q, r);
   if (!c.plot.empty()) std::printf("plot written to %s\n", c.plot.c_str());
   return r.fits ? 0 : 3;
 }
@@ -393,6 +394,7 @@ void add_memory(CLI::App& app) {
                   "Write a PNG of the step's memory timeline (with --max-batch/--max-seq: of "
                   "the largest case that fits)");
   add_world_options(sub, c->world);
+  add_offload_options(sub, c->offload);
   on_run(sub, [c, optimizer, recompute, batch, seq] {
     c->optimizer_given = optimizer->count() > 0;
     c->recompute_given = recompute->count() > 0;

@@ -55,6 +55,27 @@ CLI::Validator size(std::uint64_t min) {
   return validator("SIZE", [=](const std::string& t) { parse_size("", t, min); });
 }
 
+CLI::Validator bandwidth() {
+  return validator("SIZE/s", [](const std::string& t) { parse_bandwidth("", t); });
+}
+
+double parse_bandwidth(const std::string& option, const std::string& text) {
+  const std::string name = option.empty() ? "" : option + ": ";
+  const std::size_t slash = text.size() >= 2 ? text.size() - 2 : std::string::npos;
+  if (slash == std::string::npos || text.compare(slash, 2, "/s") != 0)
+    throw Error(name + "'" + printable(text, 60) + "' is not a bandwidth (16GB/s, 12.5GiB/s)");
+  const std::string size = text.substr(0, slash);
+  std::uint64_t bytes = 0;
+  try {
+    bytes = parse_bytes(size);
+  } catch (const Error&) {
+    throw Error(name + "'" + printable(text, 60) + "' is not a bandwidth (16GB/s, 12.5GiB/s)");
+  }
+  if (bytes < 1000000 || bytes > 1000000000000000ull)
+    throw Error(name + "'" + printable(text, 60) + "' is out of range [1MB/s, 1PB/s]");
+  return static_cast<double>(bytes);
+}
+
 std::uint64_t parse_size(const std::string& option, const std::string& text, std::uint64_t min) {
   std::uint64_t v = 0;
   try {

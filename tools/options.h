@@ -24,6 +24,11 @@ CLI::Validator real(double min, double max);
 // 16000000TiB would overflow 64 bits.
 CLI::Validator size(std::uint64_t min = 1);
 
+// A bandwidth: a size with units per second ("16GB/s", "12.5 GiB/s") in [1 MB/s, 1 PB/s].
+CLI::Validator bandwidth();
+// The bandwidth option's value in bytes per second.
+double parse_bandwidth(const std::string& option, const std::string& text);
+
 // The size option's value (validated as size() does); `option` names it in messages.
 std::uint64_t parse_size(const std::string& option, const std::string& text, std::uint64_t min = 1);
 // The machine's physical memory in bytes (0 when unknown): a cpu arena larger than this would

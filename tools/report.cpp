@@ -11,6 +11,7 @@
 #include "nn/arena.h"
 #include "nn/bytes.h"
 #include "tools/commands.h"
+#include "tools/memory_offload.h"
 
 namespace cugpt::tools {
 
@@ -72,6 +73,8 @@ int run_report(const std::string& name, bool json) {
     print_param_summary(name);
     std::printf("\n== 4 GiB verdicts\n");
     print_memory_verdicts(name);
+    std::printf("\n== training beyond the card (optimizer offload)\n");
+    print_offload_verdicts();
     std::printf("\n== forward benchmark\n");
     print_short_bench(name);
     return 0;
@@ -86,6 +89,7 @@ int run_report(const std::string& name, bool json) {
                           {"tensors", model->named_parameters().size()}}}};
   probe_devices(&out["devices"]);
   print_memory_verdicts(name, &out["memory"]);
+  print_offload_verdicts(&out["offload"]);
   print_short_bench(name, &out["bench"]);
   std::printf("%s\n", out.dump(2).c_str());
   return 0;

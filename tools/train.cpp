@@ -48,7 +48,7 @@ extern "C" void on_sigint(int) {
 struct TrainCli {
   std::string config, data, tokenizer = "byte", device = "cpu", dtype = "f32", out, resume,
                             optimizer = "adamw", batch = "8", arena, init_from, allow_change,
-                            bucket;
+                            bucket, offload = "none", host_ram;
   std::int64_t log_every = 1, save_every = 0, keep = 2;
   bool tokenizer_given = false;
   TrainOptions o;
@@ -126,6 +126,8 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
   q.optimizer = c.o.optim.kind;
   q.recompute = c.o.recompute;
   q.vram = budget;
+  q.offload = c.o.offload;
+  q.host_ram = c.o.host_arena ? c.o.host_arena->budget() : 0;
   const std::int64_t fit = max_batch(config, q);
   if (fit == 0)
     throw Error("train: --batch auto: not even batch 1 at T=" + std::to_string(c.o.seq) +
@@ -203,6 +205,21 @@ int run_train(TrainCli& c, Communicator* comm) {
   // Everything the run will hold is checked before anything is allocated: the data against one
   // sequence, the step's plan (meta) against the arena, the ids against the machine's memory.
   data.require_sequence(c.data, c.o.seq, c.o.eval_every > 0);
+  // Offload: the host arena (pinned on cuda), by default what the machine can give now less a
+  // margin, as a cpu arena is. Created now, committed only as the run allocates it.
+  c.o.offload = parse_offload(c.offload);
+  if (c.o.offload == OffloadMode::none && !c.host_ram.empty())
+    throw Error("train: --host-ram sizes the host arena of --offload");
+  std::uint64_t host_ram = 0;
+  if (c.o.offload != OffloadMode::none) {
+    host_ram = !c.host_ram.empty() ? opt::parse_size("--host-ram", c.host_ram)
+               : available > 0     ? available / 10 * 8
+                                   : default_budget(Device::cpu());
+    if (physical > 0 && host_ram > physical)
+      throw Error("train: --host-ram " + format_bytes(host_ram) + " is more than this machine's " +
+                  format_bytes(physical) + " of memory");
+    c.o.host_arena = Arena::create(Device::cpu(), host_ram);
+  }
   c.o.batch = resolve_batch(c, config, budget, device, data);
   TrainPlanInput plan;
   plan.config_arg = c.config;
@@ -211,6 +228,8 @@ int run_train(TrainCli& c, Communicator* comm) {
   plan.query.dtype = parse_dtype(c.dtype);
   plan.query.optimizer = c.o.optim.kind;
   plan.query.recompute = c.o.recompute;
+  plan.query.offload = c.o.offload;
+  plan.query.host_ram = host_ram;
   plan.budget = budget;
   plan.device = device;
   plan.physical = physical;
@@ -255,6 +274,12 @@ int run_train(TrainCli& c, Communicator* comm) {
       static_cast<long long>(data.train_tokens()), static_cast<long long>(data.val_tokens()),
       static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
       static_cast<long long>(c.o.accum), c.optimizer.c_str(), c.o.recompute);
+  if (const Offload* o = trainer.offload())
+    std::printf(
+        "offload %s: host arena %s of %s in use (optimizer states, master weights, the "
+        "host's copies of parameters and gradients)\n",
+        offload_name(o->mode()), format_bytes(c.o.host_arena->in_use()).c_str(),
+        format_bytes(host_ram).c_str());
   if (comm)
     std::printf("data parallel: %d ranks (%s), B=%lld per rank, global batch %lld, zero %d\n",
                 comm->size(), comm->name().c_str(), static_cast<long long>(c.o.batch),
@@ -404,6 +429,14 @@ void add_train(CLI::App& app) {
   sub->add_option("--init-from", c->init_from,
                   "Start from these weights (fine-tuning): a .safetensors file, any dtype; the "
                   "optimizer starts fresh");
+  sub->add_option("--offload", c->offload,
+                  "none, optimizer (AdamW's states and master weights in host memory, updated by "
+                  "the cpu) or optimizer+gradients (also only two blocks' gradients on the card)")
+      ->capture_default_str();
+  sub->add_option("--host-ram", c->host_ram,
+                  "With --offload: the host arena's size (default: the memory available now, "
+                  "less 20%)")
+      ->check(opt::size());
   sub->add_option("--zero", c->o.zero,
                   "Data parallel: 1 shards the optimizer states and master weights over the ranks")
       ->check(CLI::Range(0, 1))

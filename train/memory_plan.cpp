@@ -7,6 +7,7 @@
 #include "nn/bytes.h"
 #include "nn/optimizer.h"
 #include "train/memory_world.h"
+#include "train/trainer.h"
 
 namespace cugpt {
 
@@ -35,6 +36,29 @@ CategoryBytes run_train(Arena& arena, Gpt& gpt, const MemoryQuery& q, std::int64
   gpt.forward_backward(batch, targets, t.grads, q.recompute);
   ArenaTag tag(arena, "optimizer step");
   t.opt.step(t.grads, o.lr);
+  return arena.stats().current;
+}
+
+// Offload: the Trainer's own step (train/offload.h), its host memory in `host`.
+CategoryBytes run_train_offload(Arena& arena, Gpt& gpt, const MemoryQuery& q, std::int64_t T,
+                                const std::shared_ptr<Arena>& host, MemoryResult& r) {
+  if (q.world > 1) throw Error("memory: --offload runs on one rank (not yet with --world)");
+  TrainOptions o;
+  o.steps = 1;
+  o.batch = q.batch;
+  o.seq = T;
+  o.optim.kind = q.optimizer;
+  o.recompute = q.recompute;
+  o.offload = q.offload;
+  o.host_arena = host;
+  // Token ids are host memory and meta reads none: the smallest stream a batch can be cut from.
+  const Dataset data = Dataset::from_tokens(
+      std::vector<std::int32_t>(static_cast<std::size_t>(2 * (T + 1) + 2), 0), 1, 0.1);
+  Trainer trainer(gpt, data, o);
+  trainer.step();
+  r.bus_d2h = trainer.offload()->d2h_bytes();
+  r.bus_h2d = trainer.offload()->h2d_bytes();
+  r.host_at_end = host->stats().current;
   return arena.stats().current;
 }
 
@@ -77,13 +101,23 @@ MemoryMode parse_memory_mode(const std::string& name) {
 
 namespace {
 
-// One step in an arena of `budget` bytes. On the meta device running out is an answer, not an
-// error: `ran_out_at` names the operation, the result holds the statistics until then.
+// The host arena's tag for the whole step: running out there is told apart by it.
+constexpr const char* kHostTag = "host memory";
+
+// One step in an arena of `budget` bytes (and, offloaded, a host arena of `host_budget`). On
+// the meta device running out is an answer, not an error: `ran_out_at` names the operation (or
+// host_ran_out says the host ran out), the result holds the statistics until then.
 MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int64_t T,
-                      std::uint64_t budget) {
+                      std::uint64_t budget, std::uint64_t host_budget) {
   MemoryResult r;
   auto arena = Arena::create(q.device, budget);
   arena->record_timeline(q.timeline);
+  std::shared_ptr<Arena> host;
+  std::unique_ptr<ArenaTag> host_tag;
+  if (q.mode == MemoryMode::train && q.offload != OffloadMode::none) {
+    host = Arena::create(q.device.is_meta() ? Device::meta() : Device::cpu(), host_budget);
+    host_tag = std::make_unique<ArenaTag>(*host, kHostTag);
+  }
   try {
     std::unique_ptr<Gpt> gpt;
     std::unique_ptr<Model> encoder;
@@ -95,7 +129,9 @@ MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int6
         encoder = build_model(config, arena, q.dtype);
     }
     const Model& model = gpt ? static_cast<const Model&>(*gpt) : *encoder;
-    if (q.mode == MemoryMode::train)
+    if (q.mode == MemoryMode::train && host)
+      r.at_end = run_train_offload(*arena, *gpt, q, T, host, r);
+    else if (q.mode == MemoryMode::train)
       r.at_end = run_train(*arena, *gpt, q, T);
     else if (q.mode == MemoryMode::generate && gpt)
       r.at_end = run_generate(*arena, *gpt, q, T);
@@ -103,9 +139,18 @@ MemoryResult run_step(const ModelConfig& config, const MemoryQuery& q, std::int6
       r.at_end = run_forward(*arena, model, q, T);
   } catch (const OutOfMemory& e) {
     if (!q.device.is_meta()) throw;
-    r.ran_out_at = e.tag().empty() ? "setup" : e.tag();
-    r.ran_out_requested = e.requested();
-    r.ran_out_largest_free = e.stats().largest_free;
+    if (host && e.tag() == kHostTag) {
+      r.host_ran_out = true;
+    } else {
+      r.ran_out_at = e.tag().empty() ? "setup" : e.tag();
+      r.ran_out_requested = e.requested();
+      r.ran_out_largest_free = e.stats().largest_free;
+    }
+  }
+  if (host) {
+    const ArenaStats h = host->stats();
+    r.host_peak = h.peak;
+    r.host_at_peak = h.at_peak;
   }
   if (q.world > 1 && q.mode == MemoryMode::train) r.rank = planned_rank(config, q);
   if (q.device.is_cuda()) r.driver_used = cuda_used_bytes();
@@ -137,17 +182,24 @@ MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
   const std::uint64_t budget = q.arena_budget       ? q.arena_budget
                                : q.device.is_meta() ? available
                                                     : default_budget(q.device);
-  MemoryResult r = run_step(config, q, T, budget);
-  if (!r.ran_out_at.empty() && !q.arena_budget) {
-    // It does not fit: the same step in an unbounded arena says by how much it would need.
+  const std::uint64_t host_budget = q.host_ram           ? q.host_ram
+                                    : q.device.is_meta() ? 1ull << 50
+                                                         : default_budget(Device::cpu());
+  MemoryResult r = run_step(config, q, T, budget, host_budget);
+  if ((!r.ran_out_at.empty() || r.host_ran_out) && !q.arena_budget) {
+    // It does not fit: the same step in unbounded arenas says by how much it would need.
     const MemoryResult bounded = r;
-    r = run_step(config, q, T, 1ull << 50);
+    r = run_step(config, q, T, 1ull << 50, 1ull << 50);
     r.ran_out_at = bounded.ran_out_at;
     r.ran_out_requested = bounded.ran_out_requested;
     r.ran_out_largest_free = bounded.ran_out_largest_free;
+    r.host_ran_out = bounded.host_ran_out;
   }
   r.available = available;
-  r.fits = r.ran_out_at.empty() && r.peak <= available;
+  r.card_fits = r.ran_out_at.empty() && r.peak <= available;
+  r.host_available = host_budget;
+  r.host_fits = !r.host_ran_out && r.host_peak <= host_budget;
+  r.fits = r.card_fits && r.host_fits;
   return r;
 }
 
@@ -184,11 +236,15 @@ MemoryResult check_train_plan(const ModelConfig& config, const TrainPlanInput& i
     throw Error("--seq " + std::to_string(T) + " is longer than the " +
                 std::to_string(config.max_positions) + " positions of " + config.name);
   const std::string where = format_bytes(in.budget) + " arena on " + in.device.str();
-  const std::string details = "see `cugpt memory " + in.config_arg + " --mode train --batch " +
-                              std::to_string(B) + " --seq " + std::to_string(T) + " --dtype " +
-                              dtype_name(q.dtype) + " --optimizer " + optimizer_name(q.optimizer) +
-                              " --recompute " + std::to_string(q.recompute) + " --vram " +
-                              std::to_string(in.budget) + "B --reserve 0`";
+  const std::string details =
+      "see `cugpt memory " + in.config_arg + " --mode train --batch " + std::to_string(B) +
+      " --seq " + std::to_string(T) + " --dtype " + dtype_name(q.dtype) + " --optimizer " +
+      optimizer_name(q.optimizer) + " --recompute " + std::to_string(q.recompute) + " --vram " +
+      std::to_string(in.budget) + "B --reserve 0" +
+      (q.offload == OffloadMode::none ? std::string()
+                                      : std::string(" --offload ") + offload_name(q.offload) +
+                                            " --host-ram " + std::to_string(q.host_ram) + "B") +
+      "`";
   const PeakBound bound = peak_lower_bound(config, q);
   if (bound.total > in.budget)
     throw Error("train: one step of B=" + std::to_string(B) + " x T=" + std::to_string(T) +
@@ -213,19 +269,27 @@ MemoryResult check_train_plan(const ModelConfig& config, const TrainPlanInput& i
   plan.reserve = 0;
   plan.arena_budget = 0;
   const MemoryResult r = simulate_memory(config, plan);
-  if (!r.fits && r.peak > in.budget)
+  if (!r.card_fits && r.peak > in.budget)
     throw Error("train: one step of B=" + std::to_string(B) + " x T=" + std::to_string(T) +
                 " peaks at " + format_bytes(r.peak) + " during '" + r.peak_at + "', " +
                 format_bytes(r.peak - in.budget) + " more than the " + where + " (" + details +
                 ")");
-  if (!r.fits)
+  if (!r.card_fits)
     throw Error("train: one step of B=" + std::to_string(B) + " x T=" + std::to_string(T) +
                 " peaks at " + format_bytes(r.peak) + ", under the " + where + ", but at '" +
                 r.ran_out_at + "' no free block of " + format_bytes(r.ran_out_requested) +
                 " is left (the arena fragments; " + details + ")");
-  if (in.device.is_cpu() && in.physical > 0 && (r.peak > in.physical || ids > in.physical - r.peak))
+  if (!r.host_fits)
+    throw Error("train: --offload " + std::string(offload_name(q.offload)) +
+                ": the host's part of one step peaks at " + format_bytes(r.host_peak) +
+                ", more than the " + format_bytes(q.host_ram) + " host arena of --host-ram (" +
+                details + ")");
+  // On the cpu the arena is host memory too, beside the offload's.
+  const std::uint64_t host =
+      (in.device.is_cpu() ? r.peak : 0) + (q.offload == OffloadMode::none ? 0 : r.host_peak);
+  if (in.physical > 0 && host > 0 && (host > in.physical || ids > in.physical - host))
     throw Error("train: one step of B=" + std::to_string(B) + " x T=" + std::to_string(T) +
-                " peaks at " + format_bytes(r.peak) + " of arena plus " + format_bytes(ids) +
+                " peaks at " + format_bytes(host) + " of host memory plus " + format_bytes(ids) +
                 " of token ids, more than this machine's " + format_bytes(in.physical));
   return r;
 }
@@ -250,7 +314,7 @@ std::uint64_t min_vram(const ModelConfig& config, MemoryQuery q) {
   constexpr std::uint64_t kStep = 1ull << 20;
   const auto fits = [&](std::uint64_t vram) {
     q.vram = vram;
-    return simulate_memory(config, q).fits;
+    return simulate_memory(config, q).card_fits;  // the host's verdict does not depend on it
   };
   // Below the reserve plus the step's live bytes at its peak nothing fits; above, fragmentation
   // may ask for a little more: widen by doubling, then bisect in whole MiB.

@@ -11,6 +11,7 @@
 #include "nn/arena.h"
 #include "nn/training_state.h"
 #include "train/distributed.h"
+#include "train/offload.h"
 
 namespace cugpt {
 
@@ -22,6 +23,10 @@ namespace cugpt {
 //   generate is its forward.
 // `infer` is the old name of generate, kept so that old suite lines and callers still read.
 enum class MemoryMode { train, forward, generate, infer = generate };
+
+// The bus between host and card that offload's copies are timed at, by default: 16 GB/s, about
+// what a laptop's PCIe 4.0 x8 (or 3.0 x16) link moves in one direction.
+constexpr double kDefaultBusBytesPerSecond = 16e9;
 
 // "train", "forward" or "generate" (infer is generate).
 const char* memory_mode_name(MemoryMode mode);
@@ -47,6 +52,11 @@ struct MemoryQuery {
   // `batch` (meta only); rank -1 is the rank with the most optimizer state.
   int world = 1, rank = -1, zero = 0;
   std::uint64_t bucket_bytes = kDefaultBucketBytes;
+  // Optimizer offload (train/offload.h, train only): the host arena's budget (0: unbounded on
+  // meta, the cpu's default arena otherwise) and the bus the step's copies are timed at.
+  OffloadMode offload = OffloadMode::none;
+  std::uint64_t host_ram = 0;
+  double bus_bytes_per_s = kDefaultBusBytesPerSecond;
 };
 
 // The memory a real card loses outside cugpt's arena, as a default for --reserve: the CUDA
@@ -63,7 +73,8 @@ constexpr std::int64_t kMaxStepTokens = std::int64_t{1} << 27;
 constexpr std::int64_t kMaxExactTokens = std::int64_t{1} << 21;
 
 struct MemoryResult {
-  bool fits = false;
+  bool fits = false;            // the card and (with offload) the host
+  bool card_fits = false;       // the card's arena alone
   std::uint64_t peak = 0;       // arena bytes at the step's peak
   std::uint64_t available = 0;  // vram - reserve: what the arena may use
   std::string peak_at;          // the operation running at the peak
@@ -80,6 +91,12 @@ struct MemoryResult {
   std::string ran_out_at;
   std::uint64_t ran_out_requested = 0, ran_out_largest_free = 0;
   int rank = 0;  // the rank whose step this is (data parallel)
+  // Optimizer offload: the host arena's step as the card's above, whether it fits host_ram, and
+  // the bytes a step copies each way (the first step's copy of the parameters not included).
+  bool host_fits = true, host_ran_out = false;
+  std::uint64_t host_peak = 0, host_available = 0;
+  CategoryBytes host_at_peak{}, host_at_end{};
+  std::uint64_t bus_d2h = 0, bus_h2d = 0;
 };
 
 MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q);

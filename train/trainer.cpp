@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 
 #include "io/checkpoint.h"
@@ -43,18 +44,36 @@ Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options)
     : Trainer(model, data, options, nullptr) {}
 
 Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, Communicator* comm)
-    : Trainer(
-          model, data, options, comm,
-          allocate_training_state(model, options.optim.kind, owned_here(model, options, comm))) {}
+    : Trainer(model, data, options, comm, allocate(model, options, comm)) {}
+
+Trainer::State Trainer::allocate(Gpt& model, const TrainOptions& o, const Communicator* comm) {
+  State s;
+  s.decay = decay_flags(model);
+  if (o.offload == OffloadMode::none) {
+    s.training = allocate_training_state(model, o.optim.kind, owned_here(model, o, comm));
+    for (const auto& p : model.named_parameters())
+      if (p.trainable) s.params.push_back(p);
+    return s;
+  }
+  if (comm && comm->size() > 1)
+    throw Error("--offload " + std::string(offload_name(o.offload)) +
+                " runs on one rank (not yet under mpirun)");
+  s.offload = std::make_unique<Offload>(model, o.optim.kind, o.offload, o.host_arena);
+  s.training.gradients = s.offload->device_gradients();
+  s.training.optimizer = s.offload->take_host_state();
+  s.params = s.offload->host_parameters();
+  return s;
+}
 
 Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, Communicator* comm,
-                 TrainingState state)
+                 State state)
     : model_(model),
       data_(data),
       options_(options),
-      grads_(std::move(state.gradients)),
-      optimizer_(model, options.optim, std::move(state.optimizer),
-                 {owned_here(model, options, comm), comm}),
+      offload_(std::move(state.offload)),
+      grads_(std::move(state.training.gradients)),
+      optimizer_(std::move(state.params), std::move(state.decay), options.optim,
+                 std::move(state.training.optimizer), {owned_here(model, options, comm), comm}),
       comm_(comm && comm->size() > 1 ? comm : nullptr) {
   // The exchange buffers come right after the training state, as a meta run predicts them.
   if (comm_)
@@ -79,16 +98,28 @@ StepReport Trainer::step() {
   // With f16 loss scaling the backward multiplies the loss by the scale; step() divides it out.
   r.loss_scale = optimizer_.loss_scale();
   r.ms = time_ms(device, [&] {
-    grads_.zero();
+    // Offload: the slots are the offload's to zero (each is several blocks' gradients).
+    if (offload_) offload_->begin_step();
+    if (!offload_ || offload_->mode() == OffloadMode::optimizer) grads_.zero();
     for (std::int64_t micro = 0; micro < options_.accum; ++micro) {
       // This rank's rows of the global micro-batch of world x B rows.
       data_.train_batch(options_.seed, step * options_.accum + micro, batch.B, batch.T,
                         batch.tokens, targets, rank() * batch.B);
       // Each micro-batch of each rank contributes 1/(accum world) of the mean loss's gradient.
       const double parts = static_cast<double>(options_.accum * world());
+      std::function<void(std::size_t)> after_block;
+      if (offload_)
+        after_block = [&](std::size_t b) { offload_->after_block(b, micro, options_.accum); };
       r.loss += model_.forward_backward(batch, targets, grads_, options_.recompute,
-                                        r.loss_scale / parts) /
+                                        r.loss_scale / parts, -1, 0, after_block) /
                 parts;
+    }
+    if (offload_) {
+      offload_->gradients_to_host();
+      r.grad_norm = optimizer_.step(offload_->host_gradients(), r.lr, 1.0,
+                                    [&](std::size_t i) { offload_->parameter_updated(i); });
+      offload_->end_step();
+      return;
     }
     if (sync_) {
       sync_->reduce(grads_);
@@ -267,6 +298,7 @@ void Trainer::resume(const std::string& dir) {
     opt_file.read(name, buf.data(), buf.size());
     t.copy_from_host(buf.data(), buf.size());
   }
+  if (offload_) offload_->mark_stale();  // the host's copies follow the loaded parameters
   optimizer_.set_steps(static_cast<long>(step));
   optimizer_.master_weights_loaded();  // 16-bit parameters: the masters came with the states
   if (skipped) optimizer_.set_skipped_steps(static_cast<long>(skipped_steps));

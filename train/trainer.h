@@ -13,6 +13,7 @@
 #include "nn/optimizer.h"
 #include "train/dataset.h"
 #include "train/distributed.h"
+#include "train/offload.h"
 
 namespace cugpt {
 
@@ -30,6 +31,10 @@ struct TrainOptions {
   // the bytes of gradients exchanged a round, all ranks' pieces together (train/distributed.h).
   int zero = 0;
   std::uint64_t bucket_bytes = kDefaultBucketBytes;
+  // Optimizer offload (train/offload.h): the optimizer's states and master weights, and the
+  // host's copies of the parameters and gradients, in `host_arena` (cpu; meta for a meta model).
+  OffloadMode offload = OffloadMode::none;
+  std::shared_ptr<Arena> host_arena;
 };
 
 // Linear warmup to lr over `warmup` steps, then cosine decay to lr * min_lr_fraction at `steps`.
@@ -54,8 +59,11 @@ class Trainer {
   StepReport step();
   double evaluate() const;  // mean validation loss over eval_batches batches
   std::int64_t steps_done() const { return optimizer_.steps(); }
+  // With offload, the optimizer updates the host's copies of the parameters, and the gradients
+  // are the card's (those of the blocks in slots under optimizer+gradients).
   Optimizer& optimizer() { return optimizer_; }
   Gradients& gradients() { return grads_; }
+  const Offload* offload() const { return offload_.get(); }
 
   // model.safetensors (parameters) and optimizer.safetensors (states, master weights, and the
   // loss scaler's state in the metadata), each stamped with the step, committed together as
@@ -74,13 +82,22 @@ class Trainer {
                 std::map<std::string, std::string> manifest);
 
  private:
-  // The gradients and the optimizer's states, allocated together.
+  // The gradients and the optimizer's states, allocated together (on the card, or split by the
+  // offload between the card and the host), and the parameters the optimizer updates.
+  struct State {
+    std::unique_ptr<Offload> offload;
+    TrainingState training;
+    std::vector<NamedParameter> params;
+    std::vector<bool> decay;
+  };
+  static State allocate(Gpt& model, const TrainOptions& options, const Communicator* comm);
   Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, Communicator* comm,
-          TrainingState state);
+          State state);
 
   Gpt& model_;
   const Dataset& data_;
   TrainOptions options_;
+  std::unique_ptr<Offload> offload_;
   Gradients grads_;
   Optimizer optimizer_;
   std::map<std::string, std::string> file_record_, manifest_record_;

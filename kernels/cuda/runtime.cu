@@ -77,6 +77,50 @@ void cuda_synchronize() {
   CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+Stream cuda_stream_create_nonblocking() {
+  cudaStream_t stream = nullptr;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  return stream;
+}
+
+void cuda_stream_destroy(Stream stream) noexcept {
+  if (stream) cudaStreamDestroy(stream);
+}
+
+Event cuda_event_create() {
+  cudaEvent_t event = nullptr;
+  CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  return event;
+}
+
+void cuda_event_destroy(Event event) noexcept {
+  if (event) cudaEventDestroy(event);
+}
+
+void cuda_event_record(Event event, Stream stream) {
+  CUDA_CHECK(cudaEventRecord(event, stream));
+}
+
+void cuda_stream_wait(Stream stream, Event event) {
+  CUDA_CHECK(cudaStreamWaitEvent(stream, event, 0));
+}
+
+void cuda_event_synchronize(Event event) {
+  CUDA_CHECK(cudaEventSynchronize(event));
+}
+
+void cuda_memcpy_async(void* dst, const void* src, std::size_t bytes, Stream stream) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream));
+}
+
+void cuda_host_register(void* ptr, std::size_t bytes) {
+  CUDA_CHECK(cudaHostRegister(ptr, bytes, cudaHostRegisterDefault));
+}
+
+void cuda_host_unregister(void* ptr) noexcept {
+  cudaHostUnregister(ptr);
+}
+
 std::size_t cuda_used_bytes() {
   std::size_t free_b = 0, total_b = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));

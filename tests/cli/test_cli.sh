@@ -114,6 +114,33 @@ else bad "memory: the batch that would fit"; fi
 "$cugpt" memory gpt2-355m --mode train --batch 1 --seq 1024 >"$tmp/mem" 2>&1
 rc=$?
 if [ $rc -eq 3 ] && grep -q '^DOES NOT FIT: .* short' "$tmp/mem"; then ok; else bad "memory no-fit: rc $rc"; fi
+# Optimizer offload: the card's and the host's arenas and verdicts, the bus (docs/memory.md).
+expect_out "memory offload" '^verdict: the card fits, the host fits$' "$cugpt" memory gpt2-774m \
+  --mode train --batch 1 --seq 1024 --dtype bf16 --recompute 3 --offload optimizer --host-ram 16GiB
+expect_out "memory offload bus" '^bus per step: 1.44 GiB to the host \(gradients\), 1.44 GiB to the card' \
+  "$cugpt" memory gpt2-774m --mode train --batch 1 --seq 1024 --dtype bf16 --recompute 3 \
+  --offload optimizer --host-ram 16GiB --pcie 8GB/s
+"$cugpt" memory gpt2-774m --mode train --batch 1 --seq 1024 --dtype bf16 --recompute 3 \
+  --offload optimizer --host-ram 8GiB >"$tmp/mem" 2>&1
+rc=$?
+if [ $rc -eq 3 ] && grep -q '^host: DOES NOT FIT: .* short' "$tmp/mem"; then ok
+else bad "memory offload, host too small: rc $rc"; fi
+expect_out "memory offload max batch" 'largest batch that fits 4.00 GiB: 24$' "$cugpt" memory \
+  gpt2-355m --mode train --seq 1024 --dtype bf16 --recompute 3 --offload optimizer \
+  --host-ram 8GiB --max-batch
+expect_error "memory --pcie" "--pcie: 'fast' is not a bandwidth" "$cugpt" memory gpt2-124m \
+  --offload optimizer --pcie fast
+expect_error "memory --host-ram alone" 'describe the host of --offload' "$cugpt" memory gpt2-124m \
+  --host-ram 1GiB
+expect_error "memory --offload forward" '--offload is for --mode train' "$cugpt" memory gpt2-124m \
+  --mode forward --offload optimizer
+printf 'the cat sat on the mat %.0s' {1..300} >"$tmp/offload.txt"
+expect_out "train --offload" '^offload optimizer\+gradients: host arena' "$cugpt" train \
+  gpt2-bytes-tiny --data "$tmp/offload.txt" --steps 2 --batch 2 --seq 32 \
+  --offload optimizer+gradients --host-ram 64MiB
+expect_error "train --offload, host too small" "the host's part of one step peaks at" "$cugpt" \
+  train gpt2-bytes-tiny --data "$tmp/offload.txt" --steps 2 --batch 2 --seq 32 \
+  --offload optimizer --host-ram 1MiB
 expect_out "memory encoder, its longest sequence" 'forward \(full logits\), B=1 T=512:' \
   "$cugpt" memory kantaibert --mode forward
 expect_out "memory: infer is generate's old name" 'generate \(prefill \+ KV-cache decode\), B=1' \

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <numeric>
+
+#include "models/device_sampler.h"
 
 namespace cugpt {
 
@@ -141,6 +144,9 @@ GenerateResult generate(const Gpt& model, const std::vector<std::vector<std::int
   for (std::int64_t b = 0; b < B; ++b) rng[static_cast<std::size_t>(b)] = row_stream(o.seed, b);
   std::vector<char> done(prompts.size(), 0);
   std::size_t running = prompts.size();
+  std::unique_ptr<DeviceSampler> sampler;
+  if (o.device_sampler)
+    sampler = std::make_unique<DeviceSampler>(model.wte().weight(), B, V, o, rng);
 
   Batch step;
   step.B = B;
@@ -152,7 +158,17 @@ GenerateResult generate(const Gpt& model, const std::vector<std::vector<std::int
   for (bool first = true; running > 0; first = false) {
     const auto start = std::chrono::steady_clock::now();
     const Tensor logits = model.forward_cached(step, cache);  // (B, 1, V)
-    const std::vector<float> host = logits.to_floats();       // waits for the device
+    // Both wait for the device: the logits, or (device sampler) the active rows' ids only.
+    std::vector<float> host;
+    std::vector<std::int32_t> drawn;
+    if (sampler) {
+      std::vector<char> active(prompts.size(), 0);
+      for (std::size_t b = 0; b < prompts.size(); ++b)
+        active[b] = !done[b] && pos >= prompts[b].size();
+      drawn = sampler->sample(logits, active);
+    } else {
+      host = logits.to_floats();
+    }
     (first ? r.prefill_ms : r.decode_ms) += elapsed_ms(start);
     if (!first) ++r.decode_steps;
     std::vector<std::int32_t> next(prompts.size(), 0);  // a finished row is fed id 0, unread
@@ -164,7 +180,8 @@ GenerateResult generate(const Gpt& model, const std::vector<std::vector<std::int
         continue;
       }
       const std::int32_t t =
-          sample_token(host.data() + static_cast<std::int64_t>(b) * V, V, o, rng[b]);
+          sampler ? drawn[b]
+                  : sample_token(host.data() + static_cast<std::int64_t>(b) * V, V, o, rng[b]);
       next[b] = t;
       if (std::find(o.stop_ids.begin(), o.stop_ids.end(), t) != o.stop_ids.end()) {
         r.stop_reasons[b] = StopReason::stop_id;

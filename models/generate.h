@@ -30,6 +30,8 @@ struct GenerateOptions : SamplingOptions {
   std::uint64_t seed = 0;
   // A row stops when it samples one of these; the stop id is not part of its tokens.
   std::vector<std::int32_t> stop_ids;
+  // Sample where the logits are (models/device_sampler.h): only the ids leave the device.
+  bool device_sampler = false;
 };
 
 enum class StopReason { length, stop_id };

@@ -12,6 +12,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/adamw.h"
+#include "kernels/sampling.h"
 #include "nn/ops.h"
 #include "nn/ops_backward.h"
 
@@ -84,6 +85,10 @@ class Backend {
                           const kernels::AdamwHyper& h) const = 0;
   virtual void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buf, Tensor* master,
                         float lr, float momentum, float weight_decay, float grad_scale) const = 0;
+
+  // ---- Sampling (models/device_sampler.h): one id per row of logits, from the rows' streams,
+  // where the logits are (kernels/sampling.h: the cpu runs the kernel's twin).
+  virtual void sample_tokens(const kernels::SamplingArgs& args) const = 0;
 };
 
 const Backend& cpu_backend();

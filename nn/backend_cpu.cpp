@@ -279,6 +279,10 @@ class CpuBackend final : public Backend {
                             grad_scale);
     });
   }
+
+  void sample_tokens(const kernels::SamplingArgs& args) const override {
+    kernels::sample_tokens_cpu(args);
+  }
 };
 
 }  // namespace

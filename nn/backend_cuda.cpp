@@ -275,6 +275,10 @@ class CudaBackend final : public Backend {
                            static_cast<std::size_t>(p.numel()), lr, momentum, weight_decay,
                            grad_scale, p.dtype(), nullptr);
   }
+
+  void sample_tokens(const kernels::SamplingArgs& args) const override {
+    kernels::sample_tokens_cuda(args, nullptr);
+  }
 };
 
 }  // namespace

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/device_sampler.h"
 #include "models/factory.h"
 #include "models/generate.h"
 #include "models/weights.h"
+#include "tests/gpu_test.h"
 
 namespace cugpt {
 namespace {
@@ -314,6 +316,89 @@ TEST(Sampling, KvCacheIsInItsOwnCategory) {
     EXPECT_EQ(l.arena->current(Category::kv_cache) - before, 4u * align_up(2 * 20 * 32 * 4));
   }
   EXPECT_EQ(l.arena->current(Category::kv_cache), before);
+}
+
+}  // namespace
+}  // namespace cugpt
+
+namespace cugpt {
+namespace {
+
+// The device sampler through its cpu twin: the same tokens as the host's sample_token for
+// greedy and for sampled rows (temperature, top-k, top-p), ragged prompts and a stop id; the
+// streams advance as the host's do (one draw per sampled token), and rows still reading their
+// prompt or finished do not draw.
+TEST(DeviceSampler, CpuTwinGivesTheHostSamplersTokens) {
+  const Loaded l = load("gpt2-tiny");
+  const std::vector<std::vector<std::int32_t>> prompts = {{1, 2, 3}, {5, 6, 7, 8, 9}, {40}};
+  for (const double temperature : {0.0, 0.8, 3.0}) {
+    GenerateOptions o;
+    o.max_new = 12;
+    o.temperature = temperature;
+    o.top_k = temperature == 0.8 ? 20 : 0;
+    o.top_p = temperature == 3.0 ? 0.9 : 1.0;
+    o.seed = 77;
+    o.stop_ids = {17};
+    const std::uint64_t before = l.arena->stats().allocations;
+    const GenerateResult host = generate(l.gpt(), prompts, o);
+    const std::uint64_t by_host = l.arena->stats().allocations - before;
+    o.device_sampler = true;
+    const GenerateResult device = generate(l.gpt(), prompts, o);
+    SCOPED_TRACE("temperature " + std::to_string(temperature));
+    // The device sampler's four buffers (ids, streams, flags, workspace): it did run.
+    EXPECT_EQ(l.arena->stats().allocations - before - by_host, by_host + 4);
+    EXPECT_EQ(host.tokens, device.tokens);
+    EXPECT_EQ(host.stopped_by, device.stopped_by);
+    EXPECT_EQ(host.new_tokens, device.new_tokens);
+  }
+}
+
+// On a card the sampler is sample_tokens_cuda on the card's own logits (f32 and bf16): the
+// host's tokens, greedy and sampled.
+class CudaDeviceSampler : public testing::CudaTest {};
+
+TEST_F(CudaDeviceSampler, GivesTheHostSamplersTokens) {
+  for (const DType dtype : {DType::f32, DType::bf16}) {
+    auto arena = Arena::create(Device::cuda(0), 256ull << 20);
+    auto model = build_gpt(load_config("gpt2-tiny"), arena, dtype);
+    LoadOptions lo;
+    lo.convert_dtype = true;
+    load_weights(*model,
+                 std::string(CUGPT_SOURCE_DIR) + "/tests/data/golden/gpt2-tiny/weights.safetensors",
+                 lo);
+    for (const double temperature : {0.0, 0.8}) {
+      GenerateOptions o;
+      o.max_new = 12;
+      o.temperature = temperature;
+      o.top_p = 0.95;
+      o.seed = 3;
+      const auto host = generate(*model, {{1, 2, 3}, {5, 6, 7, 8, 9}}, o).tokens;
+      o.device_sampler = true;
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + " temperature " + std::to_string(temperature));
+      EXPECT_EQ(host, generate(*model, {{1, 2, 3}, {5, 6, 7, 8, 9}}, o).tokens);
+    }
+  }
+}
+
+TEST(DeviceSampler, StreamsAdvanceOncePerSampledRow) {
+  auto arena = Arena::create(Device::cpu(), 16ull << 20);
+  Tensor logits = Tensor::zeros(arena, {3, 1, 11}, DType::f32, Category::activation);
+  std::vector<float> v(33);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 7) % 11) * 0.3f;
+  logits.copy_from_floats(v);
+  SamplingOptions o;
+  o.temperature = 1.0;
+  const std::vector<std::uint64_t> start = {row_stream(5, 0), row_stream(5, 1), row_stream(5, 2)};
+  DeviceSampler s(logits, 3, 11, o, start);
+  const std::vector<std::int32_t> ids = s.sample(logits, {1, 0, 1});
+  std::vector<std::uint64_t> expect = start;
+  for (const std::size_t b : {0u, 2u}) {
+    std::uint64_t state = start[b];
+    EXPECT_EQ(ids[b], sample_token(v.data() + b * 11, 11, o, state)) << "row " << b;
+    expect[b] = state;
+  }
+  EXPECT_EQ(ids[1], 0);
+  EXPECT_EQ(s.streams(), expect);
 }
 
 }  // namespace

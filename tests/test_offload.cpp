@@ -11,6 +11,7 @@
 #include "models/factory.h"
 #include "models/init.h"
 #include "tests/byte_text.h"
+#include "tests/gpu_test.h"
 #include "train/memory_plan.h"
 #include "train/trainer.h"
 
@@ -28,6 +29,7 @@ std::vector<unsigned char> bytes_of(const Tensor& t) {
 
 struct TrainRun {
   Bits bits;
+  std::vector<bool> f32;  // per entry of bits: an f32 tensor
   std::vector<double> losses, norms;
   ArenaStats card, host;
 };
@@ -39,14 +41,15 @@ ModelConfig five_blocks() {
   return c;
 }
 
-// `steps` steps of five_blocks() on cpu (f32), from `resume_dir` if given; saved to
-// `save_dir` if given.
+// `steps` steps of five_blocks() (f32 on the cpu unless told), from `resume_dir` if given;
+// saved to `save_dir` if given.
 TrainRun train(OffloadMode mode, std::int64_t steps, std::int64_t accum,
-               const std::string& save_dir = "", const std::string& resume_dir = "") {
+               const std::string& save_dir = "", const std::string& resume_dir = "",
+               Device device = Device::cpu(), DType dtype = DType::f32) {
   const std::string text = byte_text();
   const Dataset data = Dataset::from_tokens({text.begin(), text.end()}, 256);
-  auto arena = Arena::create(Device::cpu(), 256ull << 20);
-  auto model = build_gpt(five_blocks(), arena, DType::f32);
+  auto arena = Arena::create(device, 256ull << 20);
+  auto model = build_gpt(five_blocks(), arena, dtype);
   init_parameters(*model, 1);
   TrainOptions o;
   o.steps = 6;
@@ -66,8 +69,14 @@ TrainRun train(OffloadMode mode, std::int64_t steps, std::int64_t accum,
     r.norms.push_back(s.grad_norm);
   }
   if (!save_dir.empty()) t.save(save_dir);
-  for (const auto& p : model->named_parameters()) r.bits.push_back(bytes_of(p.tensor));
-  for (const auto& [name, s] : t.optimizer().named_state()) r.bits.push_back(bytes_of(s));
+  for (const auto& p : model->named_parameters()) {
+    r.bits.push_back(bytes_of(p.tensor));
+    r.f32.push_back(p.tensor.dtype() == DType::f32);
+  }
+  for (const auto& [name, s] : t.optimizer().named_state()) {
+    r.bits.push_back(bytes_of(s));
+    r.f32.push_back(s.dtype() == DType::f32);
+  }
   r.card = arena->stats();
   if (o.host_arena) r.host = o.host_arena->stats();
   return r;
@@ -244,6 +253,59 @@ TEST(Offload, EachModeHoldsWhatItSays) {
       at(opt.at_end, Category::gradient) - config.n_layer * block;  // embeddings, final LayerNorm
   EXPECT_EQ(at(grads.at_end, Category::gradient), outside + 2 * block);
   EXPECT_LT(grads.peak, opt.peak);
+}
+
+// On a card: the copies run on their own stream, ordered by events, from pinned host memory.
+class CudaOffload : public testing::CudaTest {};
+
+// The largest difference between two runs' tensors, relative to the largest value.
+double worst_relative(const TrainRun& a, const TrainRun& b) {
+  double worst = 0, scale = 1e-30;
+  for (std::size_t i = 0; i < a.bits.size(); ++i) {
+    if (a.bits[i].size() != b.bits[i].size()) return 1e30;
+    // What is f32 (the states and masters of bf16 parameters) carries the update's every bit.
+    if (!a.f32[i]) continue;
+    const auto* x = reinterpret_cast<const float*>(a.bits[i].data());
+    const auto* y = reinterpret_cast<const float*>(b.bits[i].data());
+    for (std::size_t k = 0; k < a.bits[i].size() / 4; ++k) {
+      worst = std::max(worst, static_cast<double>(std::fabs(x[k] - y[k])));
+      scale = std::max(scale, static_cast<double>(std::fabs(y[k])));
+    }
+  }
+  return worst / scale;
+}
+
+// f32 and bf16: the offloaded steps (the host's AdamW on the cpu) against the card's own AdamW,
+// over a few steps, both modes; the losses before any update are equal, the weights and states
+// within the mixed-precision tolerances of the cuda-vs-cpu training tests.
+TEST_F(CudaOffload, MatchesTheCardsOwnAdamW) {
+  for (const DType dtype : {DType::f32, DType::bf16}) {
+    const TrainRun card = train(OffloadMode::none, 3, 2, "", "", Device::cuda(0), dtype);
+    for (const OffloadMode mode : {OffloadMode::optimizer, OffloadMode::optimizer_gradients}) {
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + " " + offload_name(mode));
+      const TrainRun off = train(mode, 3, 2, "", "", Device::cuda(0), dtype);
+      EXPECT_EQ(card.losses[0], off.losses[0]);
+      EXPECT_NEAR(card.losses.back(), off.losses.back(), 1e-3 * std::fabs(card.losses.back()));
+      EXPECT_LT(worst_relative(off, card), dtype == DType::f32 ? 1e-5 : 1e-2);
+      EXPECT_EQ(off.card.current[static_cast<int>(Category::optimizer_state)], 0u);
+    }
+  }
+}
+
+TEST_F(CudaOffload, MetaPredictsBothArenasOfACardRun) {
+  for (const OffloadMode mode : {OffloadMode::optimizer, OffloadMode::optimizer_gradients}) {
+    MemoryQuery q;
+    q.dtype = DType::bf16;
+    q.batch = 2;
+    q.seq = 16;
+    q.offload = mode;
+    q.host_ram = 64ull << 20;
+    const MemoryResult meta = simulate_memory(load_config("gpt2-tiny"), q);
+    q.device = Device::cuda(0);
+    q.arena_budget = 64ull << 20;
+    SCOPED_TRACE(offload_name(mode));
+    expect_same_arenas(meta, simulate_memory(load_config("gpt2-tiny"), q));
+  }
 }
 
 }  // namespace

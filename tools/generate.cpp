@@ -29,7 +29,8 @@ namespace {
 constexpr const char* kEndOfText = "<|endoftext|>";
 
 struct GenerateCli {
-  std::string config, weights, tokens, tokenizer = "byte", device = "cpu", dtype = "f32";
+  std::string config, weights, tokens, tokenizer = "byte", device = "cpu", dtype = "f32",
+                                       sampler = "host";
   std::vector<std::string> texts, stop_ids;
   bool tokens_given = false, tokenizer_given = false;
   bool ignore_eos = false, ids = false, json = false, no_echo = false;
@@ -112,6 +113,8 @@ int run_generate(const GenerateCli& o) {
   const Device device = parse_device(o.device);
   if (device.is_meta()) throw Error("generate needs a device with memory: cpu or cuda");
   if (o.ids && o.json) throw Error("generate: --ids and --json are mutually exclusive");
+  if (o.sampler != "host" && o.sampler != "device")
+    throw Error("--sampler must be host or device, not '" + o.sampler + "'");
   bool recorded = false;
   // (vocab 0: no note about a byte tokenizer on a large model; the check below is an error.)
   const auto tokenizer = choose_tokenizer(o.tokenizer, o.tokenizer_given, o.weights, 0, &recorded);
@@ -128,6 +131,7 @@ int run_generate(const GenerateCli& o) {
                 "; give its --tokenizer, or --tokens without one for ids");
   GenerateOptions options = o.options;
   options.stop_ids = stop_set(o, decodes ? tokenizer.get() : nullptr, config.vocab_size);
+  options.device_sampler = o.sampler == "device";
 
   check_generation(config, prompts, options);  // before the prompt is echoed
 
@@ -170,7 +174,8 @@ int run_generate(const GenerateCli& o) {
                                   {"top_k", options.top_k},
                                   {"top_p", options.top_p},
                                   {"seed", options.seed},
-                                  {"stop_ids", options.stop_ids}}},
+                                  {"stop_ids", options.stop_ids},
+                                  {"sampler", o.sampler}}},
                                 {"outputs", outputs},
                                 {"timings",
                                  {{"prefill_ms", r.prefill_ms},
@@ -262,6 +267,10 @@ void add_generate(CLI::App& app) {
   sub->add_flag("--no-echo", o->no_echo, "Text output without the prompt");
   sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "Compute dtype")->capture_default_str();
+  sub->add_option("--sampler", o->sampler,
+                  "host (the logits come to the host) or device (the device's sampler picks the "
+                  "ids; on the cpu its twin)")
+      ->capture_default_str();
   on_run(sub, [o, tokens, tokenizer] {
     o->tokens_given = tokens->count() > 0;
     o->tokenizer_given = tokenizer->count() > 0;

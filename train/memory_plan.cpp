@@ -312,19 +312,30 @@ std::int64_t largest(std::int64_t limit, F&& fits) {
 
 std::uint64_t min_vram(const ModelConfig& config, MemoryQuery q) {
   constexpr std::uint64_t kStep = 1ull << 20;
-  const auto fits = [&](std::uint64_t vram) {
-    q.vram = vram;
-    return simulate_memory(config, q).card_fits;  // the host's verdict does not depend on it
-  };
+  const auto mib_up = [](std::uint64_t n) { return (n + kStep - 1) / kStep * kStep; };
   // Below the reserve plus the step's live bytes at its peak nothing fits; above, fragmentation
-  // may ask for a little more: widen by doubling, then bisect in whole MiB.
+  // may ask for a little more. Each card that runs out says by how much its failing request
+  // missed (requested - largest free): the next card is that much larger (at least double the
+  // last jump, so that the widening ends), then the last two are bisected in whole MiB.
   q.vram = q.reserve + (1ull << 50);
   const std::uint64_t floor = q.reserve + simulate_memory(config, q).peak;
-  std::uint64_t bad = (floor - 1) / kStep * kStep, good = bad + kStep;  // bad < floor: no fit
-  for (std::uint64_t widen = kStep; !fits(good); widen *= 2) bad = good, good += widen;
+  std::uint64_t bad = (floor - 1) / kStep * kStep, good = mib_up(floor);  // bad < floor: no fit
+  if (good == bad) good += kStep;
+  for (std::uint64_t jump = kStep;;) {
+    q.vram = good;
+    const MemoryResult r = simulate_memory(config, q);
+    if (r.card_fits) break;
+    const std::uint64_t missed = r.ran_out_requested > r.ran_out_largest_free
+                                     ? r.ran_out_requested - r.ran_out_largest_free
+                                     : kStep;
+    jump = std::max(mib_up(missed), 2 * jump);
+    bad = good;
+    good += jump;
+  }
   while (good - bad > kStep) {
     const std::uint64_t mid = bad + (good - bad) / kStep / 2 * kStep;
-    (fits(mid) ? good : bad) = mid;
+    q.vram = mid;
+    (simulate_memory(config, q).card_fits ? good : bad) = mid;
   }
   return good;
 }

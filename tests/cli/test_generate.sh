@@ -160,4 +160,12 @@ expect_error "ragged past the positions" "prompt of 4 tokens plus 21 new ones ex
 expect_error "tokenizer smaller than the vocabulary" "byte tokenizer's 256 ids do not cover the 50257" \
   "$cugpt" generate gpt2-124m --weights "$tmp/none.safetensors" --text "Hi"
 
+# The device sampler (on the cpu its twin) picks the host's tokens.
+a=$("$cugpt" generate gpt2-tiny --weights "$w" --tokens "1,2,3;5,6" --max-new 8 --temperature 0.9 \
+  --seed 4 --ids 2>/dev/null)
+b=$("$cugpt" generate gpt2-tiny --weights "$w" --tokens "1,2,3;5,6" --max-new 8 --temperature 0.9 \
+  --seed 4 --ids --sampler device 2>/dev/null)
+[ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "--sampler device: '$b', host: '$a'"
+expect_error "--sampler" "--sampler must be host or device" "$cugpt" generate gpt2-tiny \
+  --weights "$w" --tokens 1 --sampler gpu
 finish cli_generate

@@ -4,17 +4,26 @@
 
 namespace cugpt::analysis {
 
-std::vector<std::int32_t> repeated_random_tokens(std::int64_t vocab, std::int64_t n,
-                                                 std::uint64_t seed) {
-  if (vocab < 1 || n < 2) throw Error("patterns: need a vocabulary and at least 2 tokens");
+std::vector<std::int32_t> repeated_random_tokens(const std::vector<std::int32_t>& pool,
+                                                 std::int64_t n, std::uint64_t seed) {
+  if (pool.empty() || n < 2) throw Error("patterns: need a vocabulary and at least 2 tokens");
   std::vector<std::int32_t> out;
   std::uint64_t s = seed * 2862933555777941757ull + 3037000493ull;
   for (std::int64_t i = 0; i < n; ++i) {
     s = s * 6364136223846793005ull + 1442695040888963407ull;  // Knuth's MMIX LCG
-    out.push_back(static_cast<std::int32_t>((s >> 33) % static_cast<std::uint64_t>(vocab)));
+    out.push_back(pool[(s >> 33) % pool.size()]);
   }
   out.insert(out.end(), out.begin(), out.begin() + n);
   return out;
+}
+
+std::vector<std::int32_t> repeated_random_tokens(std::int64_t vocab, std::int64_t n,
+                                                 std::uint64_t seed) {
+  if (vocab < 1 || vocab > (std::int64_t{1} << 31) - 1)
+    throw Error("patterns: need a vocabulary and at least 2 tokens");
+  std::vector<std::int32_t> all(static_cast<std::size_t>(vocab));
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int32_t>(i);
+  return repeated_random_tokens(all, n, seed);
 }
 
 PatternScores pattern_scores(Model& model, const std::vector<std::int32_t>& tokens) {

@@ -15,6 +15,12 @@ namespace cugpt::analysis {
 // platform), then the same n again: 2 n tokens.
 std::vector<std::int32_t> repeated_random_tokens(std::int64_t vocab, std::int64_t n,
                                                  std::uint64_t seed);
+// The same draw over `pool` (non-empty) instead of [0, vocab): token i is pool[draw_i % size].
+// For a model that only ever saw part of its vocabulary (a byte model trained on ASCII text),
+// the pool is the ids of a text it knows, so that the test asks for copying, not for embeddings
+// of ids it never saw.
+std::vector<std::int32_t> repeated_random_tokens(const std::vector<std::int32_t>& pool,
+                                                 std::int64_t n, std::uint64_t seed);
 
 struct PatternScores {
   std::int64_t L = 0, H = 0, n = 0;

@@ -4,6 +4,8 @@
 // a hand-made write, the induction test's tokens repeat, and bad input is refused in one line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "analysis/ablate.h"
@@ -129,6 +131,18 @@ TEST(Patterns, RepeatedTokensAreDeterministicAndRepeat) {
     EXPECT_GE(a[i], 0);
     EXPECT_LT(a[i], 97);
   }
+}
+
+// Drawn from a pool (the ids of a text): only its ids, the same draws as over [0, V) mapped
+// through the pool, and the whole-vocabulary draw is the pool 0..V-1.
+TEST(Patterns, DrawsFromAPoolOfIds) {
+  const std::vector<std::int32_t> pool = {32, 97, 101, 116};
+  const auto t = repeated_random_tokens(pool, 20, 5);
+  ASSERT_EQ(t.size(), 40u);
+  for (const std::int32_t id : t) EXPECT_NE(std::find(pool.begin(), pool.end(), id), pool.end());
+  const auto v = repeated_random_tokens(4, 20, 5);
+  for (std::size_t i = 0; i < t.size(); ++i) EXPECT_EQ(t[i], pool[static_cast<std::size_t>(v[i])]);
+  EXPECT_THROW(repeated_random_tokens(std::vector<std::int32_t>{}, 4, 1), Error);
 }
 
 TEST(Patterns, ScoresAreMeansOfProbabilitiesAndBadSequencesAreRefused) {

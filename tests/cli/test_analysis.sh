@@ -40,6 +40,11 @@ expect_json "attribute parts sum" "abs(d['total'] - d['logit']) < 1e-4" \
 expect_out "patterns" 'strongest induction head L[01]H[0-3]' \
   "$cugpt" patterns gpt2-tiny --weights "$w" --out "$tmp/pat"
 expect_png "$tmp/pat/patterns_induction.png"
+printf '0123 4567 89,.' >"$tmp/pool.txt"
+expect_out "patterns --draw-from" "random tokens of .*pool.txt's repeated once" \
+  "$cugpt" patterns gpt2-tiny --weights "$w" --draw-from "$tmp/pool.txt" --length 8
+expect_error "patterns --draw-from a FIFO" 'not a regular file' "$cugpt" patterns gpt2-tiny \
+  --weights "$w" --draw-from /dev/null
 
 expect_error "patch lengths" 'must be equal' "$cugpt" patch gpt2-tiny --weights "$w" \
   --clean-tokens 4,56 --corrupt-tokens 4,57,53 --target 5 --distractor 7

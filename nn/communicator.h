@@ -24,6 +24,10 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual std::string name() const = 0;
+  // Whether another thread than the one that made it may call it (one thread at a time, each
+  // call ordered after the previous one: MPI_THREAD_SERIALIZED). GradientSync's communication
+  // thread needs it to overlap the exchange with the backward.
+  virtual bool any_thread() const { return true; }
 
   // `data` holds pieces of counts[0], ..., counts[N-1] elements of `dtype` back to back, on
   // every rank. On return rank r's piece r holds the sum over the ranks of their piece r, added

@@ -319,6 +319,38 @@ TEST_F(Distributed, EachRanksArenaIsMetasPrediction) {
   }
 }
 
+// Overlap: each block's exchange runs on the communication thread while the backward goes on
+// with the blocks below; the bits are those of the exchange after the backward, sharded or
+// not, with accumulation, and the arena is still meta's prediction.
+TEST_F(Distributed, OverlapGivesTheBitsOfTheExchangeAfterTheBackward) {
+  NEED_MPI();
+  for (const char* zero : {"0", "1"}) {
+    const std::string flags = std::string("--zero ") + zero + " --bucket 4KiB --accum 2";
+    const std::string on = train(3, 1, std::string("on") + zero, flags + " --overlap 1");
+    const std::string off = train(3, 1, std::string("off") + zero, flags + " --overlap 0");
+    EXPECT_NE(on.find("overlap 1 (a communication thread)"), std::string::npos) << on;
+    EXPECT_NE(off.find("overlap 0"), std::string::npos) << off;
+    for (const char* file : {"model.safetensors", "optimizer.safetensors"}) {
+      const Tensors a = checkpoint(path(std::string("on") + zero), file);
+      const Tensors b = checkpoint(path(std::string("off") + zero), file);
+      ASSERT_EQ(a.size(), b.size()) << file;
+      for (const auto& [name, v] : a) EXPECT_EQ(v, b.at(name)) << "zero " << zero << ": " << name;
+    }
+  }
+  // The arena with overlap on (one step, two ranks) against `cugpt memory --world 2`.
+  const std::string log = train(2, 2, "arena", "--bucket 4KiB --overlap 1", 1);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("arena peak per rank: ([0-9]+) ([0-9]+) bytes")))
+      << log;
+  const std::string json =
+      capture(std::string(CUGPT_BINARY) + " memory " + kConfig + " --batch 2 --seq " +
+              std::to_string(kSeq) + " --world 2 --bucket 4KiB --json");
+  std::smatch p;
+  ASSERT_TRUE(std::regex_search(json, p, std::regex("\"peak_bytes\": ([0-9]+)"))) << json;
+  EXPECT_EQ(m[1].str(), p[1].str());
+  EXPECT_EQ(m[2].str(), p[1].str());
+}
+
 // Sharding divides the optimizer's bytes: gpt2-124m's states per rank at 1, 2 and 4 ranks.
 TEST(Sharding, ZeroDividesTheOptimizerStates) {
   const ModelConfig config = load_config("gpt2-124m");

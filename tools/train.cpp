@@ -1,9 +1,9 @@
 // `cugpt train <config> --data FILE [--tokenizer SPEC] --steps N --batch B|auto --seq T [--lr]
 // [--dtype] [--device] [--recompute L] [--accum K] [--out DIR [--save-every N] [--keep K]]
 // [--resume DIR [--allow-change LIST]] [--init-from FILE] [--eval-every N] [--zero 0|1]
-// [--bucket SIZE]`; under `mpirun -n N`, N data-parallel ranks (docs/distributed.md).
-// Checkpoints describe themselves (train/run_record.h): a resumed run that differs from the
-// recorded one in what it computes is refused, naming the difference.
+// [--bucket SIZE] [--overlap 0|1]`; under `mpirun -n N`, N data-parallel ranks
+// (docs/distributed.md). Checkpoints describe themselves (train/run_record.h): a resumed run that
+// differs from the recorded one in what it computes is refused, naming the difference.
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -50,6 +50,7 @@ struct TrainCli {
                             optimizer = "adamw", batch = "8", arena, init_from, allow_change,
                             bucket, offload = "none", host_ram;
   std::int64_t log_every = 1, save_every = 0, keep = 2;
+  int overlap = 1;
   bool tokenizer_given = false;
   TrainOptions o;
 };
@@ -152,6 +153,7 @@ int run_train(TrainCli& c, Communicator* comm) {
   if (!root && !std::freopen("/dev/null", "w", stdout))
     throw Error("train: cannot silence rank " + std::to_string(comm->rank()));
   if (!c.bucket.empty()) c.o.bucket_bytes = opt::parse_size("--bucket", c.bucket);
+  c.o.overlap = c.overlap == 1;
   const ModelConfig config = load_config(c.config);
   if (!is_causal_lm(config))
     throw Error("train: " + config.name + " is a roberta encoder; cugpt trains the GPT families");
@@ -281,9 +283,13 @@ int run_train(TrainCli& c, Communicator* comm) {
         offload_name(o->mode()), format_bytes(c.o.host_arena->in_use()).c_str(),
         format_bytes(host_ram).c_str());
   if (comm)
-    std::printf("data parallel: %d ranks (%s), B=%lld per rank, global batch %lld, zero %d\n",
-                comm->size(), comm->name().c_str(), static_cast<long long>(c.o.batch),
-                static_cast<long long>(c.o.batch * comm->size()), c.o.zero);
+    std::printf(
+        "data parallel: %d ranks (%s), B=%lld per rank, global batch %lld, zero %d, overlap %s\n",
+        comm->size(), comm->name().c_str(), static_cast<long long>(c.o.batch),
+        static_cast<long long>(c.o.batch * comm->size()), c.o.zero,
+        !c.o.overlap                                   ? "0"
+        : trainer.sync() && trainer.sync()->threaded() ? "1 (a communication thread)"
+                                                       : "1 (each block's exchange in turn)");
   std::signal(SIGINT, on_sigint);
   const auto save = [&] {
     if (c.out.empty()) return;
@@ -444,6 +450,11 @@ void add_train(CLI::App& app) {
   sub->add_option("--bucket", c->bucket,
                   "Data parallel: the bytes of gradients exchanged a round (all ranks' pieces)")
       ->check(opt::size());
+  sub->add_option("--overlap", c->overlap,
+                  "Data parallel: 1 exchanges each block's gradients while the backward goes on "
+                  "(the same bits), 0 after the backward")
+      ->check(CLI::Range(0, 1))
+      ->capture_default_str();
   on_run(sub, [c, tokenizer] {
     c->tokenizer_given = tokenizer->count() > 0;
     return run_ranks(*c);

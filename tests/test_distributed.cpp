@@ -4,7 +4,8 @@
 // - N ranks are bit-identical to an oracle that runs each rank's slice in turn and adds the
 //   gradients in rank order (3 ranks, where the order of the additions matters);
 // - ZeRO-1 gives the bits of the unsharded run, its checkpoint resumes on every rank;
-// - each rank's arena peak is `cugpt memory --world N`'s prediction for that rank.
+// - each rank's arena peak is `cugpt memory --world N`'s prediction for that rank;
+// - --overlap 1 gives the bits of --overlap 0; --batch auto is the per-rank batch that fits.
 // The runs need `mpirun` and a cugpt built with MPI, and skip with the reason otherwise.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -349,6 +350,45 @@ TEST_F(Distributed, OverlapGivesTheBitsOfTheExchangeAfterTheBackward) {
   ASSERT_TRUE(std::regex_search(json, p, std::regex("\"peak_bytes\": ([0-9]+)"))) << json;
   EXPECT_EQ(m[1].str(), p[1].str());
   EXPECT_EQ(m[2].str(), p[1].str());
+}
+
+// `--batch auto` under mpirun: the per-rank batch of `cugpt memory --world N --max-batch` for
+// the arena (the rank with the most state, exchange buffers included), the same on every rank,
+// printed once with the global batch; the run fits every rank's arena.
+TEST_F(Distributed, BatchAutoIsThePerRankBatchThatFitsEveryRank) {
+  NEED_MPI();
+  const auto max_batch = [&](const std::string& flags) {
+    const std::string json =
+        capture(std::string(CUGPT_BINARY) + " memory " + kConfig + " --seq " +
+                std::to_string(kSeq) + " --vram 16MiB --reserve 0 --max-batch --json " + flags);
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(json, m, std::regex("\"max_batch\": ([0-9]+)"))) << json;
+    return m.size() > 1 ? std::stoll(m[1].str()) : -1;
+  };
+  const long long single = max_batch("");
+  for (const char* zero : {"0", "1"}) {
+    const long long per_rank = max_batch(std::string("--world 2 --zero ") + zero);
+    if (std::string(zero) == "0") {
+      EXPECT_LT(per_rank, single);  // the exchange buffers take their share
+    }
+    const std::string cmd = mpirun() + " -n 2 " + CUGPT_BINARY + " train " + kConfig + " --data " +
+                            path("data.txt") + " --steps 1 --batch auto --seq " +
+                            std::to_string(kSeq) + " --arena 16MiB --zero " + zero;
+    int rc = 0;
+    const std::string log = capture(cmd, &rc);
+    ASSERT_EQ(rc, 0) << cmd << "\n" << log;
+    const std::string said = "batch auto: " + std::to_string(per_rank) +
+                             " per rank (global batch " + std::to_string(2 * per_rank) +
+                             " over 2 ranks)";
+    EXPECT_NE(log.find(said), std::string::npos) << said << "\n" << log;
+    EXPECT_EQ(log.find("batch auto:"), log.rfind("batch auto:")) << log;  // rank 0 only
+    EXPECT_NE(log.find("B=" + std::to_string(per_rank) + " per rank"), std::string::npos) << log;
+    std::smatch m;
+    ASSERT_TRUE(
+        std::regex_search(log, m, std::regex("arena peak per rank: ([0-9]+) ([0-9]+) bytes")))
+        << log;
+    for (int r = 1; r <= 2; ++r) EXPECT_LE(std::stoull(m[r].str()), 16ull << 20) << log;
+  }
 }
 
 // Sharding divides the optimizer's bytes: gpt2-124m's states per rank at 1, 2 and 4 ranks.

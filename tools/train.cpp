@@ -97,13 +97,58 @@ void check_resume(const TrainCli& c, const CheckpointManifest& m, const Metadata
   }
 }
 
+// A data-parallel rank's step in a memory query: `world` ranks, the rank with the most state.
+void set_world(MemoryQuery& q, const TrainCli& c, int world) {
+  if (world < 2 || c.o.offload != OffloadMode::none) return;  // offload: the Trainer refuses it
+  q.world = world;
+  q.rank = -1;
+  q.zero = c.o.zero;
+  q.bucket_bytes = c.o.bucket_bytes;
+}
+
+// --batch auto's search (per rank with several ranks), capped at the data's `data_batch`.
+std::int64_t fitting_batch(const MemoryQuery& q, const ModelConfig& config, std::uint64_t budget,
+                           Device device, const Dataset& data, std::int64_t data_batch, int world) {
+  const std::int64_t fit = max_batch(config, q);
+  const std::string ranks = world > 1 ? " of every rank" : "";
+  const std::string global = world > 1 ? " per rank (global batch " + std::to_string(fit * world) +
+                                             " over " + std::to_string(world) + " ranks)"
+                                       : "";
+  if (fit == 0)
+    throw Error("train: --batch auto: not even batch 1 at T=" + std::to_string(q.seq) +
+                " fits the " + format_bytes(budget) + " arena" + ranks + " on " + device.str() +
+                " (see `cugpt memory`" + (world > 1 ? " --world " + std::to_string(world) : "") +
+                ")");
+  if (fit > data_batch) {
+    std::printf(
+        "batch auto: %lld%s, the training split's %lld tokens in whole sequences (the %s "
+        "arena%s on %s fits %lld)\n",
+        static_cast<long long>(data_batch),
+        world > 1 ? (" per rank (global batch " + std::to_string(data_batch * world) + " over " +
+                     std::to_string(world) + " ranks)")
+                        .c_str()
+                  : "",
+        static_cast<long long>(data.train_tokens()), format_bytes(budget).c_str(), ranks.c_str(),
+        device.str().c_str(), static_cast<long long>(fit));
+    return data_batch;
+  }
+  std::printf("batch auto: %lld%s, the largest whose step fits the %s arena%s on %s\n",
+              static_cast<long long>(fit), global.c_str(), format_bytes(budget).c_str(),
+              ranks.c_str(), device.str().c_str());
+  return fit;
+}
+
 // --batch N, or "auto": the largest batch whose training step fits the arena this run will
 // get, found by running the step on the meta device before anything is allocated.
+// Under mpirun the batch is per rank: the step is the rank with the most optimizer state (ZeRO-1),
+// its exchange buffers included (train/memory_world.h), in the smallest of the ranks' arenas;
+// rank 0 searches and sends the answer, so every rank trains at the same batch.
 std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::uint64_t budget,
-                           Device device, const Dataset& data) {
+                           Device device, const Dataset& data, Communicator* comm) {
   // Whole sequences (with their next-token targets) in the training split, per micro-batch of a
-  // step: a larger batch covers the same tokens more than once in every step.
-  const std::int64_t per_step = c.o.seq * c.o.accum;
+  // step (of all ranks): a larger batch covers the same tokens more than once in every step.
+  const int world = comm ? comm->size() : 1;
+  const std::int64_t per_step = c.o.seq * c.o.accum * world;
   const std::int64_t data_batch = std::max<std::int64_t>(1, (data.train_tokens() - 1) / per_step);
   if (c.batch != "auto") {
     std::size_t used = 0;
@@ -129,22 +174,19 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
   q.vram = budget;
   q.offload = c.o.offload;
   q.host_ram = c.o.host_arena ? c.o.host_arena->budget() : 0;
-  const std::int64_t fit = max_batch(config, q);
-  if (fit == 0)
-    throw Error("train: --batch auto: not even batch 1 at T=" + std::to_string(c.o.seq) +
-                " fits the " + format_bytes(budget) + " arena on " + device.str() +
-                " (see `cugpt memory`)");
-  if (fit > data_batch) {
-    std::printf(
-        "batch auto: %lld, the training split's %lld tokens in whole sequences (the %s "
-        "arena on %s fits %lld)\n",
-        static_cast<long long>(data_batch), static_cast<long long>(data.train_tokens()),
-        format_bytes(budget).c_str(), device.str().c_str(), static_cast<long long>(fit));
-    return data_batch;
-  }
-  std::printf("batch auto: %lld, the largest whose step fits the %s arena on %s\n",
-              static_cast<long long>(fit), format_bytes(budget).c_str(), device.str().c_str());
-  return fit;
+  if (!comm) return fitting_batch(q, config, budget, device, data, data_batch, 1);
+  // The smallest arena of the ranks (a cpu arena follows the memory available to each).
+  std::vector<double> budgets(static_cast<std::size_t>(world), 0.0);
+  budgets[static_cast<std::size_t>(comm->rank())] = static_cast<double>(budget);
+  comm->all_reduce_sum(budgets);
+  q.vram = static_cast<std::uint64_t>(*std::min_element(budgets.begin(), budgets.end()));
+  set_world(q, c, world);
+  std::vector<double> answer = {0.0};
+  if (comm->rank() == 0)
+    answer[0] =
+        static_cast<double>(fitting_batch(q, config, q.vram, device, data, data_batch, world));
+  comm->all_reduce_sum(answer);
+  return static_cast<std::int64_t>(answer[0]);
 }
 
 int run_train(TrainCli& c, Communicator* comm) {
@@ -222,7 +264,7 @@ int run_train(TrainCli& c, Communicator* comm) {
                   format_bytes(physical) + " of memory");
     c.o.host_arena = Arena::create(Device::cpu(), host_ram);
   }
-  c.o.batch = resolve_batch(c, config, budget, device, data);
+  c.o.batch = resolve_batch(c, config, budget, device, data, comm);
   TrainPlanInput plan;
   plan.config_arg = c.config;
   plan.query.batch = c.o.batch;
@@ -232,6 +274,7 @@ int run_train(TrainCli& c, Communicator* comm) {
   plan.query.recompute = c.o.recompute;
   plan.query.offload = c.o.offload;
   plan.query.host_ram = host_ram;
+  set_world(plan.query, c, comm ? comm->size() : 1);
   plan.budget = budget;
   plan.device = device;
   plan.physical = physical;

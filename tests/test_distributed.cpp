@@ -22,6 +22,8 @@
 
 #include "io/checkpoint_dir.h"
 #include "io/safetensors.h"
+#include "kernels/rank_sum.h"
+#include "kernels/runtime.h"
 #include "models/factory.h"
 #include "models/init.h"
 #include "nn/communicator.h"
@@ -411,6 +413,69 @@ TEST(Sharding, ZeroDividesTheOptimizerStates) {
       EXPECT_LT(states, one) << world;
     }
   }
+}
+
+// NCCL (cuda ranks): compiled for sm_86/sm_90; these skip without a GPU (and the runs without
+// NCCL, MPI or a second GPU: NCCL takes one device per rank).
+TEST(Nccl, TheDeviceSumIsTheRankOrderSum) {
+  std::string reason;
+  if (cuda_device_count(&reason) == 0) GTEST_SKIP() << reason;
+  // Three ranks' copies of 1000 elements; element 0 is 1e8 + 1 - 1e8, 0 only in rank order.
+  const std::size_t count = 1000;
+  std::vector<float> pieces(3 * count);
+  for (std::size_t i = 0; i < pieces.size(); ++i) pieces[i] = 0.001f * static_cast<float>(i % 97);
+  pieces[0] = 1e8f, pieces[count] = 1.0f, pieces[2 * count] = -1e8f;
+  std::vector<float> want(count), got(count);
+  sum_in_rank_order(pieces.data(), 3, count, want.data(), DType::f32);
+  void* in = cuda_malloc(pieces.size() * 4);
+  void* out = cuda_malloc(count * 4);
+  cuda_memcpy_h2d(in, pieces.data(), pieces.size() * 4);
+  kernels::rank_sum_cuda(in, 3, count, out, DType::f32, nullptr);
+  cuda_memcpy_d2h(got.data(), out, count * 4);
+  cuda_synchronize();
+  cuda_free(in);
+  cuda_free(out);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(got[0], 0.0f);
+}
+
+TEST(Nccl, AWorldOfOneExchangesOnTheDevice) {
+  std::string reason;
+  if (cuda_device_count(&reason) == 0) GTEST_SKIP() << reason;
+  if (!nccl_built()) GTEST_SKIP() << "this cugpt was built without NCCL";
+  // MPI's singleton (no launcher) bootstraps a world of one.
+  auto host = mpi_communicator();
+  auto comm = nccl_communicator(*host);
+  EXPECT_EQ(comm->name(), "nccl");
+  EXPECT_EQ(comm->size(), 1);
+  const std::vector<float> values = {1.5f, -2.0f, 3.25f, 0.125f};
+  void* data = cuda_malloc(16);
+  void* scratch = cuda_malloc(16);
+  cuda_memcpy_h2d(data, values.data(), 16);
+  comm->reduce_scatter_sum(data, scratch, {4}, DType::f32);
+  comm->all_gather(data, {4}, DType::f32);
+  std::vector<float> got(4);
+  cuda_memcpy_d2h(got.data(), data, 16);
+  cuda_synchronize();
+  cuda_free(data);
+  cuda_free(scratch);
+  EXPECT_EQ(got, values);
+}
+
+TEST_F(Distributed, TwoCudaRanksMatchOneProcessAtTheGlobalBatch) {
+  std::string reason;
+  if (cuda_device_count(&reason) < 2)
+    GTEST_SKIP() << (reason.empty() ? "NCCL needs a GPU per rank: fewer than 2 GPUs" : reason);
+  if (!nccl_built()) GTEST_SKIP() << "this cugpt was built without NCCL";
+  NEED_MPI();
+  const std::string sgd = "--optimizer sgd --lr 0.05 --device cuda";
+  train(1, 4, "one", sgd);
+  const std::string log = train(2, 2, "two", sgd);
+  EXPECT_NE(log.find("data parallel: 2 ranks (nccl)"), std::string::npos) << log;
+  const double diff = max_difference(checkpoint(path("one"), "model.safetensors"),
+                                     checkpoint(path("two"), "model.safetensors"));
+  std::printf("2 cuda ranks at B=2 vs 1 process at B=4, SGD: max |weight difference| %.3g\n", diff);
+  EXPECT_LE(diff, 1e-5);
 }
 
 TEST_F(Distributed, ABuildWithoutMpiRefusesMpirun) {

@@ -383,8 +383,11 @@ int run_train(TrainCli& c, Communicator* comm) {
 int run_ranks(TrainCli& c) {
   if (launched_world_size() < 2) return run_train(c, nullptr);
   std::unique_ptr<Communicator> comm = mpi_communicator();
+  std::unique_ptr<Communicator> nccl;
   try {
-    return run_train(c, comm.get());
+    // On cuda the gradients are device memory: NCCL moves them, MPI the host values.
+    if (parse_device(c.device).is_cuda()) nccl = nccl_communicator(*comm);
+    return run_train(c, nccl ? nccl.get() : comm.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cugpt: error: rank %d: %s\n", comm->rank(), one_line(e.what()).c_str());
     std::fflush(stderr);

@@ -59,6 +59,8 @@ GradientSync::GradientSync(const Module& model, Communicator& comm, const SyncOp
   }
   if (first.device().is_cuda() && comm.name() == "mpi")
     throw Error("data parallel on cuda needs NCCL: the MPI communicator moves host memory");
+  if (first.device().is_cpu() && comm.name() == "nccl")
+    throw Error("data parallel on cpu needs MPI: the NCCL communicator moves device memory");
   const int n = comm.size();
   if (zero_) {
     const std::vector<int> owners = shard_owners(model, n);

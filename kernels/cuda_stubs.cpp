@@ -12,6 +12,7 @@
 #include "kernels/fill.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
+#include "kernels/rank_sum.h"
 #include "kernels/residual.h"
 #include "kernels/sampling.h"
 
@@ -116,6 +117,10 @@ void copy_to_master_cuda(float*, const void*, std::size_t, DType, Stream) {
 }
 void sum_squares_cuda(const void*, std::size_t, DType, double*, double*, Stream) {
   no_cuda("sum_squares");
+}
+
+void rank_sum_cuda(const void*, int, std::size_t, void*, DType, Stream) {
+  no_cuda("rank_sum");
 }
 
 }  // namespace cugpt::kernels

@@ -5,8 +5,9 @@
 // ranks and inputs give the same bits, and each element is summed exactly as a single process
 // summing the N contributions in rank order would. Implementations: `single` (one process, no
 // library), `mpi` (host buffers: the cpu device; nn/communicator_mpi.cpp, compiled when MPI is
-// found, else a stub whose every call says cugpt was built without MPI), and `simulated` (a rank
-// of a run predicted on the meta device, which moves no data).
+// found, else a stub whose every call says cugpt was built without MPI), `nccl` (device buffers:
+// the cuda device; nn/communicator_nccl.cpp, with CUDA, MPI and NCCL, else a stub), and
+// `simulated` (a rank of a run predicted on the meta device, which moves no data).
 #pragma once
 
 #include <cstddef>
@@ -24,6 +25,10 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual std::string name() const = 0;
+  // Whether another thread than the one that made it may call it (one thread at a time, each
+  // call ordered after the previous one: MPI_THREAD_SERIALIZED). GradientSync's communication
+  // thread needs it to overlap the exchange with the backward.
+  virtual bool any_thread() const { return true; }
 
   // `data` holds pieces of counts[0], ..., counts[N-1] elements of `dtype` back to back, on
   // every rank. On return rank r's piece r holds the sum over the ranks of their piece r, added
@@ -56,6 +61,14 @@ int launched_world_size();
 // MPI_Init once and the world communicator; a one-line error in a build without MPI. The last
 // communicator destroyed finalizes MPI.
 std::unique_ptr<Communicator> mpi_communicator();
+
+// Whether this build has NCCL (CMake found CUDA, MPI and NCCL: CUGPT_NCCL).
+bool nccl_built();
+// The communicator of a data-parallel run on cuda (nn/communicator_nccl.cpp): device buffers
+// through NCCL, one GPU per rank (the launcher's local rank modulo the node's devices, made
+// current here, before any arena), bootstrapped and with host values through `host` (MPI, which
+// must outlive it). A one-line error in a build without NCCL.
+std::unique_ptr<Communicator> nccl_communicator(Communicator& host);
 
 // rank-order sum of `n` pieces of `count` elements at `pieces` (piece s at s * count) into out.
 void sum_in_rank_order(const void* pieces, int n, std::size_t count, void* out, DType dtype);

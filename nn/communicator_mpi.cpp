@@ -35,7 +35,12 @@ class MpiCommunicator final : public Communicator {
   MpiCommunicator() {
     int ready = 0;
     MPI_Initialized(&ready);
-    if (!ready) check(MPI_Init(nullptr, nullptr), "init");
+    // Serialized: GradientSync's communication thread makes the calls during the backward,
+    // the main thread the others, never both at once.
+    if (!ready)
+      check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided_), "init");
+    else
+      MPI_Query_thread(&provided_);
     ++g_live;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
@@ -51,6 +56,7 @@ class MpiCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string name() const override { return "mpi"; }
+  bool any_thread() const override { return provided_ >= MPI_THREAD_SERIALIZED; }
 
   void reduce_scatter_sum(void* data, void* scratch, const std::vector<std::size_t>& counts,
                           DType dtype) override {
@@ -114,6 +120,7 @@ class MpiCommunicator final : public Communicator {
 
  private:
   int rank_ = 0, size_ = 1;
+  int provided_ = MPI_THREAD_SINGLE;
 };
 
 }  // namespace

@@ -4,7 +4,8 @@
 // - N ranks are bit-identical to an oracle that runs each rank's slice in turn and adds the
 //   gradients in rank order (3 ranks, where the order of the additions matters);
 // - ZeRO-1 gives the bits of the unsharded run, its checkpoint resumes on every rank;
-// - each rank's arena peak is `cugpt memory --world N`'s prediction for that rank.
+// - each rank's arena peak is `cugpt memory --world N`'s prediction for that rank;
+// - --overlap 1 gives the bits of --overlap 0; --batch auto is the per-rank batch that fits.
 // The runs need `mpirun` and a cugpt built with MPI, and skip with the reason otherwise.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -21,6 +22,8 @@
 
 #include "io/checkpoint_dir.h"
 #include "io/safetensors.h"
+#include "kernels/rank_sum.h"
+#include "kernels/runtime.h"
 #include "models/factory.h"
 #include "models/init.h"
 #include "nn/communicator.h"
@@ -319,6 +322,77 @@ TEST_F(Distributed, EachRanksArenaIsMetasPrediction) {
   }
 }
 
+// Overlap: each block's exchange runs on the communication thread while the backward goes on
+// with the blocks below; the bits are those of the exchange after the backward, sharded or
+// not, with accumulation, and the arena is still meta's prediction.
+TEST_F(Distributed, OverlapGivesTheBitsOfTheExchangeAfterTheBackward) {
+  NEED_MPI();
+  for (const char* zero : {"0", "1"}) {
+    const std::string flags = std::string("--zero ") + zero + " --bucket 4KiB --accum 2";
+    const std::string on = train(3, 1, std::string("on") + zero, flags + " --overlap 1");
+    const std::string off = train(3, 1, std::string("off") + zero, flags + " --overlap 0");
+    EXPECT_NE(on.find("overlap 1 (a communication thread)"), std::string::npos) << on;
+    EXPECT_NE(off.find("overlap 0"), std::string::npos) << off;
+    for (const char* file : {"model.safetensors", "optimizer.safetensors"}) {
+      const Tensors a = checkpoint(path(std::string("on") + zero), file);
+      const Tensors b = checkpoint(path(std::string("off") + zero), file);
+      ASSERT_EQ(a.size(), b.size()) << file;
+      for (const auto& [name, v] : a) EXPECT_EQ(v, b.at(name)) << "zero " << zero << ": " << name;
+    }
+  }
+  // The arena with overlap on (one step, two ranks) against `cugpt memory --world 2`.
+  const std::string log = train(2, 2, "arena", "--bucket 4KiB --overlap 1", 1);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("arena peak per rank: ([0-9]+) ([0-9]+) bytes")))
+      << log;
+  const std::string json =
+      capture(std::string(CUGPT_BINARY) + " memory " + kConfig + " --batch 2 --seq " +
+              std::to_string(kSeq) + " --world 2 --bucket 4KiB --json");
+  std::smatch p;
+  ASSERT_TRUE(std::regex_search(json, p, std::regex("\"peak_bytes\": ([0-9]+)"))) << json;
+  EXPECT_EQ(m[1].str(), p[1].str());
+  EXPECT_EQ(m[2].str(), p[1].str());
+}
+
+// `--batch auto` under mpirun: the per-rank batch of `cugpt memory --world N --max-batch` for
+// the arena (the rank with the most state, exchange buffers included), the same on every rank,
+// printed once with the global batch; the run fits every rank's arena.
+TEST_F(Distributed, BatchAutoIsThePerRankBatchThatFitsEveryRank) {
+  NEED_MPI();
+  const auto max_batch = [&](const std::string& flags) {
+    const std::string json =
+        capture(std::string(CUGPT_BINARY) + " memory " + kConfig + " --seq " +
+                std::to_string(kSeq) + " --vram 16MiB --reserve 0 --max-batch --json " + flags);
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(json, m, std::regex("\"max_batch\": ([0-9]+)"))) << json;
+    return m.size() > 1 ? std::stoll(m[1].str()) : -1;
+  };
+  const long long single = max_batch("");
+  for (const char* zero : {"0", "1"}) {
+    const long long per_rank = max_batch(std::string("--world 2 --zero ") + zero);
+    if (std::string(zero) == "0") {
+      EXPECT_LT(per_rank, single);  // the exchange buffers take their share
+    }
+    const std::string cmd = mpirun() + " -n 2 " + CUGPT_BINARY + " train " + kConfig + " --data " +
+                            path("data.txt") + " --steps 1 --batch auto --seq " +
+                            std::to_string(kSeq) + " --arena 16MiB --zero " + zero;
+    int rc = 0;
+    const std::string log = capture(cmd, &rc);
+    ASSERT_EQ(rc, 0) << cmd << "\n" << log;
+    const std::string said = "batch auto: " + std::to_string(per_rank) +
+                             " per rank (global batch " + std::to_string(2 * per_rank) +
+                             " over 2 ranks)";
+    EXPECT_NE(log.find(said), std::string::npos) << said << "\n" << log;
+    EXPECT_EQ(log.find("batch auto:"), log.rfind("batch auto:")) << log;  // rank 0 only
+    EXPECT_NE(log.find("B=" + std::to_string(per_rank) + " per rank"), std::string::npos) << log;
+    std::smatch m;
+    ASSERT_TRUE(
+        std::regex_search(log, m, std::regex("arena peak per rank: ([0-9]+) ([0-9]+) bytes")))
+        << log;
+    for (int r = 1; r <= 2; ++r) EXPECT_LE(std::stoull(m[r].str()), 16ull << 20) << log;
+  }
+}
+
 // Sharding divides the optimizer's bytes: gpt2-124m's states per rank at 1, 2 and 4 ranks.
 TEST(Sharding, ZeroDividesTheOptimizerStates) {
   const ModelConfig config = load_config("gpt2-124m");
@@ -339,6 +413,69 @@ TEST(Sharding, ZeroDividesTheOptimizerStates) {
       EXPECT_LT(states, one) << world;
     }
   }
+}
+
+// NCCL (cuda ranks): compiled for sm_86/sm_90; these skip without a GPU (and the runs without
+// NCCL, MPI or a second GPU: NCCL takes one device per rank).
+TEST(Nccl, TheDeviceSumIsTheRankOrderSum) {
+  std::string reason;
+  if (cuda_device_count(&reason) == 0) GTEST_SKIP() << reason;
+  // Three ranks' copies of 1000 elements; element 0 is 1e8 + 1 - 1e8, 0 only in rank order.
+  const std::size_t count = 1000;
+  std::vector<float> pieces(3 * count);
+  for (std::size_t i = 0; i < pieces.size(); ++i) pieces[i] = 0.001f * static_cast<float>(i % 97);
+  pieces[0] = 1e8f, pieces[count] = 1.0f, pieces[2 * count] = -1e8f;
+  std::vector<float> want(count), got(count);
+  sum_in_rank_order(pieces.data(), 3, count, want.data(), DType::f32);
+  void* in = cuda_malloc(pieces.size() * 4);
+  void* out = cuda_malloc(count * 4);
+  cuda_memcpy_h2d(in, pieces.data(), pieces.size() * 4);
+  kernels::rank_sum_cuda(in, 3, count, out, DType::f32, nullptr);
+  cuda_memcpy_d2h(got.data(), out, count * 4);
+  cuda_synchronize();
+  cuda_free(in);
+  cuda_free(out);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(got[0], 0.0f);
+}
+
+TEST(Nccl, AWorldOfOneExchangesOnTheDevice) {
+  std::string reason;
+  if (cuda_device_count(&reason) == 0) GTEST_SKIP() << reason;
+  if (!nccl_built()) GTEST_SKIP() << "this cugpt was built without NCCL";
+  // MPI's singleton (no launcher) bootstraps a world of one.
+  auto host = mpi_communicator();
+  auto comm = nccl_communicator(*host);
+  EXPECT_EQ(comm->name(), "nccl");
+  EXPECT_EQ(comm->size(), 1);
+  const std::vector<float> values = {1.5f, -2.0f, 3.25f, 0.125f};
+  void* data = cuda_malloc(16);
+  void* scratch = cuda_malloc(16);
+  cuda_memcpy_h2d(data, values.data(), 16);
+  comm->reduce_scatter_sum(data, scratch, {4}, DType::f32);
+  comm->all_gather(data, {4}, DType::f32);
+  std::vector<float> got(4);
+  cuda_memcpy_d2h(got.data(), data, 16);
+  cuda_synchronize();
+  cuda_free(data);
+  cuda_free(scratch);
+  EXPECT_EQ(got, values);
+}
+
+TEST_F(Distributed, TwoCudaRanksMatchOneProcessAtTheGlobalBatch) {
+  std::string reason;
+  if (cuda_device_count(&reason) < 2)
+    GTEST_SKIP() << (reason.empty() ? "NCCL needs a GPU per rank: fewer than 2 GPUs" : reason);
+  if (!nccl_built()) GTEST_SKIP() << "this cugpt was built without NCCL";
+  NEED_MPI();
+  const std::string sgd = "--optimizer sgd --lr 0.05 --device cuda";
+  train(1, 4, "one", sgd);
+  const std::string log = train(2, 2, "two", sgd);
+  EXPECT_NE(log.find("data parallel: 2 ranks (nccl)"), std::string::npos) << log;
+  const double diff = max_difference(checkpoint(path("one"), "model.safetensors"),
+                                     checkpoint(path("two"), "model.safetensors"));
+  std::printf("2 cuda ranks at B=2 vs 1 process at B=4, SGD: max |weight difference| %.3g\n", diff);
+  EXPECT_LE(diff, 1e-5);
 }
 
 TEST_F(Distributed, ABuildWithoutMpiRefusesMpirun) {

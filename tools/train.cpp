@@ -1,9 +1,9 @@
 // `cugpt train <config> --data FILE [--tokenizer SPEC] --steps N --batch B|auto --seq T [--lr]
 // [--dtype] [--device] [--recompute L] [--accum K] [--out DIR [--save-every N] [--keep K]]
 // [--resume DIR [--allow-change LIST]] [--init-from FILE] [--eval-every N] [--zero 0|1]
-// [--bucket SIZE]`; under `mpirun -n N`, N data-parallel ranks (docs/distributed.md).
-// Checkpoints describe themselves (train/run_record.h): a resumed run that differs from the
-// recorded one in what it computes is refused, naming the difference.
+// [--bucket SIZE] [--overlap 0|1]`; under `mpirun -n N`, N data-parallel ranks
+// (docs/distributed.md). Checkpoints describe themselves (train/run_record.h): a resumed run that
+// differs from the recorded one in what it computes is refused, naming the difference.
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -50,6 +50,7 @@ struct TrainCli {
                             optimizer = "adamw", batch = "8", arena, init_from, allow_change,
                             bucket, offload = "none", host_ram;
   std::int64_t log_every = 1, save_every = 0, keep = 2;
+  int overlap = 1;
   bool tokenizer_given = false;
   TrainOptions o;
 };
@@ -96,13 +97,58 @@ void check_resume(const TrainCli& c, const CheckpointManifest& m, const Metadata
   }
 }
 
+// A data-parallel rank's step in a memory query: `world` ranks, the rank with the most state.
+void set_world(MemoryQuery& q, const TrainCli& c, int world) {
+  if (world < 2 || c.o.offload != OffloadMode::none) return;  // offload: the Trainer refuses it
+  q.world = world;
+  q.rank = -1;
+  q.zero = c.o.zero;
+  q.bucket_bytes = c.o.bucket_bytes;
+}
+
+// --batch auto's search (per rank with several ranks), capped at the data's `data_batch`.
+std::int64_t fitting_batch(const MemoryQuery& q, const ModelConfig& config, std::uint64_t budget,
+                           Device device, const Dataset& data, std::int64_t data_batch, int world) {
+  const std::int64_t fit = max_batch(config, q);
+  const std::string ranks = world > 1 ? " of every rank" : "";
+  const std::string global = world > 1 ? " per rank (global batch " + std::to_string(fit * world) +
+                                             " over " + std::to_string(world) + " ranks)"
+                                       : "";
+  if (fit == 0)
+    throw Error("train: --batch auto: not even batch 1 at T=" + std::to_string(q.seq) +
+                " fits the " + format_bytes(budget) + " arena" + ranks + " on " + device.str() +
+                " (see `cugpt memory`" + (world > 1 ? " --world " + std::to_string(world) : "") +
+                ")");
+  if (fit > data_batch) {
+    std::printf(
+        "batch auto: %lld%s, the training split's %lld tokens in whole sequences (the %s "
+        "arena%s on %s fits %lld)\n",
+        static_cast<long long>(data_batch),
+        world > 1 ? (" per rank (global batch " + std::to_string(data_batch * world) + " over " +
+                     std::to_string(world) + " ranks)")
+                        .c_str()
+                  : "",
+        static_cast<long long>(data.train_tokens()), format_bytes(budget).c_str(), ranks.c_str(),
+        device.str().c_str(), static_cast<long long>(fit));
+    return data_batch;
+  }
+  std::printf("batch auto: %lld%s, the largest whose step fits the %s arena%s on %s\n",
+              static_cast<long long>(fit), global.c_str(), format_bytes(budget).c_str(),
+              ranks.c_str(), device.str().c_str());
+  return fit;
+}
+
 // --batch N, or "auto": the largest batch whose training step fits the arena this run will
 // get, found by running the step on the meta device before anything is allocated.
+// Under mpirun the batch is per rank: the step is the rank with the most optimizer state (ZeRO-1),
+// its exchange buffers included (train/memory_world.h), in the smallest of the ranks' arenas;
+// rank 0 searches and sends the answer, so every rank trains at the same batch.
 std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::uint64_t budget,
-                           Device device, const Dataset& data) {
+                           Device device, const Dataset& data, Communicator* comm) {
   // Whole sequences (with their next-token targets) in the training split, per micro-batch of a
-  // step: a larger batch covers the same tokens more than once in every step.
-  const std::int64_t per_step = c.o.seq * c.o.accum;
+  // step (of all ranks): a larger batch covers the same tokens more than once in every step.
+  const int world = comm ? comm->size() : 1;
+  const std::int64_t per_step = c.o.seq * c.o.accum * world;
   const std::int64_t data_batch = std::max<std::int64_t>(1, (data.train_tokens() - 1) / per_step);
   if (c.batch != "auto") {
     std::size_t used = 0;
@@ -128,22 +174,19 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
   q.vram = budget;
   q.offload = c.o.offload;
   q.host_ram = c.o.host_arena ? c.o.host_arena->budget() : 0;
-  const std::int64_t fit = max_batch(config, q);
-  if (fit == 0)
-    throw Error("train: --batch auto: not even batch 1 at T=" + std::to_string(c.o.seq) +
-                " fits the " + format_bytes(budget) + " arena on " + device.str() +
-                " (see `cugpt memory`)");
-  if (fit > data_batch) {
-    std::printf(
-        "batch auto: %lld, the training split's %lld tokens in whole sequences (the %s "
-        "arena on %s fits %lld)\n",
-        static_cast<long long>(data_batch), static_cast<long long>(data.train_tokens()),
-        format_bytes(budget).c_str(), device.str().c_str(), static_cast<long long>(fit));
-    return data_batch;
-  }
-  std::printf("batch auto: %lld, the largest whose step fits the %s arena on %s\n",
-              static_cast<long long>(fit), format_bytes(budget).c_str(), device.str().c_str());
-  return fit;
+  if (!comm) return fitting_batch(q, config, budget, device, data, data_batch, 1);
+  // The smallest arena of the ranks (a cpu arena follows the memory available to each).
+  std::vector<double> budgets(static_cast<std::size_t>(world), 0.0);
+  budgets[static_cast<std::size_t>(comm->rank())] = static_cast<double>(budget);
+  comm->all_reduce_sum(budgets);
+  q.vram = static_cast<std::uint64_t>(*std::min_element(budgets.begin(), budgets.end()));
+  set_world(q, c, world);
+  std::vector<double> answer = {0.0};
+  if (comm->rank() == 0)
+    answer[0] =
+        static_cast<double>(fitting_batch(q, config, q.vram, device, data, data_batch, world));
+  comm->all_reduce_sum(answer);
+  return static_cast<std::int64_t>(answer[0]);
 }
 
 int run_train(TrainCli& c, Communicator* comm) {
@@ -152,6 +195,7 @@ int run_train(TrainCli& c, Communicator* comm) {
   if (!root && !std::freopen("/dev/null", "w", stdout))
     throw Error("train: cannot silence rank " + std::to_string(comm->rank()));
   if (!c.bucket.empty()) c.o.bucket_bytes = opt::parse_size("--bucket", c.bucket);
+  c.o.overlap = c.overlap == 1;
   const ModelConfig config = load_config(c.config);
   if (!is_causal_lm(config))
     throw Error("train: " + config.name + " is a roberta encoder; cugpt trains the GPT families");
@@ -220,7 +264,7 @@ int run_train(TrainCli& c, Communicator* comm) {
                   format_bytes(physical) + " of memory");
     c.o.host_arena = Arena::create(Device::cpu(), host_ram);
   }
-  c.o.batch = resolve_batch(c, config, budget, device, data);
+  c.o.batch = resolve_batch(c, config, budget, device, data, comm);
   TrainPlanInput plan;
   plan.config_arg = c.config;
   plan.query.batch = c.o.batch;
@@ -230,6 +274,7 @@ int run_train(TrainCli& c, Communicator* comm) {
   plan.query.recompute = c.o.recompute;
   plan.query.offload = c.o.offload;
   plan.query.host_ram = host_ram;
+  set_world(plan.query, c, comm ? comm->size() : 1);
   plan.budget = budget;
   plan.device = device;
   plan.physical = physical;
@@ -281,9 +326,13 @@ int run_train(TrainCli& c, Communicator* comm) {
         offload_name(o->mode()), format_bytes(c.o.host_arena->in_use()).c_str(),
         format_bytes(host_ram).c_str());
   if (comm)
-    std::printf("data parallel: %d ranks (%s), B=%lld per rank, global batch %lld, zero %d\n",
-                comm->size(), comm->name().c_str(), static_cast<long long>(c.o.batch),
-                static_cast<long long>(c.o.batch * comm->size()), c.o.zero);
+    std::printf(
+        "data parallel: %d ranks (%s), B=%lld per rank, global batch %lld, zero %d, overlap %s\n",
+        comm->size(), comm->name().c_str(), static_cast<long long>(c.o.batch),
+        static_cast<long long>(c.o.batch * comm->size()), c.o.zero,
+        !c.o.overlap                                   ? "0"
+        : trainer.sync() && trainer.sync()->threaded() ? "1 (a communication thread)"
+                                                       : "1 (each block's exchange in turn)");
   std::signal(SIGINT, on_sigint);
   const auto save = [&] {
     if (c.out.empty()) return;
@@ -334,8 +383,11 @@ int run_train(TrainCli& c, Communicator* comm) {
 int run_ranks(TrainCli& c) {
   if (launched_world_size() < 2) return run_train(c, nullptr);
   std::unique_ptr<Communicator> comm = mpi_communicator();
+  std::unique_ptr<Communicator> nccl;
   try {
-    return run_train(c, comm.get());
+    // On cuda the gradients are device memory: NCCL moves them, MPI the host values.
+    if (parse_device(c.device).is_cuda()) nccl = nccl_communicator(*comm);
+    return run_train(c, nccl ? nccl.get() : comm.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cugpt: error: rank %d: %s\n", comm->rank(), one_line(e.what()).c_str());
     std::fflush(stderr);
@@ -444,6 +496,11 @@ void add_train(CLI::App& app) {
   sub->add_option("--bucket", c->bucket,
                   "Data parallel: the bytes of gradients exchanged a round (all ranks' pieces)")
       ->check(opt::size());
+  sub->add_option("--overlap", c->overlap,
+                  "Data parallel: 1 exchanges each block's gradients while the backward goes on "
+                  "(the same bits), 0 after the backward")
+      ->check(CLI::Range(0, 1))
+      ->capture_default_str();
   on_run(sub, [c, tokenizer] {
     c->tokenizer_given = tokenizer->count() > 0;
     return run_ranks(*c);

@@ -76,8 +76,14 @@ Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, C
                  std::move(state.training.optimizer), {owned_here(model, options, comm), comm}),
       comm_(comm && comm->size() > 1 ? comm : nullptr) {
   // The exchange buffers come right after the training state, as a meta run predicts them.
-  if (comm_)
-    sync_ = std::make_unique<GradientSync>(model, *comm_, options.zero == 1, options.bucket_bytes);
+  if (comm_) {
+    SyncOptions so;
+    so.zero = options.zero == 1;
+    so.bucket_bytes = options.bucket_bytes;
+    so.overlap = options.overlap;
+    for (std::size_t i = 0; i < model.blocks().size(); ++i) so.blocks.push_back(&model.blocks()[i]);
+    sync_ = std::make_unique<GradientSync>(model, *comm_, so);
+  }
   if (options.batch <= 0 || options.seq <= 0 || options.accum <= 0 || options.steps <= 0)
     throw Error("--steps, --batch, --seq and --accum must be positive");
   if (options.seq > model.config().max_positions)
@@ -110,6 +116,9 @@ StepReport Trainer::step() {
       std::function<void(std::size_t)> after_block;
       if (offload_)
         after_block = [&](std::size_t b) { offload_->after_block(b, micro, options_.accum); };
+      // Data parallel with overlap: a block's exchange starts once its last micro-batch is in.
+      if (sync_ && options_.overlap && micro + 1 == options_.accum)
+        after_block = [&](std::size_t b) { sync_->block_done(b, grads_); };
       r.loss += model_.forward_backward(batch, targets, grads_, options_.recompute,
                                         r.loss_scale / parts, -1, 0, after_block) /
                 parts;

@@ -31,6 +31,9 @@ struct TrainOptions {
   // the bytes of gradients exchanged a round, all ranks' pieces together (train/distributed.h).
   int zero = 0;
   std::uint64_t bucket_bytes = kDefaultBucketBytes;
+  // Each block's gradients exchanged while the backward goes on with the blocks below it (the
+  // same bits as after the backward; train/distributed.h).
+  bool overlap = true;
   // Optimizer offload (train/offload.h): the optimizer's states and master weights, and the
   // host's copies of the parameters and gradients, in `host_arena` (cpu; meta for a meta model).
   OffloadMode offload = OffloadMode::none;
@@ -64,6 +67,8 @@ class Trainer {
   Optimizer& optimizer() { return optimizer_; }
   Gradients& gradients() { return grads_; }
   const Offload* offload() const { return offload_.get(); }
+  // Several ranks: the gradient exchange (null for a single process).
+  const GradientSync* sync() const { return sync_.get(); }
 
   // model.safetensors (parameters) and optimizer.safetensors (states, master weights, and the
   // loss scaler's state in the metadata), each stamped with the step, committed together as

@@ -5,13 +5,11 @@
 // the MPI communicator it wraps: rank 0's ncclUniqueId is sent to every rank over MPI.
 // All device work is enqueued on the default stream, after the backward's kernels and before
 // the optimizer's, which orders it without events.
-#include <cuda_runtime.h>
-#include <nccl.h>
-
 #include <cstdlib>
 #include <string>
 
 #include "kernels/error.h"
+#include "kernels/nccl.h"
 #include "kernels/rank_sum.h"
 #include "kernels/runtime.h"
 #include "nn/communicator.h"
@@ -19,11 +17,6 @@
 namespace cugpt {
 
 namespace {
-
-void check(ncclResult_t rc, const char* what) {
-  if (rc == ncclSuccess) return;
-  throw Error(std::string("NCCL: ") + what + ": " + ncclGetErrorString(rc));
-}
 
 // The GPU of this rank: its index among the ranks of its node (the launcher's local rank,
 // else the world rank) modulo the node's devices.
@@ -44,18 +37,16 @@ class NcclCommunicator final : public Communicator {
  public:
   explicit NcclCommunicator(Communicator& host) : host_(&host) {
     cuda_set_device(local_device(host_->rank()));
-    ncclUniqueId id;
+    NcclUniqueId id{};
     if (host_->rank() == 0) {
-      check(ncclGetUniqueId(&id), "unique id");
-      for (int r = 1; r < host_->size(); ++r) host_->send(&id, sizeof(id), r);
+      id = nccl_unique_id();
+      for (int r = 1; r < host_->size(); ++r) host_->send(id.data(), id.size(), r);
     } else {
-      host_->receive(&id, sizeof(id), 0);
+      host_->receive(id.data(), id.size(), 0);
     }
-    check(ncclCommInitRank(&comm_, host_->size(), id, host_->rank()), "init");
+    comm_ = nccl_comm_init(host_->size(), id, host_->rank());
   }
-  ~NcclCommunicator() override {
-    if (comm_) ncclCommDestroy(comm_);
-  }
+  ~NcclCommunicator() override { nccl_comm_destroy(comm_); }
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
 
@@ -75,24 +66,20 @@ class NcclCommunicator final : public Communicator {
     char* copies = static_cast<char*>(scratch);
     std::size_t offset = 0, mine = 0;
     // Rank s's piece r lands at scratch[s * own] on rank r: its N copies side by side.
-    check(ncclGroupStart(), "group");
+    nccl_group_start();
     for (std::size_t r = 0; r < n; ++r) {
       if (r == me) {
         mine = offset;
         cuda_memcpy_d2d(copies + me * own * es, bytes + offset * es, own * es);
       } else {
         if (counts[r] > 0)
-          check(ncclSend(bytes + offset * es, counts[r] * es, ncclUint8, static_cast<int>(r), comm_,
-                         nullptr),
-                "send");
+          nccl_send_bytes(bytes + offset * es, counts[r] * es, static_cast<int>(r), comm_, nullptr);
         if (own > 0)
-          check(ncclRecv(copies + r * own * es, own * es, ncclUint8, static_cast<int>(r), comm_,
-                         nullptr),
-                "receive");
+          nccl_recv_bytes(copies + r * own * es, own * es, static_cast<int>(r), comm_, nullptr);
       }
       offset += counts[r];
     }
-    check(ncclGroupEnd(), "group");
+    nccl_group_end();
     kernels::rank_sum_cuda(copies, size(), own, bytes + mine * es, dtype, nullptr);
   }
 
@@ -105,22 +92,18 @@ class NcclCommunicator final : public Communicator {
     std::size_t mine = 0;
     for (std::size_t r = 0; r < me; ++r) mine += counts[r];
     // The pieces differ in size (ncclAllGather takes equal ones): each rank's to every rank.
-    check(ncclGroupStart(), "group");
+    nccl_group_start();
     std::size_t offset = 0;
     for (std::size_t r = 0; r < n; ++r) {
       if (r != me) {
         if (counts[me] > 0)
-          check(ncclSend(bytes + mine * es, counts[me] * es, ncclUint8, static_cast<int>(r), comm_,
-                         nullptr),
-                "send");
+          nccl_send_bytes(bytes + mine * es, counts[me] * es, static_cast<int>(r), comm_, nullptr);
         if (counts[r] > 0)
-          check(ncclRecv(bytes + offset * es, counts[r] * es, ncclUint8, static_cast<int>(r), comm_,
-                         nullptr),
-                "receive");
+          nccl_recv_bytes(bytes + offset * es, counts[r] * es, static_cast<int>(r), comm_, nullptr);
       }
       offset += counts[r];
     }
-    check(ncclGroupEnd(), "group");
+    nccl_group_end();
   }
 
   // Host values: through MPI.
@@ -131,14 +114,14 @@ class NcclCommunicator final : public Communicator {
   }
   void barrier() override { host_->barrier(); }
   void abort(int code) override {
-    if (comm_) ncclCommAbort(comm_);
+    nccl_comm_abort(comm_);
     comm_ = nullptr;
     host_->abort(code);
   }
 
  private:
   Communicator* host_;  // MPI: outlives this communicator
-  ncclComm_t comm_ = nullptr;
+  ncclComm* comm_ = nullptr;
 };
 
 }  // namespace

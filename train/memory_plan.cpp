@@ -244,6 +244,8 @@ MemoryResult check_train_plan(const ModelConfig& config, const TrainPlanInput& i
       (q.offload == OffloadMode::none ? std::string()
                                       : std::string(" --offload ") + offload_name(q.offload) +
                                             " --host-ram " + std::to_string(q.host_ram) + "B") +
+      (q.world > 1 ? " --world " + std::to_string(q.world) + " --zero " + std::to_string(q.zero)
+                   : std::string()) +
       "`";
   const PeakBound bound = peak_lower_bound(config, q);
   if (bound.total > in.budget)

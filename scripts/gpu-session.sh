@@ -16,9 +16,19 @@ if [ "${1:-}" = pack ]; then
     tar -cf - -T - | xz -T0 -6 >.gpucarry/build.tar.xz
   cp -a /lib/x86_64-linux-gnu/libbenchmark.so.1* .gpucarry/
   du -sh .gpucarry
+  echo "cpu kernels: -march=$(sed -n 's/^CUGPT_CPU_ARCH:STRING=//p' build/CMakeCache.txt)" \
+    "(x86-64-v4 needs AVX-512 on the GPU machine; the session checks)"
   exit 0
 fi
 if [ -f .gpucarry/build.tar.xz ]; then rm -rf build && tar -xJf .gpucarry/build.tar.xz; fi
+# The cpu kernels are built for the build machine's widest portable level (kernels/CMakeLists.txt):
+# x86-64-v4 needs AVX-512 here too. Seconds to check, against a session of SIGILLs.
+arch=$(sed -n 's/^CUGPT_CPU_ARCH:STRING=//p' build/CMakeCache.txt)
+if [ "$arch" = x86-64-v4 ] && ! grep -qw avx512f /proc/cpuinfo; then
+  echo "gpu-session: the build's cpu kernels need AVX-512 (x86-64-v4) and this CPU has none:" \
+    "pack a build configured with -DCUGPT_CPU_ARCH=x86-64-v3" >&2
+  exit 2
+fi
 out=${OUT:-$root/gpu-out}
 mkdir -p "$out"
 # CTest files and the tests' data paths hold the build machine's absolute path.

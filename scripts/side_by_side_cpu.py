@@ -124,6 +124,20 @@ def torch_decode_s(model, cfg, prompt, steps):
         return (time.perf_counter() - start) / steps
 
 
+def blas_in_use():
+    """The BLAS library PyTorch's products went through (Debian's torch links libblas.so.3, an
+    alternative: the reference BLAS unless OpenBLAS is installed, which is ~40x slower and
+    would make any ratio meaningless)."""
+    with open("/proc/self/maps") as maps:
+        libs = {line.split()[-1] for line in maps if "blas" in line.split()[-1]}
+    names = sorted(os.path.realpath(p) for p in libs)
+    if any("openblas" in n or "blis" in n or "mkl" in n for n in names):
+        return ", ".join(os.path.basename(os.path.dirname(n)) + "/" + os.path.basename(n)
+                         for n in names)
+    sys.exit("side_by_side_cpu: PyTorch uses the reference BLAS (" + ", ".join(names) +
+             "): install libopenblas0-pthread for a fair comparison")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cugpt", default=os.path.join(ROOT, "build-cpu", "tools", "cugpt"))
@@ -136,6 +150,8 @@ def main():
     ap.add_argument("--decode-steps", type=int, default=16)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    torch.mm(torch.ones(64, 64), torch.ones(64, 64))  # loads the BLAS library
+    blas = blas_in_use()  # before minutes of timing, not after
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         def weights_of(name):
@@ -179,7 +195,7 @@ def main():
         rows.append((f"decode {args.decode} (+{args.decode_steps})", ours, theirs, None))
         roofline = bench["decode"]["fraction_of_roofline"]
 
-    print(f"cpu, f32, {args.threads} threads, PyTorch {torch.__version__}, "
+    print(f"cpu, f32, {args.threads} threads, PyTorch {torch.__version__} with {blas}, "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     print(f"{'case':34} {'cugpt ms':>10} {'torch ms':>10} {'ratio':>7} {'target':>7}")
     for case, ours, theirs, target in rows:

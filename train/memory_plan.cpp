@@ -1,6 +1,7 @@
 #include "train/memory_plan.h"
 
 #include <algorithm>
+#include <map>
 
 #include "kernels/runtime.h"
 #include "models/factory.h"
@@ -186,7 +187,7 @@ MemoryResult simulate_memory(const ModelConfig& config, const MemoryQuery& q) {
                                     : q.device.is_meta() ? 1ull << 50
                                                          : default_budget(Device::cpu());
   MemoryResult r = run_step(config, q, T, budget, host_budget);
-  if ((!r.ran_out_at.empty() || r.host_ran_out) && !q.arena_budget) {
+  if ((!r.ran_out_at.empty() || r.host_ran_out) && !q.arena_budget && q.rerun_unbounded) {
     // It does not fit: the same step in unbounded arenas says by how much it would need.
     const MemoryResult bounded = r;
     r = run_step(config, q, T, 1ull << 50, 1ull << 50);
@@ -298,31 +299,66 @@ MemoryResult check_train_plan(const ModelConfig& config, const TrainPlanInput& i
 
 namespace {
 // The largest n in [1, limit] with fits(n), assuming fits is monotone; 0 if fits(1) is false.
+// From `guess` (> 1: a predicted answer) it gallops up or down until it holds a fitting and a
+// failing n, then bisects; without one it doubles from 1. A good guess takes a handful of calls.
 template <typename F>
-std::int64_t largest(std::int64_t limit, F&& fits) {
+std::int64_t largest(std::int64_t limit, std::int64_t guess, F&& fits) {
   if (!fits(1)) return 0;
-  std::int64_t lo = 1, hi = 2;
-  while (hi <= limit && fits(hi)) lo = hi, hi *= 2;
-  hi = std::min(hi, limit + 1);  // fits(lo) holds; fits(hi) fails or hi is past the limit
+  std::int64_t lo = 1, hi = limit + 1;  // fits(lo) holds; fits(hi) fails or hi is past the limit
+  guess = std::min(std::max<std::int64_t>(guess, 1), limit);
+  if (guess > 1 && fits(guess)) {
+    lo = guess;
+    for (std::int64_t step = 1; lo < limit; step *= 2) {
+      const std::int64_t next = std::min(limit, lo + step);
+      if (!fits(next)) {
+        hi = next;
+        break;
+      }
+      lo = next;
+    }
+  } else if (guess > 1) {
+    hi = guess;
+    for (std::int64_t step = 1; hi - step > 1; step *= 2) {
+      if (fits(hi - step)) {
+        lo = hi - step;
+        break;
+      }
+      hi -= step;
+    }
+  } else {
+    hi = 2;
+    while (hi <= limit && fits(hi)) lo = hi, hi *= 2;
+    hi = std::min(hi, limit + 1);
+  }
   while (hi - lo > 1) {
     const std::int64_t mid = lo + (hi - lo) / 2;
     (fits(mid) ? lo : hi) = mid;
   }
   return lo;
 }
+
+// Where a step's peak, linear in the batch or the sequence for large ones, reaches the arena:
+// from the peaks at 1 and 2 (0 when they say nothing).
+std::int64_t linear_guess(std::uint64_t p1, std::uint64_t p2, std::uint64_t available) {
+  if (p2 <= p1 || available <= p1) return 0;
+  return 1 + static_cast<std::int64_t>(
+                 std::min<std::uint64_t>((available - p1) / (p2 - p1), std::uint64_t{1} << 40));
+}
 }  // namespace
 
 std::uint64_t min_vram(const ModelConfig& config, MemoryQuery q) {
-  constexpr std::uint64_t kStep = 1ull << 20;
-  const auto mib_up = [](std::uint64_t n) { return (n + kStep - 1) / kStep * kStep; };
+  constexpr std::uint64_t kMiB = 1ull << 20;
+  const auto mib_up = [](std::uint64_t n) { return (n + kMiB - 1) / kMiB * kMiB; };
   // Below the reserve plus the step's live bytes at its peak nothing fits; above, fragmentation
   // may ask for a little more. Each card that runs out says by how much its failing request
   // missed (requested - largest free): the next card is that much larger (at least double the
-  // last jump, so that the widening ends), then the last two are bisected in whole MiB.
+  // last jump, so that the widening ends), then the last two are bisected in whole steps: 1 MiB,
+  // or 1/16384 of the card above 16 GiB (a dozen runs at most; MiB on a 1 TiB card took 30).
   q.vram = q.reserve + (1ull << 50);
   const std::uint64_t floor = q.reserve + simulate_memory(config, q).peak;
-  std::uint64_t bad = (floor - 1) / kStep * kStep, good = mib_up(floor);  // bad < floor: no fit
-  if (good == bad) good += kStep;
+  q.rerun_unbounded = false;  // only the verdicts below
+  const std::uint64_t kStep = std::max(kMiB, mib_up(floor / 16384));
+  std::uint64_t bad = (floor - 1) / kStep * kStep, good = bad + kStep;  // bad < floor: no fit
   for (std::uint64_t jump = kStep;;) {
     q.vram = good;
     const MemoryResult r = simulate_memory(config, q);
@@ -330,7 +366,7 @@ std::uint64_t min_vram(const ModelConfig& config, MemoryQuery q) {
     const std::uint64_t missed = r.ran_out_requested > r.ran_out_largest_free
                                      ? r.ran_out_requested - r.ran_out_largest_free
                                      : kStep;
-    jump = std::max(mib_up(missed), 2 * jump);
+    jump = std::max((missed + kStep - 1) / kStep * kStep, 2 * jump);
     bad = good;
     good += jump;
   }
@@ -352,18 +388,35 @@ std::int64_t max_seq_limit(const ModelConfig& config, const MemoryQuery& q) {
                                 kMaxExactTokens / std::max<std::int64_t>(q.batch, 1));
 }
 
+namespace {
+// The largest value of q's `field` (its batch or its sequence) that fits, guessed from the peaks
+// at 1 and 2 and then searched exactly.
+std::int64_t largest_fitting(const ModelConfig& config, MemoryQuery q, std::int64_t limit,
+                             std::int64_t MemoryQuery::*field) {
+  q.rerun_unbounded = false;
+  std::uint64_t peak[3] = {0, 0, 0};
+  std::map<std::int64_t, bool> seen;  // each value is run once
+  const auto fits = [&](std::int64_t n) {
+    auto it = seen.find(n);
+    if (it != seen.end()) return it->second;
+    q.*field = n;
+    const MemoryResult r = simulate_memory(config, q);
+    if (n <= 2) peak[n] = r.ran_out_at.empty() ? r.peak : 0;
+    return seen[n] = r.fits;
+  };
+  if (limit < 1 || !fits(1)) return 0;
+  if (limit < 2 || !fits(2)) return 1;
+  const std::uint64_t available = q.vram > q.reserve ? q.vram - q.reserve : 0;
+  return largest(limit, std::max<std::int64_t>(2, linear_guess(peak[1], peak[2], available)), fits);
+}
+}  // namespace
+
 std::int64_t max_batch(const ModelConfig& config, MemoryQuery q) {
-  return largest(max_batch_limit(config, q), [&](std::int64_t b) {
-    q.batch = b;
-    return simulate_memory(config, q).fits;
-  });
+  return largest_fitting(config, q, max_batch_limit(config, q), &MemoryQuery::batch);
 }
 
 std::int64_t max_seq(const ModelConfig& config, MemoryQuery q) {
-  return largest(max_seq_limit(config, q), [&](std::int64_t t) {
-    q.seq = t;
-    return simulate_memory(config, q).fits;
-  });
+  return largest_fitting(config, q, max_seq_limit(config, q), &MemoryQuery::seq);
 }
 
 }  // namespace cugpt

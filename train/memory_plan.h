@@ -42,6 +42,9 @@ struct MemoryQuery {
   std::uint64_t vram = 4ull << 30;  // the card
   std::uint64_t reserve = 0;        // outside the arena: CUDA context, library workspaces
   bool timeline = false;
+  // A step that runs out is run again in an unbounded arena, so that the answer says how much it
+  // would need; the searches (max_batch, max_seq, min_vram) only need the verdict and skip it.
+  bool rerun_unbounded = true;
   // cpu and cuda: the arena's budget (0: the device's default). Giving a real run exactly the
   // predicted peak checks that the prediction is enough, to the byte.
   std::uint64_t arena_budget = 0;
@@ -137,8 +140,9 @@ std::uint64_t parameter_bytes(const ModelConfig& config, DType dtype);
 // 0 when not even 1 does.
 std::int64_t max_batch(const ModelConfig& config, MemoryQuery q);
 std::int64_t max_seq(const ModelConfig& config, MemoryQuery q);
-// The smallest card (a whole number of MiB, with the query's reserve) on which the step fits:
-// at least the reserve plus the peak, more where the arena would fragment.
+// The smallest card (with the query's reserve) on which the step fits, to 1 MiB on cards up to
+// 16 GiB and to 1/16384 of the card above (whole MiB): at least the reserve plus the peak, more
+// where the arena would fragment. A bounded search: under a second for any step cugpt simulates.
 std::uint64_t min_vram(const ModelConfig& config, MemoryQuery q);
 // The largest value each search tries (2^16 sequences, or the model's longest sequence, within
 // kMaxExactTokens): an answer equal to it means "at least this many".

@@ -307,7 +307,7 @@ int run_train(TrainCli& c, Communicator* comm) {
   trainer.describe(run_metadata(record, true), run_metadata(record, false));
   if (!c.resume.empty()) {
     check_resume(c, resumed, run_metadata(record, false));
-    trainer.resume(c.resume);
+    trainer.resume(c.resume, resumed);  // verified above, before anything was loaded
     std::printf("resumed from %s at step %lld\n", c.resume.c_str(),
                 static_cast<long long>(trainer.steps_done()));
   }

@@ -240,7 +240,10 @@ void Trainer::save(CheckpointDir* out) const {
 
 void Trainer::resume(const std::string& dir) {
   // Sizes and checksums first: a torn or mixed pair is refused naming the file.
-  const CheckpointManifest manifest = verify_checkpoint(dir);
+  resume(dir, verify_checkpoint(dir));
+}
+
+void Trainer::resume(const std::string& dir, const CheckpointManifest& manifest) {
   const std::string step_dir = dir + "/" + manifest.directory;
   const std::string model_path = step_dir + "/model.safetensors";
   const std::string opt_path = step_dir + "/optimizer.safetensors";

@@ -81,6 +81,9 @@ class Trainer {
   void save(CheckpointDir& out) const;
   void save(CheckpointDir* out) const;
   void resume(const std::string& dir);
+  // The same with the manifest verify_checkpoint(dir) already returned (`train --resume` checks
+  // it before anything else): the files' checksums are read once, not twice.
+  void resume(const std::string& dir, const CheckpointManifest& verified);
   // What every later save records besides the step and the optimizer's state (train/run_record.h):
   // `files` goes into both safetensors files' metadata, `manifest` into the manifest's.
   void describe(std::map<std::string, std::string> files,

@@ -44,17 +44,10 @@ CategoryBytes run_train(Arena& arena, Gpt& gpt, const MemoryQuery& q, std::int64
 CategoryBytes run_train_offload(Arena& arena, Gpt& gpt, const MemoryQuery& q, std::int64_t T,
                                 const std::shared_ptr<Arena>& host, MemoryResult& r) {
   if (q.world > 1) throw Error("memory: --offload runs on one rank (not yet with --world)");
-  TrainOptions o;
-  o.steps = 1;
-  o.batch = q.batch;
-  o.seq = T;
-  o.optim.kind = q.optimizer;
-  o.recompute = q.recompute;
+  TrainOptions o = step_options(q, T);
   o.offload = q.offload;
   o.host_arena = host;
-  // Token ids are host memory and meta reads none: the smallest stream a batch can be cut from.
-  const Dataset data = Dataset::from_tokens(
-      std::vector<std::int32_t>(static_cast<std::size_t>(2 * (T + 1) + 2), 0), 1, 0.1);
+  const Dataset data = step_data(T);
   Trainer trainer(gpt, data, o);
   trainer.step();
   r.bus_d2h = trainer.offload()->d2h_bytes();

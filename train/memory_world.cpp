@@ -9,10 +9,7 @@
 
 namespace cugpt {
 
-CategoryBytes run_train_rank(Gpt& gpt, const MemoryQuery& q, std::int64_t T) {
-  if (!gpt.wte().weight().device().is_meta())
-    throw Error("memory: a data-parallel rank is predicted on the meta device only");
-  auto comm = simulated_communicator(planned_rank(gpt, q), q.world);
+TrainOptions step_options(const MemoryQuery& q, std::int64_t T) {
   TrainOptions o;
   o.steps = 1;
   o.batch = q.batch;
@@ -21,10 +18,20 @@ CategoryBytes run_train_rank(Gpt& gpt, const MemoryQuery& q, std::int64_t T) {
   o.recompute = q.recompute;
   o.zero = q.zero;
   o.bucket_bytes = q.bucket_bytes;
-  // Token ids are host memory and meta reads none: the smallest stream a batch can be cut from.
-  const Dataset data = Dataset::from_tokens(
+  return o;
+}
+
+Dataset step_data(std::int64_t T) {
+  return Dataset::from_tokens(
       std::vector<std::int32_t>(static_cast<std::size_t>(2 * (T + 1) + 2), 0), 1, 0.1);
-  Trainer trainer(gpt, data, o, comm.get());
+}
+
+CategoryBytes run_train_rank(Gpt& gpt, const MemoryQuery& q, std::int64_t T) {
+  if (!gpt.wte().weight().device().is_meta())
+    throw Error("memory: a data-parallel rank is predicted on the meta device only");
+  auto comm = simulated_communicator(planned_rank(gpt, q), q.world);
+  const Dataset data = step_data(T);
+  Trainer trainer(gpt, data, step_options(q, T), comm.get());
   trainer.step();
   return gpt.wte().weight().arena_ptr()->stats().current;
 }

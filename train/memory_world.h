@@ -6,9 +6,17 @@
 #include <cstdint>
 
 #include "models/gpt.h"
+#include "train/dataset.h"
 #include "train/memory_plan.h"
+#include "train/trainer.h"
 
 namespace cugpt {
+
+// One simulated Trainer step of the query (a rank's, or an offloaded one's): its options (one
+// step, q's batch, T, optimizer, recompute, ZeRO and bucket), and the smallest token stream a
+// batch of T can be cut from (its ids are host memory; meta reads none).
+TrainOptions step_options(const MemoryQuery& q, std::int64_t T);
+Dataset step_data(std::int64_t T);
 
 // The training step of rank q.rank (planned_rank) of q.world at per-rank batch q.batch; the
 // arena's bytes per category when it is over. Meta only: a simulated rank moves no data.

@@ -11,6 +11,7 @@
 #include "kernels/error.h"
 #include "kernels/fill.h"
 #include "kernels/layernorm.h"
+#include "kernels/ln_gemv.h"
 #include "kernels/matmul.h"
 #include "kernels/rank_sum.h"
 #include "kernels/residual.h"
@@ -38,6 +39,10 @@ void layernorm_forward_cuda(void*, float*, float*, const void*, const void*, con
 void layernorm_residual_forward_cuda(void*, void*, float*, float*, const void*, const void*,
                                      const void*, const void*, int, int, float, DType, Stream) {
   no_cuda("layernorm");
+}
+void ln_gemv_cuda(void*, const void*, const void*, const void*, const void*, const void*, int, int,
+                  int, float, bool, DType, void*, std::size_t, Stream, int) {
+  no_cuda("ln_gemv");
 }
 void activation_forward_cuda(void*, const void*, std::size_t, Activation, DType, Stream) {
   no_cuda("activation");

@@ -1,0 +1,55 @@
+// Fused LayerNorm + M=1 product for decode: for each of B rows x (K),
+//   out[b, n] = sum_k LN(x[b])[k] * W[k, n] (+ bias[n]),  LN(x) = (x - mean) * rstd * gamma + beta
+// with mean and rstd (biased variance, eps) over the row, as kernels/layernorm.h computes them.
+// W is a Linear weight in either layout of kernels/matmul.h: [N, K] (out_in, PyTorch Linear:
+// Day-18's projections and GPT-2's tied LM head) or, with w_in_out, [K, N] (GPT-2's Conv1D:
+// c_attn, c_fc). Decode-sized: B is small (1 for one sequence, up to 64 for batched decode).
+// The CUDA kernel keeps the normalised row in f32 (shared memory): the unfused path rounds it
+// to the dtype between the two kernels, so the fused result is at least as close to the f32
+// reference.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/dtype.h"
+#include "kernels/runtime.h"
+
+namespace cugpt::kernels {
+
+// How the CUDA kernel splits the work, a pure function of the sizes (not of the device, so that
+// the bits and the workspace are the same on every GPU, and a CUDA graph can capture it):
+// output columns in tiles of tile_cols, one block per (tile, K chunk); when the tiles alone would
+// give fewer than kLnGemvTargetBlocks blocks, K is split into `splits` chunks of `chunk`
+// elements (a multiple of a 16-byte pack) whose f32 partial sums go to the workspace and are
+// added in chunk order by a second kernel (no atomics: bit-reproducible). Rows are taken
+// rows_per_pass at a time inside each block (the weight tile is read once per pass).
+constexpr int kLnGemvTargetBlocks = 256;  // about two blocks per SM on a 132-SM H100
+constexpr int kLnGemvMaxChunk = 2048;     // f32 normalised values in shared memory, per row
+struct LnGemvPlan {
+  int tile_cols = 0, tiles = 0;
+  int splits = 1, chunk = 0;
+  int rows_per_pass = 1;
+  std::size_t smem_bytes = 0;  // dynamic shared memory per block, at most 48 KiB
+};
+LnGemvPlan ln_gemv_plan(int B, int K, int N, DType dtype, bool w_in_out);
+
+// Bytes of f32 partials the CUDA kernel needs (splits * B * N floats; 0 when K is not split).
+std::size_t ln_gemv_workspace_bytes(int B, int K, int N, DType dtype, bool w_in_out);
+
+// cpu reference (f32, the oracle): the LayerNorm exactly as layernorm_forward_cpu computes it
+// (double statistics, an f32 normalised value), then each output as a double sum over k,
+// rounded once. x (B, K); gamma, beta (K); w [N, K] or [K, N]; bias (N) or nullptr; out (B, ld),
+// ld >= N (0 means N), only the first N columns of a row written.
+void ln_gemv_cpu(float* out, const float* x, const float* gamma, const float* beta, const float* w,
+                 const float* bias, int B, int K, int N, float eps, bool w_in_out, int ld_out = 0);
+
+// CUDA: every tensor in `dtype` (f32, bf16 or f16), f32 statistics and accumulation, the output
+// rounded once. out must not overlap x. workspace: at least ln_gemv_workspace_bytes(...) bytes of
+// device memory (nullptr when that is 0). No allocation, no host synchronisation; one launch, or
+// two when K is split. 16-byte weight loads when w is 16-byte aligned and the contiguous
+// dimension (K for out_in, N for in_out) is a whole number of packs; element loads otherwise.
+void ln_gemv_cuda(void* out, const void* x, const void* gamma, const void* beta, const void* w,
+                  const void* bias, int B, int K, int N, float eps, bool w_in_out, DType dtype,
+                  void* workspace, std::size_t workspace_bytes, Stream stream, int ld_out = 0);
+
+}  // namespace cugpt::kernels

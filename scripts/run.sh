@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-report}
 bash scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# CUGPT_CUDA_ARCHITECTURES (e.g. 86): the CUDA code for those architectures only (CI), else
+# sm_86 and sm_90.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
+  ${CUGPT_CUDA_ARCHITECTURES:+-DCMAKE_CUDA_ARCHITECTURES=$CUGPT_CUDA_ARCHITECTURES} >/dev/null
 cmake --build build -j"$(nproc)"
 case "$what" in
   report) ./build/tools/cugpt report gpt-day18 ;;

@@ -159,9 +159,12 @@ TEST(MixedPrecision, DynamicScalingOnCpuIsExactAndSkipsOverflows) {
   ASSERT_EQ(so.loss_scale(), 65536.0);
   ASSERT_EQ(po.loss_scale(), 1.0);
 
+  // Named copies: a lambda may not capture structured bindings before C++20 (clang refuses).
+  const Batch& b = batch;
+  const std::vector<std::int32_t>& tg = targets;
   const auto step = [&](Golden& g, Training& t) {
     t.grads.zero();
-    const double loss = g.gpt().forward_backward(batch, targets, t.grads, 0, t.opt.loss_scale());
+    const double loss = g.gpt().forward_backward(b, tg, t.grads, 0, t.opt.loss_scale());
     return std::make_pair(loss, t.opt.step(t.grads, 1e-2));
   };
   const auto s1 = step(scaled, st), p1 = step(plain, pt);

@@ -291,15 +291,13 @@ MemoryResult check_train_plan(const ModelConfig& config, const TrainPlanInput& i
 }
 
 namespace {
-// The largest n in [1, limit] with fits(n), assuming fits is monotone; 0 if fits(1) is false.
-// From `guess` (> 1: a predicted answer) it gallops up or down until it holds a fitting and a
-// failing n, then bisects; without one it doubles from 1. A good guess takes a handful of calls.
+// The largest n in [1, limit] with fits(n), fits being monotone and fits(1) true, from a guess
+// (a predicted answer in [2, limit]): it gallops up or down until it holds a fitting and a
+// failing n, then bisects. A good guess takes a handful of calls.
 template <typename F>
 std::int64_t largest(std::int64_t limit, std::int64_t guess, F&& fits) {
-  if (!fits(1)) return 0;
   std::int64_t lo = 1, hi = limit + 1;  // fits(lo) holds; fits(hi) fails or hi is past the limit
-  guess = std::min(std::max<std::int64_t>(guess, 1), limit);
-  if (guess > 1 && fits(guess)) {
+  if (fits(guess)) {
     lo = guess;
     for (std::int64_t step = 1; lo < limit; step *= 2) {
       const std::int64_t next = std::min(limit, lo + step);
@@ -309,7 +307,7 @@ std::int64_t largest(std::int64_t limit, std::int64_t guess, F&& fits) {
       }
       lo = next;
     }
-  } else if (guess > 1) {
+  } else {
     hi = guess;
     for (std::int64_t step = 1; hi - step > 1; step *= 2) {
       if (fits(hi - step)) {
@@ -318,10 +316,6 @@ std::int64_t largest(std::int64_t limit, std::int64_t guess, F&& fits) {
       }
       hi -= step;
     }
-  } else {
-    hi = 2;
-    while (hi <= limit && fits(hi)) lo = hi, hi *= 2;
-    hi = std::min(hi, limit + 1);
   }
   while (hi - lo > 1) {
     const std::int64_t mid = lo + (hi - lo) / 2;
@@ -400,7 +394,8 @@ std::int64_t largest_fitting(const ModelConfig& config, MemoryQuery q, std::int6
   if (limit < 1 || !fits(1)) return 0;
   if (limit < 2 || !fits(2)) return 1;
   const std::uint64_t available = q.vram > q.reserve ? q.vram - q.reserve : 0;
-  return largest(limit, std::max<std::int64_t>(2, linear_guess(peak[1], peak[2], available)), fits);
+  const std::int64_t guess = linear_guess(peak[1], peak[2], available);
+  return largest(limit, std::min(limit, std::max<std::int64_t>(2, guess)), fits);
 }
 }  // namespace
 

@@ -6,18 +6,14 @@ namespace cugpt::kernels {
 
 namespace {
 
-// The element as the sum keeps it: f32 and f64 as they are, the 16-bit types widened to f32.
-__device__ __forceinline__ float to_acc(float x) {
-  return x;
+// The element as the sum keeps it: f64 as it is, the others through convert.cuh's to_f32 (the
+// 16-bit types widened).
+template <typename T>
+__device__ __forceinline__ float to_acc(T x) {
+  return to_f32(x);
 }
 __device__ __forceinline__ double to_acc(double x) {
   return x;
-}
-__device__ __forceinline__ float to_acc(__half x) {
-  return to_f32(x);
-}
-__device__ __forceinline__ float to_acc(__nv_bfloat16 x) {
-  return to_f32(x);
 }
 template <typename T, typename Acc>
 __device__ __forceinline__ T from_acc(Acc x) {

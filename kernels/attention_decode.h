@@ -28,8 +28,12 @@ void attention_decode_cpu(const DecodeArgs<double>& a);
 
 // CUDA: one block per (query, head, sequence); the scores of a row live in shared memory
 // (4 bytes per cached position: up to 12288 positions), f32 accumulation, head dims 1 to 256.
+// past_device, when set, replaces `past` with the value it points to, read by the kernel (a
+// decode step captured as a CUDA graph, kernels/decode_state.h): shared memory is then sized
+// for t_max, and a value beyond t_max - Tq reads t_max - Tq.
 struct DecodeCudaArgs {
   int B = 0, Tq = 0, past = 0, H = 0, D = 0;
+  const std::int32_t* past_device = nullptr;
   const void* q = nullptr;
   int q_stride = 0;
   const void* k_cache = nullptr;

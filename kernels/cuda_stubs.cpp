@@ -7,6 +7,7 @@
 #include "kernels/attention_decode.h"
 #include "kernels/copy_rows.h"
 #include "kernels/cross_entropy.h"
+#include "kernels/decode_state.h"
 #include "kernels/embedding.h"
 #include "kernels/error.h"
 #include "kernels/fill.h"
@@ -81,6 +82,12 @@ void attention_decode_cuda(const DecodeCudaArgs&, Stream) {
 void copy_rows_cuda(void*, std::size_t, const void*, std::size_t, std::size_t, std::size_t,
                     Stream) {
   no_cuda("copy_rows");
+}
+void cache_write_cuda(const CacheWriteArgs&, Stream) {
+  no_cuda("cache_write");
+}
+void advance_positions_cuda(std::int32_t*, int, int, Stream) {
+  no_cuda("advance_positions");
 }
 void sample_tokens_cuda(const SamplingArgs&, Stream) {
   no_cuda("sample_tokens");

@@ -73,5 +73,19 @@ void cuda_host_unregister(void*) noexcept {}
 std::size_t cuda_used_bytes() {
   no_cuda();
 }
+void cuda_stream_synchronize(Stream) {
+  no_cuda();
+}
+void cuda_capture_begin(Stream) {
+  no_cuda();
+}
+CapturedGraph cuda_capture_end(Stream) {
+  no_cuda();
+}
+void cuda_capture_abort(Stream) noexcept {}
+void cuda_graph_launch(GraphExec, Stream) {
+  no_cuda();
+}
+void cuda_graph_destroy(GraphExec) noexcept {}
 
 }  // namespace cugpt

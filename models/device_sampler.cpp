@@ -34,34 +34,50 @@ DeviceSampler::DeviceSampler(const Tensor& like, std::int64_t B, std::int64_t V,
   if (!like.device().is_meta()) states_.copy_from_host(streams.data(), streams.size() * 8);
 }
 
-std::vector<std::int32_t> DeviceSampler::sample(const Tensor& logits,
-                                                const std::vector<char>& active) {
-  if (logits.numel() != B_ * V_ || static_cast<std::int64_t>(active.size()) != B_)
-    throw Error("device sampler: logits of " + std::to_string(logits.numel()) + " values and " +
-                std::to_string(active.size()) + " flags for " + std::to_string(B_) + " rows of " +
-                std::to_string(V_));
-  std::vector<std::int32_t> ids(static_cast<std::size_t>(B_), 0);
-  const Backend* b = byte_backend(logits);
-  if (!b) return ids;  // meta: the buffers are the whole of it
-  std::vector<std::int32_t> flags(active.begin(), active.end());
-  active_.copy_from_host(flags.data(), flags.size() * 4);
+kernels::SamplingArgs DeviceSampler::args(const Tensor& logits, void* out, const void* active) {
+  if (logits.numel() != B_ * V_)
+    throw Error("device sampler: logits of " + std::to_string(logits.numel()) + " values for " +
+                std::to_string(B_) + " rows of " + std::to_string(V_));
   kernels::SamplingArgs a;
   a.B = static_cast<int>(B_);
   a.V = static_cast<int>(V_);
   a.ld = static_cast<int>(V_);
   a.logits = logits.data();
   a.dtype = logits.dtype();
-  a.ids = static_cast<std::int32_t*>(ids_.data());
+  a.ids = static_cast<std::int32_t*>(out);
   a.rng_states = static_cast<std::uint64_t*>(states_.data());
   a.params = params_;
-  a.active = static_cast<const std::int32_t*>(active_.data());
+  a.active = static_cast<const std::int32_t*>(active);
   a.workspace = workspace_.data();
   a.workspace_bytes = workspace_.nbytes();
+  return a;
+}
+
+std::vector<std::int32_t> DeviceSampler::sample(const Tensor& logits,
+                                                const std::vector<char>& active) {
+  if (static_cast<std::int64_t>(active.size()) != B_)
+    throw Error("device sampler: " + std::to_string(active.size()) + " flags for " +
+                std::to_string(B_) + " rows");
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(B_), 0);
+  const kernels::SamplingArgs a = args(logits, ids_.data(), active_.data());
+  const Backend* b = byte_backend(logits);
+  if (!b) return ids;  // meta: the buffers are the whole of it
+  std::vector<std::int32_t> flags(active.begin(), active.end());
+  active_.copy_from_host(flags.data(), flags.size() * 4);
   b->sample_tokens(a);
   ids_.copy_to_host(ids.data(), ids.size() * 4);  // the one copy back: B ids
   for (std::size_t i = 0; i < ids.size(); ++i)
     if (!active[i]) ids[i] = 0;
   return ids;
+}
+
+void DeviceSampler::sample_into(const Tensor& logits, Tensor& ids) {
+  if (ids.dtype() != DType::i32 || ids.numel() != B_ || ids.device() != logits.device())
+    throw Error("device sampler: ids " + ids.shape().str() + " " + dtype_name(ids.dtype()) +
+                " on " + ids.device().str() + " for " + std::to_string(B_) + " rows on " +
+                logits.device().str());
+  const kernels::SamplingArgs a = args(logits, ids.data(), nullptr);
+  if (const Backend* b = byte_backend(logits)) b->sample_tokens(a);
 }
 
 std::vector<std::uint64_t> DeviceSampler::streams() const {

@@ -26,10 +26,16 @@ class DeviceSampler {
   // logits (B, 1, V) or (B, V): one id per row with active[b] != 0 (0 for the others, whose
   // streams do not move).
   std::vector<std::int32_t> sample(const Tensor& logits, const std::vector<char>& active);
+  // logits (B, 1, V) or (B, V): every row samples, its id written into ids (B i32 on the
+  // logits' device); no copy and no wait, so a CUDA graph can hold it (models/decode_step.h).
+  void sample_into(const Tensor& logits, Tensor& ids);
   // The rows' streams as they stand (a copy from the device).
   std::vector<std::uint64_t> streams() const;
 
  private:
+  // The kernel's arguments for these logits, ids written to `out`, active flags or null.
+  kernels::SamplingArgs args(const Tensor& logits, void* out, const void* active);
+
   std::int64_t B_, V_;
   kernels::SamplingParams params_;
   Tensor ids_, states_, active_, workspace_;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <numeric>
 
+#include "models/decode_step.h"
 #include "models/device_sampler.h"
 
 namespace cugpt {
@@ -31,6 +32,25 @@ void check_sampling(const SamplingOptions& o) {
 
 const char* stop_reason_name(StopReason r) {
   return r == StopReason::length ? "length" : "stop";
+}
+
+const char* decode_name(GenerateOptions::Decode d) {
+  switch (d) {
+    case GenerateOptions::Decode::host:
+      return "host";
+    case GenerateOptions::Decode::device:
+      return "device";
+    case GenerateOptions::Decode::graph:
+      return "graph";
+  }
+  return "?";
+}
+
+GenerateOptions::Decode parse_decode(const std::string& name) {
+  for (auto d : {GenerateOptions::Decode::host, GenerateOptions::Decode::device,
+                 GenerateOptions::Decode::graph})
+    if (name == decode_name(d)) return d;
+  throw Error("decode steps: '" + name + "' is not one of host, device, graph");
 }
 
 double next_uniform(std::uint64_t& s) {
@@ -144,9 +164,28 @@ GenerateResult generate(const Gpt& model, const std::vector<std::vector<std::int
   for (std::int64_t b = 0; b < B; ++b) rng[static_cast<std::size_t>(b)] = row_stream(o.seed, b);
   std::vector<char> done(prompts.size(), 0);
   std::size_t running = prompts.size();
+  const bool on_device = o.decode != GenerateOptions::Decode::host;
   std::unique_ptr<DeviceSampler> sampler;
-  if (o.device_sampler)
+  if (o.device_sampler || on_device)
     sampler = std::make_unique<DeviceSampler>(model.wte().weight(), B, V, o, rng);
+
+  // Row b's sampled token t: kept (or a stop), the row finished when it has all it needs.
+  const auto take = [&](std::size_t b, std::int32_t t) {
+    auto& out = r.tokens[b];
+    if (std::find(o.stop_ids.begin(), o.stop_ids.end(), t) != o.stop_ids.end()) {
+      r.stop_reasons[b] = StopReason::stop_id;
+      r.stopped_by[b] = t;
+    } else {
+      out.push_back(t);
+      ++r.new_tokens;
+      if (on_token) on_token(b, t);
+    }
+    if (r.stop_reasons[b] == StopReason::stop_id ||
+        static_cast<std::int64_t>(out.size()) == o.max_new) {
+      done[b] = 1;
+      --running;
+    }
+  };
 
   Batch step;
   step.B = B;
@@ -156,6 +195,8 @@ GenerateResult generate(const Gpt& model, const std::vector<std::vector<std::int
   r.prefill_tokens = B * step.T;
   std::size_t pos = shortest;  // every row's next position
   for (bool first = true; running > 0; first = false) {
+    // Every row samples from here on: the device's turn.
+    if (on_device && !first && pos >= longest) break;
     const auto start = std::chrono::steady_clock::now();
     const Tensor logits = model.forward_cached(step, cache);  // (B, 1, V)
     // Both wait for the device: the logits, or (device sampler) the active rows' ids only.
@@ -173,34 +214,49 @@ GenerateResult generate(const Gpt& model, const std::vector<std::vector<std::int
     if (!first) ++r.decode_steps;
     std::vector<std::int32_t> next(prompts.size(), 0);  // a finished row is fed id 0, unread
     for (std::size_t b = 0; b < prompts.size(); ++b) {
-      auto& out = r.tokens[b];
       if (done[b]) continue;
       if (pos < prompts[b].size()) {  // still reading its own prompt
         next[b] = prompts[b][pos];
         continue;
       }
-      const std::int32_t t =
-          sampler ? drawn[b]
-                  : sample_token(host.data() + static_cast<std::int64_t>(b) * V, V, o, rng[b]);
-      next[b] = t;
-      if (std::find(o.stop_ids.begin(), o.stop_ids.end(), t) != o.stop_ids.end()) {
-        r.stop_reasons[b] = StopReason::stop_id;
-        r.stopped_by[b] = t;
-      } else {
-        out.push_back(t);
-        ++r.new_tokens;
-        if (on_token) on_token(b, t);
-      }
-      if (r.stop_reasons[b] == StopReason::stop_id ||
-          static_cast<std::int64_t>(out.size()) == o.max_new) {
-        done[b] = 1;
-        --running;
-      }
+      next[b] = sampler
+                    ? drawn[b]
+                    : sample_token(host.data() + static_cast<std::int64_t>(b) * V, V, o, rng[b]);
+      take(b, next[b]);
     }
     step.T = 1;
     step.tokens = next;
     ++pos;
   }
+  if (running == 0) return r;
+
+  // The device's turn (models/decode_step.h): each step feeds every row the id it sampled last,
+  // samples the next on the device and is enqueued before the last one's ids are read. Finished
+  // rows go on computing, unread, as they would on the host path; no row needs more than
+  // `steps` more, which the cache holds.
+  std::int64_t steps = 0;
+  for (std::size_t b = 0; b < prompts.size(); ++b)
+    if (!done[b])
+      steps = std::max(steps, o.max_new - static_cast<std::int64_t>(r.tokens[b].size()));
+  const auto start = std::chrono::steady_clock::now();
+  DecodeStep device(model, cache, *sampler, step.tokens,
+                    o.decode == GenerateOptions::Decode::graph ? DecodeStep::Mode::graph
+                                                               : DecodeStep::Mode::eager);
+  std::int64_t enqueued = 0;
+  while (running > 0) {
+    while (enqueued < steps && device.pending() < DecodeStep::kSlots) {
+      device.enqueue();
+      ++enqueued;
+    }
+    const std::vector<std::int32_t> ids = device.next_ids();
+    ++r.decode_steps;
+    for (std::size_t b = 0; b < prompts.size(); ++b)
+      if (!done[b]) take(b, ids[b]);
+  }
+  r.graph_kernels = device.kernels_per_step();
+  r.graph_nodes = device.nodes_per_step();
+  r.capture_ms = device.capture_ms();
+  r.decode_ms += elapsed_ms(start) - r.capture_ms;
   return r;
 }
 

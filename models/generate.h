@@ -32,7 +32,15 @@ struct GenerateOptions : SamplingOptions {
   std::vector<std::int32_t> stop_ids;
   // Sample where the logits are (models/device_sampler.h): only the ids leave the device.
   bool device_sampler = false;
+  // How the steps run once every row has read its prompt (docs/generation.md): host — a
+  // forward per token fed from the host; device — models/decode_step.h, ids and positions on
+  // the device, op by op; graph — that step captured once as a CUDA graph and replayed (on the
+  // cpu the same as device). device and graph sample on the device (device_sampler implied).
+  enum class Decode { host, device, graph };
+  Decode decode = Decode::host;
 };
+const char* decode_name(GenerateOptions::Decode d);  // "host", "device", "graph"
+GenerateOptions::Decode parse_decode(const std::string& name);
 
 enum class StopReason { length, stop_id };
 const char* stop_reason_name(StopReason r);  // "length", "stop"
@@ -46,6 +54,10 @@ struct GenerateResult {
   std::int64_t prefill_tokens = 0;  // B x the shortest prompt's length
   std::int64_t decode_steps = 0;    // forwards after the prefill, one token per row each
   std::int64_t new_tokens = 0;      // sum of the rows' new tokens
+  // Decode graph: kernels and nodes in one captured step (-1: no graph ran), and the host time
+  // its capture took, which decode_ms leaves out.
+  int graph_kernels = -1, graph_nodes = -1;
+  double capture_ms = 0;
 };
 
 // The sampling rule, the contract a device sampler must reproduce (the same distribution; with

@@ -159,8 +159,10 @@ Tensor Gpt::head(const Tensor& h, std::int64_t pitch) const {
   return ops::linear(h, lm_head_->weight(), lm_head_->bias(), false, pitch);
 }
 
-Tensor GptBlock::forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const {
-  const ops::AddNorm h = add_ln2(x, attn_.forward_cached(ln1_.forward(x), cache, layer));
+Tensor GptBlock::forward_cached(const Tensor& x, KvCache& cache, std::size_t layer,
+                                const Tensor* past_device) const {
+  const ops::AddNorm h =
+      add_ln2(x, attn_.forward_cached(ln1_.forward(x), cache, layer, past_device));
   return ops::add(h.sum, mlp_.forward(h.normed));
 }
 
@@ -198,6 +200,21 @@ Tensor Gpt::forward_cached(const Batch& batch, KvCache& cache) const {
   x = ln_f_.forward(x);
   // Compact: B rows only, which sampling (models/generate.cpp) reads as (B, 1, V).
   return head(x, config().vocab_size);
+}
+
+Tensor Gpt::forward_step(const Tensor& tokens, const Tensor& positions, KvCache& cache) const {
+  const std::int64_t B = cache.batch();
+  if (cache.length() + 1 > cache.t_max())
+    throw Error("generation reached " + std::to_string(cache.length() + 1) +
+                " positions; the cache holds " + std::to_string(cache.t_max()));
+  Tensor x = ops::embedding(tokens, positions, B, 1, wte_.weight(), wpe_.weight(), nullptr);
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    ArenaTag tag(x.arena(), "block " + std::to_string(i));
+    x = blocks_[i].forward_cached(x, cache, i, &positions);
+  }
+  cache.advance(1);
+  ArenaTag tag(x.arena(), "lm_head");
+  return head(ln_f_.forward(x), config().vocab_size);  // (B, 1, V)
 }
 
 std::vector<ParamSection> Gpt::sections() const {

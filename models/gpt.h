@@ -25,7 +25,8 @@ class GptBlock : public Module {
   GptBlock(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype);
   std::string type_name() const override { return "Block"; }
   Tensor forward(const Tensor& x) const;  // (B, T, C) -> (B, T, C)
-  Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer) const;
+  Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer,
+                        const Tensor* past_device = nullptr) const;
 
   // Training. What the backward needs from the forward, less what the recompute level drops:
   // 1 drops the FFN activation, 2 also the LayerNorm outputs, 3 keeps only the block's input
@@ -106,6 +107,12 @@ class Gpt : public Model {
   // Processes the batch's tokens as the positions after those already in the cache, appends
   // their keys and values, and returns the logits of the last position only: (B, 1, V).
   Tensor forward_cached(const Batch& batch, KvCache& cache) const;
+  // One decode step from ids already on the model's device: tokens and positions (B i32 each),
+  // one token per row, every row at the position positions[0] (== cache.length(), which the
+  // caller keeps so; a step reads positions[0] on the device, so a captured graph of it replays
+  // at any position). Appends the keys and values there and returns the logits (B, 1, V),
+  // compact. Nothing in it waits for the device or copies from the host.
+  Tensor forward_step(const Tensor& tokens, const Tensor& positions, KvCache& cache) const;
 
   const Embedding& wte() const { return wte_; }
   const ModuleList<GptBlock>& blocks() const { return blocks_; }

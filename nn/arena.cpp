@@ -127,7 +127,12 @@ Block Arena::allocate(std::uint64_t bytes, Category category, Placement placemen
     }
   }
   nodes_.emplace(offset, Node{size, false, category});
+  return placed(Block{offset, size, category});
+}
 
+Block Arena::placed(const Block& b) {
+  const Category category = b.category;
+  const std::uint64_t size = b.size;
   const int c = static_cast<int>(category);
   in_use_ += size;
   current_[c] += size;
@@ -140,7 +145,44 @@ Block Arena::allocate(std::uint64_t bytes, Category category, Placement placemen
   ++live_blocks_;
   ++allocations_;
   record(TimelineEvent::Kind::alloc, category, size);
-  return Block{offset, size, category};
+  if (logging_placements_) placement_log_.push_back(b);
+  return b;
+}
+
+Block Arena::claim(std::uint64_t offset, std::uint64_t bytes, Category category) {
+  if (bytes == 0) return Block{0, 0, category};
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::uint64_t size = align_up(bytes);
+  auto it = nodes_.upper_bound(offset);
+  const bool inside = offset % kArenaAlignment == 0 && size <= budget_ && it != nodes_.begin();
+  if (inside) --it;
+  if (!inside || !it->second.free || offset + size > it->first + it->second.size)
+    throw Error("arena on " + device_.str() + ": [" + std::to_string(offset) + ", +" +
+                format_bytes(size) + ") is not free to claim");
+  const std::uint64_t hole = it->first, hole_end = it->first + it->second.size;
+  erase_free(hole, it->second.size);
+  nodes_.erase(it);
+  if (offset > hole) {
+    nodes_.emplace(hole, Node{offset - hole, true, Category::workspace});
+    insert_free(hole, offset - hole);
+  }
+  if (offset + size < hole_end) {
+    nodes_.emplace(offset + size, Node{hole_end - offset - size, true, Category::workspace});
+    insert_free(offset + size, hole_end - offset - size);
+  }
+  nodes_.emplace(offset, Node{size, false, category});
+  return placed(Block{offset, size, category});
+}
+
+void Arena::log_placements(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  logging_placements_ = on;
+  if (on) placement_log_.clear();
+}
+
+std::vector<Block> Arena::placements() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return placement_log_;
 }
 
 void Arena::free(const Block& block) {

@@ -139,6 +139,14 @@ class Arena {
   std::string tag() const;
 
   void record_timeline(bool on);
+  // Memory that must stay where a stretch of work put it after the work's tensors are gone (a
+  // CUDA graph replays at the addresses it was captured with, models/decode_step.h):
+  // log_placements(true) starts a list of every block allocated from then on (clearing the last
+  // one), false stops it; claim takes [offset, offset + bytes) for `category`, which must be
+  // free (an Error otherwise), with the same accounting as allocate.
+  void log_placements(bool on);
+  std::vector<Block> placements() const;
+  Block claim(std::uint64_t offset, std::uint64_t bytes, Category category);
   std::vector<TimelineEvent> timeline() const;
   void clear_timeline();
 
@@ -155,6 +163,8 @@ class Arena {
   void insert_free(std::uint64_t offset, std::uint64_t size);
   void erase_free(std::uint64_t offset, std::uint64_t size);
   void record(TimelineEvent::Kind kind, Category c, std::uint64_t bytes);
+  // The statistics, timeline and placement log of a block just put in nodes_ (lock held).
+  Block placed(const Block& b);
 
   Device device_;
   std::uint64_t budget_ = 0;
@@ -176,6 +186,8 @@ class Arena {
   std::string tag_;
   bool recording_ = false;
   std::vector<TimelineEvent> timeline_;
+  bool logging_placements_ = false;
+  std::vector<Block> placement_log_;
 };
 
 // Sets the arena's tag for a scope and restores the previous one.

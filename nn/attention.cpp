@@ -68,22 +68,28 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const std::vector<std::int32
   return hooked(out_ ? out_->forward(y) : y);
 }
 
-Tensor MultiHeadAttention::forward_cached(const Tensor& x, KvCache& cache,
-                                          std::size_t layer) const {
+Tensor MultiHeadAttention::forward_cached(const Tensor& x, KvCache& cache, std::size_t layer,
+                                          const Tensor* past_device) const {
   if (!spec_.causal) throw Error("a KV cache needs causal attention");
   const std::int64_t C = spec_.n_embd, past = cache.length();
   Tensor k_cache = cache.k(layer), v_cache = cache.v(layer);
+  const auto write = [&](Tensor& dst, const Tensor& src, std::int64_t col) {
+    if (past_device)
+      ops::write_cache_at(dst, *past_device, src, col);
+    else
+      ops::write_cache(dst, past, src, col);
+  };
   Tensor y;
   if (qkv_) {
     const Tensor qkv = qkv_->forward(x);  // (B, Tq, 3C): q | k | v, read in place
-    ops::write_cache(k_cache, past, qkv, C);
-    ops::write_cache(v_cache, past, qkv, 2 * C);
-    y = ops::attention_decode(qkv, 0, k_cache, v_cache, past, spec_.n_head);
+    write(k_cache, qkv, C);
+    write(v_cache, qkv, 2 * C);
+    y = ops::attention_decode(qkv, 0, k_cache, v_cache, past, spec_.n_head, past_device);
   } else {
     const Tensor q = q_->forward(x);
-    ops::write_cache(k_cache, past, k_->forward(x), 0);
-    ops::write_cache(v_cache, past, v_->forward(x), 0);
-    y = ops::attention_decode(q, 0, k_cache, v_cache, past, spec_.n_head);
+    write(k_cache, k_->forward(x), 0);
+    write(v_cache, v_->forward(x), 0);
+    y = ops::attention_decode(q, 0, k_cache, v_cache, past, spec_.n_head, past_device);
   }
   return out_ ? out_->forward(y) : y;
 }

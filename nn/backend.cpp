@@ -39,6 +39,22 @@ Tensor workspace(const Tensor& x, std::int64_t n, DType dtype) {
   return Tensor::empty(x.arena_ptr(), {n}, dtype, Category::workspace);
 }
 
+kernels::CacheWriteArgs cache_write_args(Tensor& cache, const Tensor& src, std::int64_t col,
+                                         const Tensor& past_device) {
+  kernels::CacheWriteArgs a;
+  a.B = as_int(src.size(0), "B");
+  a.Tq = as_int(src.size(1), "Tq");
+  a.C = as_int(cache.size(2), "C");
+  a.src = src.data();
+  a.src_stride = as_int(src.size(2), "src stride");
+  a.src_col = as_int(col, "col");
+  a.cache = cache.data();
+  a.t_max = as_int(cache.size(1), "t_max");
+  a.past = static_cast<const std::int32_t*>(past_device.data());
+  a.elem_size = static_cast<int>(dtype_size(cache.dtype()));
+  return a;
+}
+
 Tensor ids_on(const Tensor& x, const std::vector<std::int32_t>& ids) {
   Tensor t = Tensor::empty(x.arena_ptr(), {static_cast<std::int64_t>(ids.size())}, DType::i32,
                            Category::activation);

@@ -44,8 +44,16 @@ class Backend {
   // mask: B*T i32 flags on the device, or null; probs (cpu only) or null.
   virtual void attention(Tensor& out, Tensor* probs, const ops::AttentionInputs& in, std::int64_t H,
                          bool causal, const Tensor* mask) const = 0;
+  // past_device: null, or one i32 on the device holding the cached length, which then replaces
+  // `past` (read by the kernel: a captured decode step, kernels/decode_state.h).
   virtual void attention_decode(Tensor& out, const Tensor& q, std::int64_t q_col, const Tensor& k,
-                                const Tensor& v, std::int64_t past, std::int64_t H) const = 0;
+                                const Tensor& v, std::int64_t past, const Tensor* past_device,
+                                std::int64_t H) const = 0;
+  // The columns [col, col + C) of src (B, Tq, W) into the cache (B, t_max, C) at the length
+  // past_device holds; positions[i] += delta.
+  virtual void cache_write(Tensor& cache, const Tensor& src, std::int64_t col,
+                           const Tensor& past_device) const = 0;
+  virtual void advance_positions(Tensor& positions, std::int32_t delta) const = 0;
   // A strided 2-D copy of device bytes.
   virtual void copy_rows(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                          std::size_t row_bytes, std::size_t rows) const = 0;

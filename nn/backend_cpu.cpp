@@ -8,6 +8,7 @@
 #include "kernels/attention_decode.h"
 #include "kernels/copy_rows.h"
 #include "kernels/cross_entropy.h"
+#include "kernels/decode_state.h"
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
@@ -122,13 +123,18 @@ class CpuBackend final : public Backend {
   }
 
   void attention_decode(Tensor& o, const Tensor& q, std::int64_t q_col, const Tensor& k,
-                        const Tensor& v, std::int64_t past, std::int64_t H) const override {
+                        const Tensor& v, std::int64_t past, const Tensor* past_device,
+                        std::int64_t H) const override {
     by_dtype(q.dtype(), [&](auto zero) {
       using T = decltype(zero);
       kernels::DecodeArgs<T> a;
       a.B = as_int(q.size(0), "B");
       a.Tq = as_int(q.size(1), "Tq");
       a.past = as_int(past, "past");
+      if (past_device) {  // what the cuda kernel does with a device-held length
+        const std::int32_t held = *static_cast<const std::int32_t*>(past_device->data());
+        a.past = std::min(std::max(held, 0), as_int(k.size(1) - q.size(1), "t_max"));
+      }
       a.H = as_int(H, "H");
       a.D = as_int(k.size(2) / H, "D");
       a.q = in<T>(q) + q_col;
@@ -145,6 +151,16 @@ class CpuBackend final : public Backend {
   void copy_rows(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                  std::size_t row_bytes, std::size_t rows) const override {
     kernels::copy_rows_cpu(dst, dst_pitch, src, src_pitch, row_bytes, rows);
+  }
+
+  void cache_write(Tensor& cache, const Tensor& src, std::int64_t col,
+                   const Tensor& past_device) const override {
+    kernels::cache_write_cpu(cache_write_args(cache, src, col, past_device));
+  }
+
+  void advance_positions(Tensor& positions, std::int32_t delta) const override {
+    kernels::advance_positions_cpu(static_cast<std::int32_t*>(positions.data()),
+                                   as_int(positions.numel(), "positions"), delta);
   }
 
   void linear_backward(Tensor* dx, Tensor* dw, Tensor* db, const Tensor& dout, const Tensor& x,

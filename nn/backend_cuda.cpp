@@ -8,6 +8,7 @@
 #include "kernels/attention_decode.h"
 #include "kernels/copy_rows.h"
 #include "kernels/cross_entropy.h"
+#include "kernels/decode_state.h"
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
@@ -65,8 +66,8 @@ class CudaBackend final : public Backend {
     const std::int64_t IC = x.size(-1), OC = w.size(w_in_out ? 1 : 0), ld = o.size(-1);
     kernels::matmul_forward_cuda(o.data(), x.data(), w.data(), ptr_or_null(bias),
                                  as_int(x.numel() / IC, "rows"), as_int(IC, "IC"), as_int(OC, "OC"),
-                                 w_in_out, epi, x.dtype(), {ws.data(), ws.nbytes()}, nullptr,
-                                 as_int(ld, "ld"));
+                                 w_in_out, epi, x.dtype(), {ws.data(), ws.nbytes()},
+                                 current_stream(), as_int(ld, "ld"));
   }
 
   void layernorm(Tensor& o, Tensor* mean, Tensor* rstd, const Tensor& x, const Tensor& w,
@@ -74,25 +75,28 @@ class CudaBackend final : public Backend {
     const std::int64_t C = x.size(-1);
     kernels::layernorm_forward_cuda(o.data(), f32_or_null(mean), f32_or_null(rstd), x.data(),
                                     w.data(), b.data(), as_int(x.numel() / C, "rows"),
-                                    as_int(C, "C"), static_cast<float>(eps), x.dtype(), nullptr);
+                                    as_int(C, "C"), static_cast<float>(eps), x.dtype(),
+                                    current_stream());
   }
 
   void add_layernorm(Tensor& sum, Tensor& normed, const Tensor& x, const Tensor& r, const Tensor& w,
                      const Tensor& b, double eps) const override {
     const std::int64_t C = x.size(-1);
-    kernels::layernorm_residual_forward_cuda(
-        sum.data(), normed.data(), nullptr, nullptr, x.data(), r.data(), w.data(), b.data(),
-        as_int(x.numel() / C, "rows"), as_int(C, "C"), static_cast<float>(eps), x.dtype(), nullptr);
+    kernels::layernorm_residual_forward_cuda(sum.data(), normed.data(), nullptr, nullptr, x.data(),
+                                             r.data(), w.data(), b.data(),
+                                             as_int(x.numel() / C, "rows"), as_int(C, "C"),
+                                             static_cast<float>(eps), x.dtype(), current_stream());
   }
 
   void activation(Tensor& o, const Tensor& x, kernels::Activation act) const override {
     kernels::activation_forward_cuda(o.data(), x.data(), static_cast<std::size_t>(x.numel()), act,
-                                     x.dtype(), nullptr);
+                                     x.dtype(), current_stream());
   }
 
   void add(Tensor& o, const Tensor& a, const Tensor& b) const override {
     kernels::residual_forward_cuda(o.data(), a.data(), b.data(),
-                                   static_cast<std::size_t>(a.numel()), a.dtype(), nullptr);
+                                   static_cast<std::size_t>(a.numel()), a.dtype(),
+                                   current_stream());
   }
 
   void embedding(Tensor& o, const Tensor& tokens, const Tensor& positions, const Tensor& wte,
@@ -104,7 +108,7 @@ class CudaBackend final : public Backend {
     a.tokens = ids(&tokens);
     a.positions = ids(&positions);
     kernels::embedding_forward_cuda(a, o.data(), wte.data(), wpe.data(), ptr_or_null(wtt),
-                                    wte.dtype(), nullptr);
+                                    wte.dtype(), current_stream());
   }
 
   void attention(Tensor& o, Tensor*, const ops::AttentionInputs& x, std::int64_t H, bool causal,
@@ -123,15 +127,17 @@ class CudaBackend final : public Backend {
     a.key_mask = ids(mask);
     a.scale = inv_sqrt(a.D);
     a.dtype = o.dtype();
-    kernels::attention_forward_cuda(a, nullptr);
+    kernels::attention_forward_cuda(a, current_stream());
   }
 
   void attention_decode(Tensor& o, const Tensor& q, std::int64_t q_col, const Tensor& k,
-                        const Tensor& v, std::int64_t past, std::int64_t H) const override {
+                        const Tensor& v, std::int64_t past, const Tensor* past_device,
+                        std::int64_t H) const override {
     kernels::DecodeCudaArgs a;
     a.B = as_int(q.size(0), "B");
     a.Tq = as_int(q.size(1), "Tq");
     a.past = as_int(past, "past");
+    a.past_device = ids(past_device);
     a.H = as_int(H, "H");
     a.D = as_int(k.size(2) / H, "D");
     a.q = at(q, q_col);
@@ -142,12 +148,23 @@ class CudaBackend final : public Backend {
     a.out = o.data();
     a.scale = inv_sqrt(a.D);
     a.dtype = q.dtype();
-    kernels::attention_decode_cuda(a, nullptr);
+    kernels::attention_decode_cuda(a, current_stream());
   }
 
   void copy_rows(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                  std::size_t row_bytes, std::size_t rows) const override {
-    kernels::copy_rows_cuda(dst, dst_pitch, src, src_pitch, row_bytes, rows, nullptr);
+    kernels::copy_rows_cuda(dst, dst_pitch, src, src_pitch, row_bytes, rows, current_stream());
+  }
+
+  void cache_write(Tensor& cache, const Tensor& src, std::int64_t col,
+                   const Tensor& past_device) const override {
+    kernels::cache_write_cuda(cache_write_args(cache, src, col, past_device), current_stream());
+  }
+
+  void advance_positions(Tensor& positions, std::int32_t delta) const override {
+    kernels::advance_positions_cuda(static_cast<std::int32_t*>(positions.data()),
+                                    as_int(positions.numel(), "positions"), delta,
+                                    current_stream());
   }
 
   void linear_backward(Tensor* dx, Tensor* dw, Tensor* db, const Tensor& dout, const Tensor& x,
@@ -156,22 +173,24 @@ class CudaBackend final : public Backend {
     kernels::matmul_backward_cuda(ptr_or_null(dx), ptr_or_null(dw), ptr_or_null(db), dout.data(),
                                   x.data(), w.data(), as_int(x.numel() / IC, "rows"),
                                   as_int(IC, "IC"), as_int(OC, "OC"), w_in_out, x.dtype(),
-                                  {ws.data(), ws.nbytes()}, nullptr, as_int(ld, "ld"));
+                                  {ws.data(), ws.nbytes()}, current_stream(), as_int(ld, "ld"));
   }
 
   void layernorm_backward(Tensor& dx, Tensor& dweight, Tensor& dbias, const Tensor& dout,
                           const Tensor& x, const Tensor& weight, const Tensor& mean,
                           const Tensor& rstd, Tensor& ws) const override {
     const std::int64_t C = x.size(-1);
-    kernels::layernorm_backward_cuda(
-        dx.data(), dweight.data(), dbias.data(), dout.data(), x.data(), weight.data(), f32(mean),
-        f32(rstd), as_int(x.numel() / C, "rows"), as_int(C, "C"), f32(ws), x.dtype(), nullptr);
+    kernels::layernorm_backward_cuda(dx.data(), dweight.data(), dbias.data(), dout.data(), x.data(),
+                                     weight.data(), f32(mean), f32(rstd),
+                                     as_int(x.numel() / C, "rows"), as_int(C, "C"), f32(ws),
+                                     x.dtype(), current_stream());
   }
 
   void activation_backward(Tensor& dx, const Tensor& dout, const Tensor& x,
                            kernels::Activation act) const override {
     kernels::activation_backward_cuda(dx.data(), dout.data(), x.data(),
-                                      static_cast<std::size_t>(x.numel()), act, x.dtype(), nullptr);
+                                      static_cast<std::size_t>(x.numel()), act, x.dtype(),
+                                      current_stream());
   }
 
   void attention_backward(const Tensor& dout, const ops::AttentionInputs& x,
@@ -195,7 +214,7 @@ class CudaBackend final : public Backend {
     a.scale = inv_sqrt(a.D);
     a.dtype = dout.dtype();
     a.workspace = f32(ws);
-    kernels::attention_backward_cuda(a, nullptr);
+    kernels::attention_backward_cuda(a, current_stream());
   }
 
   // The scatter-add's row groups, one grouping per table, are built on the host and copied
@@ -220,7 +239,8 @@ class CudaBackend final : public Backend {
     for (std::size_t i = 0; i < tables; ++i)
       kernels::embedding_backward_cuda(
           dout.data(), C, grads[i]->data(),
-          kernels::embedding_groups_at(base + i * per_table, N, counts[i]), dout.dtype(), nullptr);
+          kernels::embedding_groups_at(base + i * per_table, N, counts[i]), dout.dtype(),
+          current_stream());
   }
 
   // Per-row f32 losses on the device, summed on the host in double (row order, so the total is
@@ -232,7 +252,7 @@ class CudaBackend final : public Backend {
     check_targets(targets, V, ignore_index);
     kernels::cross_entropy_forward_backward_cuda(
         f32(losses), ptr_or_null(grad), logits.data(), ids(&device_targets), as_int(N, "rows"),
-        as_int(V, "V"), ignore_index, static_cast<float>(scale), logits.dtype(), nullptr,
+        as_int(V, "V"), ignore_index, static_cast<float>(scale), logits.dtype(), current_stream(),
         as_int(ld, "ld"));
     std::vector<float> host(static_cast<std::size_t>(N));
     losses.copy_to_host(host.data(), host.size() * sizeof(float));
@@ -249,10 +269,10 @@ class CudaBackend final : public Backend {
     for (std::size_t i = 0; i < count; ++i) {
       const Tensor& g = tensors[i];
       kernels::sum_squares_cuda(g.data(), static_cast<std::size_t>(g.numel()), g.dtype(), slots + i,
-                                slots + count, nullptr);
+                                slots + count, current_stream());
     }
     std::vector<double> host(count);
-    cuda_memcpy_d2h(host.data(), slots, host.size() * sizeof(double));
+    cuda_memcpy_d2h(host.data(), slots, host.size() * sizeof(double), current_stream());
     double squares = 0;
     for (double s : host) squares += s;
     return squares;
@@ -260,24 +280,24 @@ class CudaBackend final : public Backend {
 
   void copy_to_master(Tensor& master, const Tensor& p) const override {
     kernels::copy_to_master_cuda(f32(master), p.data(), static_cast<std::size_t>(p.numel()),
-                                 p.dtype(), nullptr);
+                                 p.dtype(), current_stream());
   }
 
   void adamw_step(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, Tensor* master,
                   const kernels::AdamwHyper& h) const override {
     kernels::adamw_step_cuda(p.data(), g.data(), f32(m), f32(v), f32_or_null(master),
-                             static_cast<std::size_t>(p.numel()), h, p.dtype(), nullptr);
+                             static_cast<std::size_t>(p.numel()), h, p.dtype(), current_stream());
   }
 
   void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, Tensor* master, float lr, float momentum,
                 float weight_decay, float grad_scale) const override {
     kernels::sgd_step_cuda(p.data(), g.data(), f32(buf), f32_or_null(master),
                            static_cast<std::size_t>(p.numel()), lr, momentum, weight_decay,
-                           grad_scale, p.dtype(), nullptr);
+                           grad_scale, p.dtype(), current_stream());
   }
 
   void sample_tokens(const kernels::SamplingArgs& args) const override {
-    kernels::sample_tokens_cuda(args, nullptr);
+    kernels::sample_tokens_cuda(args, current_stream());
   }
 };
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/decode_state.h"
 #include "kernels/error.h"
 #include "nn/tensor.h"
 
@@ -57,6 +58,10 @@ int as_int(std::int64_t v, const char* what);
 Tensor like(const Tensor& x, const Shape& shape);
 Tensor like(const Tensor& x, const Shape& shape, DType dtype);
 Tensor workspace(const Tensor& x, std::int64_t n, DType dtype);
+
+// The arguments of a cache write (Backend::cache_write; shapes checked by ops::write_cache_at).
+kernels::CacheWriteArgs cache_write_args(Tensor& cache, const Tensor& src, std::int64_t col,
+                                         const Tensor& past_device);
 
 // Host ids as an i32 tensor on x's device, allocated on every device (the data copied where
 // there is memory): a meta run allocates what the cpu and cuda do.

@@ -30,6 +30,15 @@ const Backend* backend_of(const char* op, const Tensor& x,
   return backend_for(op, x);
 }
 
+// An i32 tensor of at least `n` elements on `like`'s device (device-held ids and positions).
+void check_ids(const char* op, const char* what, const Tensor& t, const Tensor& like,
+               std::int64_t n) {
+  if (t.dtype() != DType::i32 || t.device() != like.device() || t.numel() < n)
+    throw Error(std::string(op) + ": " + what + " must be " + std::to_string(n) + " i32 on " +
+                like.device().str() + ", not " + t.shape().str() + " " + dtype_name(t.dtype()) +
+                " on " + t.device().str());
+}
+
 Shape with_last(const Shape& s, std::int64_t last) {
   std::vector<std::int64_t> d = s.vec();
   d.back() = last;
@@ -133,6 +142,18 @@ Tensor embedding(const std::vector<std::int32_t>& tokens,
   return out;
 }
 
+Tensor embedding(const Tensor& tokens, const Tensor& positions, std::int64_t B, std::int64_t T,
+                 const Tensor& wte, const Tensor& wpe, const Tensor* wtt) {
+  const Backend* b = backend_of("embedding", wte, {&wpe, wtt});
+  if (wpe.size(1) != wte.size(1) || (wtt && wtt->size(1) != wte.size(1)))
+    throw Error("embedding: tables of different widths");
+  check_ids("embedding", "tokens", tokens, wte, B * T);
+  check_ids("embedding", "positions", positions, wte, B * T);
+  Tensor out = like(wte, {B, T, wte.size(1)});
+  if (b) b->embedding(out, tokens, positions, wte, wpe, wtt);
+  return out;
+}
+
 Tensor attention(const AttentionInputs& in, std::int64_t C, std::int64_t H, bool causal,
                  const std::vector<std::int32_t>* key_mask, Tensor* probs) {
   const Backend* b = backend_of("attention", *in.q, {in.k, in.v});
@@ -222,16 +243,34 @@ void write_cache(Tensor& cache, std::int64_t past, const Tensor& src, std::int64
               C * es, Tq);
 }
 
+void write_cache_at(Tensor& cache, const Tensor& past, const Tensor& src, std::int64_t col) {
+  check_same("write_cache", src, {&cache});
+  check_ids("write_cache", "the cached length", past, cache, 1);
+  const std::int64_t B = src.size(0), Tq = src.size(1), W = src.size(2);
+  const std::int64_t t_max = cache.size(1), C = cache.size(2);
+  if (cache.size(0) != B || Tq > t_max || col < 0 || col + C > W)
+    throw Error("write_cache: " + std::to_string(Tq) + " rows of " + src.shape().str() +
+                " do not fit a cache " + cache.shape().str());
+  if (const Backend* b = byte_backend(cache)) b->cache_write(cache, src, col, past);
+}
+
+void advance_positions(Tensor& positions, std::int32_t delta) {
+  check_ids("advance_positions", "positions", positions, positions, 0);
+  if (const Backend* b = byte_backend(positions)) b->advance_positions(positions, delta);
+}
+
 Tensor attention_decode(const Tensor& q, std::int64_t q_col, const Tensor& k_cache,
-                        const Tensor& v_cache, std::int64_t past, std::int64_t H) {
+                        const Tensor& v_cache, std::int64_t past, std::int64_t H,
+                        const Tensor* past_device) {
   const Backend* b = backend_of("attention_decode", q, {&k_cache, &v_cache});
+  if (past_device) check_ids("attention_decode", "the cached length", *past_device, q, 1);
   const std::int64_t B = q.size(0), Tq = q.size(1), C = k_cache.size(2);
   if (k_cache.shape() != v_cache.shape() || k_cache.size(0) != B || C % H != 0 ||
       past + Tq > k_cache.size(1) || q_col + C > q.size(2))
     throw Error("attention_decode: queries " + q.shape().str() + " do not match the cache " +
                 k_cache.shape().str());
   Tensor out = like(q, {B, Tq, C});
-  if (b) b->attention_decode(out, q, q_col, k_cache, v_cache, past, H);
+  if (b) b->attention_decode(out, q, q_col, k_cache, v_cache, past, past_device, H);
   return out;
 }
 

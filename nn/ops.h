@@ -38,6 +38,12 @@ Tensor embedding(const std::vector<std::int32_t>& tokens,
                  const std::vector<std::int32_t>& positions, std::int64_t B, std::int64_t T,
                  const Tensor& wte, const Tensor& wpe, const Tensor* wtt);
 
+// The same from ids already on wte's device: tokens, positions (i32, at least B*T each; not
+// validated against the tables, which the host cannot do without a copy: the caller's
+// contract, kept by a decode step that writes ids the sampler drew and positions below t_max).
+Tensor embedding(const Tensor& tokens, const Tensor& positions, std::int64_t B, std::int64_t T,
+                 const Tensor& wte, const Tensor& wpe, const Tensor* wtt);
+
 // Multi-head attention. q, k and v are (B, T, W) tensors (possibly the same fused buffer);
 // the head inputs start at columns q_col, k_col, v_col and span C = H * D columns.
 struct AttentionInputs {
@@ -70,9 +76,18 @@ void write_rows(Tensor& dst, std::int64_t begin, const Tensor& src);
 // tensor (B, t_max, C).
 void write_cache(Tensor& cache, std::int64_t past, const Tensor& src, std::int64_t col);
 
+// The same at the cached length the device holds in past[0] (i32 on the cache's device): a
+// decode step with no host in it (kernels/decode_state.h). Rows beyond t_max are not written.
+void write_cache_at(Tensor& cache, const Tensor& past, const Tensor& src, std::int64_t col);
+// positions (i32) += delta, on their device.
+void advance_positions(Tensor& positions, std::int32_t delta);
+
 // Causal attention of the queries q (B, Tq, W) at columns [q_col, q_col + C), positions
-// [past, past + Tq), against the first past + Tq rows of the caches (B, t_max, C).
+// [past, past + Tq), against the first past + Tq rows of the caches (B, t_max, C). With
+// past_device (one i32 on q's device) the length the device holds replaces `past`, which then
+// only bounds the host checks.
 Tensor attention_decode(const Tensor& q, std::int64_t q_col, const Tensor& k_cache,
-                        const Tensor& v_cache, std::int64_t past, std::int64_t H);
+                        const Tensor& v_cache, std::int64_t past, std::int64_t H,
+                        const Tensor* past_device = nullptr);
 
 }  // namespace cugpt::ops

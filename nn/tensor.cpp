@@ -128,7 +128,7 @@ void Tensor::copy_from_host(const void* src, std::size_t bytes) {
                 std::to_string(nbytes()));
   if (bytes == 0) return;
   if (device().is_cuda()) {
-    cuda_memcpy_h2d(storage_->ptr, src, bytes);
+    cuda_memcpy_h2d(storage_->ptr, src, bytes, current_stream());
   } else {
     std::memcpy(storage_->ptr, src, bytes);
   }
@@ -141,7 +141,7 @@ void Tensor::copy_to_host(void* dst, std::size_t bytes) const {
                 std::to_string(nbytes()));
   if (bytes == 0) return;
   if (device().is_cuda()) {
-    cuda_memcpy_d2h(dst, storage_->ptr, bytes);
+    cuda_memcpy_d2h(dst, storage_->ptr, bytes, current_stream());
   } else {
     std::memcpy(dst, storage_->ptr, bytes);
   }
@@ -179,7 +179,7 @@ void Tensor::copy_from(const Tensor& src) {
                 " on " + device().str());
   if (device().is_meta() || nbytes() == 0) return;
   if (device().is_cuda()) {
-    cuda_memcpy_d2d(storage_->ptr, src.storage_->ptr, nbytes());
+    cuda_memcpy_d2d(storage_->ptr, src.storage_->ptr, nbytes(), current_stream());
   } else {
     std::memmove(storage_->ptr, src.storage_->ptr, nbytes());
   }
@@ -191,7 +191,7 @@ void Tensor::fill(double value) {
   store_scalar(dtype_, &pattern, value);  // little-endian: the element sits in the low bytes
   const std::size_t n = static_cast<std::size_t>(numel());
   if (device().is_cuda()) {
-    kernels::fill_cuda(storage_->ptr, n, dtype_size(dtype_), pattern, nullptr);
+    kernels::fill_cuda(storage_->ptr, n, dtype_size(dtype_), pattern, current_stream());
   } else {
     kernels::fill_cpu(storage_->ptr, n, dtype_size(dtype_), pattern);
   }

@@ -6,7 +6,7 @@
 # is over the device tool's 64 MiB carry limit), with the shared libraries the GPU machine
 # lacks; carry .gpucarry there and the other steps unpack it. Logs go to $OUT (or gpu-out/).
 #   scripts/gpu-session.sh pack
-#   scripts/gpu-session.sh [tests] [sanitize] [memcheck] [bench] [report] [side] [train] [memside] [profile] [memory] [attention2]
+#   scripts/gpu-session.sh [tests] [sanitize] [memcheck] [bench] [report] [side] [train] [memside] [profile] [memory] [attention2] [decode]
 set -uo pipefail
 root=$(pwd)
 if [ "${1:-}" = pack ]; then
@@ -149,6 +149,29 @@ for step in "${steps[@]}"; do
         CUGPT_ATTENTION=$v timeout 40 $cugpt bench gpt2-124m --batch 8 --seq 1024 --device cuda \
           --dtype bf16 2>&1 | tail -4 | sed "s/^/$v: /"
       done | tee "$a2/gpt2-forward.txt" ;;
+    decode)
+      # Issue 18, about 3 minutes: the device sampler, the fused LayerNorm + GEMV, the captured
+      # decode step (tests first: graph = eager = host), then old against new in one process.
+      d18=$out/decode && mkdir -p "$d18"
+      for t in "test_cuda_sampling --gtest_filter=CudaSampling.*" \
+        "test_generate --gtest_filter=CudaDeviceSampler.*" "test_cuda_ln_gemv" "test_decode_step"; do
+        timeout 90 build/tests/$t >"$d18/$(echo "$t" | cut -d' ' -f1).txt" 2>&1
+        echo "$t exit $?"
+        grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|error" "$d18/$(echo "$t" | cut -d' ' -f1).txt" | head -12
+      done
+      timeout 60 ctest --test-dir build -R 'OpCases.*held.*cuda' 2>&1 | tail -3
+      timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 8 \
+        build/tests/test_decode_step --gtest_filter='Cuda*' >"$d18/memcheck.txt" 2>&1
+      echo "memcheck test_decode_step exit $?"; grep -E "ERROR SUMMARY|Invalid" "$d18/memcheck.txt" | head -4
+      for cfg in gpt2-124m gpt-day18; do
+        for seq in 128 960; do
+          timeout 60 $cugpt bench $cfg --device cuda --dtype bf16 --seq $seq --decode 64 --iters 2 \
+            --decode-modes host,device,graph 2>&1 | sed -n '/decode /,$p' | sed "s/^/$cfg T=$seq: /"
+        done
+        timeout 60 $cugpt bench $cfg --device cuda --dtype bf16 --seq 128 --decode 64 --iters 2 \
+          --decode-batch 16 --decode-modes host,device,graph 2>&1 | sed -n '/decode /,$p' |
+          sed "s/^/$cfg B=16: /"
+      done | tee "$d18/bench.txt" ;;
     *) echo "unknown step $step" ;;
   esac
   echo "== $step: $((SECONDS - start)) s"

@@ -237,6 +237,43 @@ TEST(Arena, RejectsDoubleFreeAndForeignBlocks) {
 
 // The same random sequence of requests gives identical statistics and offsets on meta and cpu:
 // meta's answers are the real allocator's answers.
+// What a captured CUDA graph needs (models/decode_step.h): the list of blocks a stretch of work
+// placed, and claiming exactly those ranges again once the work's blocks are freed.
+TEST(Arena, PlacementLogAndClaimHoldWhatAStretchOfWorkUsed) {
+  Arena a(Device::meta(), 64 * MiB);
+  const Block model = a.allocate(MiB, Category::parameter);
+  a.log_placements(true);
+  const Block x = a.allocate(3000, Category::activation);
+  const Block y = a.allocate(MiB, Category::workspace);
+  a.free(x);
+  const Block z = a.allocate(100, Category::activation);  // reuses x's range
+  a.log_placements(false);
+  (void)a.allocate(512, Category::activation);  // not logged
+  const std::vector<Block> log = a.placements();
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0].offset, x.offset);
+  EXPECT_EQ(log[1].offset, y.offset);
+  EXPECT_EQ(log[2].offset, z.offset);
+  a.free(y);
+  a.free(z);
+  const std::uint64_t in_use = a.in_use();
+  const Block held = a.claim(y.offset, y.size, Category::workspace);
+  EXPECT_EQ(held.offset, y.offset);
+  EXPECT_EQ(a.in_use(), in_use + y.size);
+  EXPECT_EQ(a.current(Category::workspace), y.size);
+  // Nothing allocated now lands inside the held range.
+  for (int i = 0; i < 20; ++i) {
+    const Block b = a.allocate(256 * (i + 1), Category::activation);
+    EXPECT_TRUE(b.offset + b.size <= held.offset || b.offset >= held.offset + held.size);
+  }
+  EXPECT_THROW(a.claim(model.offset, 256, Category::workspace), Error);  // in use
+  EXPECT_THROW(a.claim(held.offset + 256, 256, Category::workspace), Error);
+  EXPECT_THROW(a.claim(a.budget() - 256, 512, Category::workspace), Error);  // past the end
+  EXPECT_THROW(a.claim(MiB + 1, 256, Category::workspace), Error);           // unaligned
+  a.free(held);
+  EXPECT_EQ(a.current(Category::workspace), 0u);
+}
+
 TEST(Arena, MetaAndCpuAgreeByteForByte) {
   Arena meta(Device::meta(), 256 * MiB);
   Arena cpu(Device::cpu(), 256 * MiB);

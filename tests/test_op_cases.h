@@ -91,6 +91,13 @@ class OpRun {
     if (has_data()) t.fill(NAN);
     return keep(t);
   }
+  // i32 values on the run's device (ids, or a length the device holds).
+  Tensor ids(const std::vector<std::int32_t>& v) {
+    Tensor t = Tensor::empty(arena_, {static_cast<std::int64_t>(v.size())}, DType::i32,
+                             Category::activation);
+    if (has_data() && !v.empty()) t.copy_from_host(v.data(), v.size() * sizeof(std::int32_t));
+    return keep(t);
+  }
   // An input's rounded values (for oracles).
   const std::vector<double>& host(const std::string& name) const { return host_.at(name); }
 

@@ -158,15 +158,19 @@ inline EmbeddingIds embedding_ids(int B, int T, int V) {
   return ids;
 }
 
-inline OpCase embedding_case(int B, int T, int C, bool types) {
+// held: the ids already on the device (a decode step's, ops::embedding's tensor overload).
+inline OpCase embedding_case(int B, int T, int C, bool types, bool held = false) {
   const int V = 11, P = T + B;
   OpCase c;
-  c.name = "embedding_" + dims({B, T, C}) + (types ? "_token_types" : "");
+  c.name = "embedding_" + dims({B, T, C}) + (types ? "_token_types" : "") + (held ? "_held" : "");
   c.run = [=](OpRun& r) {
     const EmbeddingIds ids = embedding_ids(B, T, V);
     Tensor wte = r.param("wte", {V, C}, 10), wpe = r.param("wpe", {P, C}, 11);
     Tensor wtt = r.param("wtt", {2, C}, 12);
-    r.out("out", ops::embedding(ids.tokens, ids.positions, B, T, wte, wpe, types ? &wtt : nullptr),
+    const Tensor* tt = types ? &wtt : nullptr;
+    r.out("out",
+          held ? ops::embedding(r.ids(ids.tokens), r.ids(ids.positions), B, T, wte, wpe, tt)
+               : ops::embedding(ids.tokens, ids.positions, B, T, wte, wpe, tt),
           rounded);
   };
   c.oracle = [=](const OpRun& r) {
@@ -278,16 +282,23 @@ inline OpCase attention_case(const AttnShape& s, bool probs = false) {
 // Queries (B, Tq, 3C) from a fused QKV buffer at positions [past, past + Tq) against caches
 // (B, t_max, C) whose first past + Tq rows hold the keys and values. 2 x the rounding, as in
 // tests/test_cuda_elementwise.cpp's decode test (f32 included: f32 sums over long caches).
-inline OpCase decode_case(int D, int past, int Tq, int t_max) {
+// held: the length on the device (a captured decode step's), the host's past given as 0 so
+// that a kernel reading the launch's value fails; a held length beyond t_max - Tq reads as
+// t_max - Tq (the kernel's guard).
+inline OpCase decode_case(int D, int past, int Tq, int t_max, bool held = false) {
   const int B = 2, H = 3, C = H * D;
   OpCase c;
   c.name = "attention_decode_" + dims({B, H, D}) + "_past" + std::to_string(past) + "_tq" +
-           std::to_string(Tq) + "_tmax" + std::to_string(t_max);
+           std::to_string(Tq) + "_tmax" + std::to_string(t_max) + (held ? "_held" : "");
   c.run = [=](OpRun& r) {
     Tensor q = r.input("qkv", {B, Tq, 3 * C}, 11);
     Tensor k = r.input("k", {B, t_max, C}, 12, 1, 0, Category::kv_cache);
     Tensor v = r.input("v", {B, t_max, C}, 13, 1, 0, Category::kv_cache);
-    r.out("out", ops::attention_decode(q, 0, k, v, past, H), doubled);
+    const Tensor length = r.ids({past});
+    r.out("out",
+          held ? ops::attention_decode(q, 0, k, v, 0, H, &length)
+               : ops::attention_decode(q, 0, k, v, past, H),
+          doubled);
   };
   c.oracle = [=](const OpRun& r) {
     oracle::Attn a{&r.host("qkv"),
@@ -305,7 +316,7 @@ inline OpCase decode_case(int D, int past, int Tq, int t_max) {
                    H,
                    D,
                    true,
-                   past};
+                   std::min(past, t_max - Tq)};
     return Expected{{"out", oracle::attention(a).out}};
   };
   return c;
@@ -313,19 +324,26 @@ inline OpCase decode_case(int D, int past, int Tq, int t_max) {
 
 // The copies, bit for bit. write_cache and write_rows write into poisoned buffers: every
 // element they must not touch stays NaN.
-inline OpCase write_cache_case(int B, int t_max, int C, int Tq, int W, int col, int past) {
+// held: ops::write_cache_at, the length on the device; rows past t_max are not written.
+inline OpCase write_cache_case(int B, int t_max, int C, int Tq, int W, int col, int past,
+                               bool held = false) {
   OpCase c;
   c.name = "write_cache_" + dims({B, t_max, C}) + "_tq" + std::to_string(Tq) + "_w" +
-           std::to_string(W) + "_col" + std::to_string(col) + "_past" + std::to_string(past);
+           std::to_string(W) + "_col" + std::to_string(col) + "_past" + std::to_string(past) +
+           (held ? "_held" : "");
   c.run = [=](OpRun& r) {
     Tensor cache = r.poisoned({B, t_max, C}, Category::kv_cache);
-    ops::write_cache(cache, past, r.input("src", {B, Tq, W}, 21), col);
+    const Tensor src = r.input("src", {B, Tq, W}, 21);
+    if (held)
+      ops::write_cache_at(cache, r.ids({past}), src, col);
+    else
+      ops::write_cache(cache, past, src, col);
     r.out("cache", cache, exact);
   };
   c.oracle = [=](const OpRun& r) {
     oracle::Vec want(static_cast<std::size_t>(B) * t_max * C, NAN);
     for (int b = 0; b < B; ++b)
-      for (int t = 0; t < Tq; ++t)
+      for (int t = 0; t < Tq && past + t < t_max; ++t)
         for (int j = 0; j < C; ++j)
           want[(b * t_max + past + t) * C + j] = r.host("src")[(b * Tq + t) * W + col + j];
     return Expected{{"cache", want}};
@@ -419,8 +437,14 @@ inline void add_forward_cases(std::vector<OpCase>& cases) {
     cases.push_back(decode_case(D, 70, 1, 80));  // one token against a long cache
   }
   cases.push_back(decode_case(64, 33, 3, 40));
+  // The decode step's length held on the device (models/decode_step.h), and its guard.
+  for (int D : {8, 64, 80}) cases.push_back(decode_case(D, 70, 1, 80, true));
+  cases.push_back(decode_case(64, 95, 1, 80, true));
   cases.push_back(write_cache_case(2, 9, 37, 3, 3 * 37 + 2, 37, 4));
   cases.push_back(write_cache_case(1, 5, 8, 1, 8, 0, 4));
+  cases.push_back(write_cache_case(3, 9, 37, 1, 3 * 37 + 2, 37, 6, true));
+  cases.push_back(write_cache_case(2, 9, 16, 3, 48, 16, 7, true));  // one row past the end
+  cases.push_back(embedding_case(3, 1, 24, false, true));
   cases.push_back(rows_case(7, 37, 2, 3, false));
   cases.push_back(rows_case(5, 8, 0, 5, false));
   cases.push_back(rows_case(7, 37, 2, 3, true));

@@ -17,6 +17,7 @@
 #include "nn/bytes.h"
 #include "nn/device_peaks.h"
 #include "tools/batch.h"
+#include "tools/bench_decode.h"
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
 #include "tools/options.h"
@@ -27,7 +28,8 @@ namespace {
 
 struct BenchOptions {
   std::string config, device = "cpu", dtype = "f32", weights, peaks = "auto";
-  std::int64_t batch = 1, seq = 64, iters = 10, warmup = 2, decode = 32;
+  std::int64_t batch = 1, seq = 64, iters = 10, warmup = 2, decode = 32, decode_batch = 1;
+  std::string decode_modes = "host";
   bool json = false;
   bool quiet = false;  // return the figures without printing them (report --json)
 };
@@ -74,6 +76,7 @@ nlohmann::json run_bench(const BenchOptions& o) {
   const DType dtype = parse_dtype(o.dtype);
   if (device.is_meta()) throw Error("bench needs a device that computes: cpu or cuda");
   check_compute_dtype(device, dtype);
+  const std::vector<std::string> decode_modes = parse_decode_modes(o.decode_modes);
   if (o.batch <= 0 || o.seq <= 0 || o.iters <= 0 || o.warmup < 0)
     throw Error("--batch, --seq and --iters must be positive");
   // Checked before the token batch is built: B*T ids in host memory come first.
@@ -143,7 +146,7 @@ nlohmann::json run_bench(const BenchOptions& o) {
       {"fraction_of_peak", {{"compute", compute.fraction()}, {"memory", memory.fraction()}}},
       {"above_peak", {{"compute", compute.above()}, {"memory", memory.above()}}}};
 
-  std::string decode_text;  // the decode figure against its roofline, for the text output
+  std::vector<std::string> decode_lines;  // each decode path against its roofline, for the text
   if (gpt && o.decode > 0) {
     // Batch-1 decode after a prompt of `seq` tokens: bounded by reading the weights and the
     // KV cache once per token.
@@ -159,21 +162,16 @@ nlohmann::json run_bench(const BenchOptions& o) {
                    g.max_new > 1
                        ? ("timing " + std::to_string(g.max_new - 1) + " decode steps").c_str()
                        : "no decode timed (lower --seq)");
-    Batch prompt = batch;
-    prompt.B = 1;
-    prompt.tokens.resize(static_cast<std::size_t>(o.seq));
     if (g.max_new > 1) {
-      const GenerateResult r = generate(*gpt, prompt, g);
-      const double step_ms = r.decode_ms / static_cast<double>(r.decode_steps);
-      const ForwardCost dc = decode_cost(*model, 1, o.seq + g.max_new / 2);
-      const Against decode{1e3 / step_ms, peaks->bandwidth_gbs * 1e9 / dc.min_bytes};
-      j["decode"] = {{"steps", r.decode_steps},
-                     {"steps_requested", o.decode},
-                     {"tokens_per_s", decode.value},
-                     {"roofline_tokens_per_s", decode.ceiling},
-                     {"fraction_of_roofline", decode.fraction()},
-                     {"above_roofline", decode.above()}};
-      decode_text = decode.text("tokens/s");
+      DecodeBench d;
+      d.prompt = o.seq;
+      d.steps = g.max_new;
+      d.batch = o.decode_batch;
+      d.modes = decode_modes;
+      // "decode" is the first path's figures (what scripts read), "decode_modes" all of them.
+      j["decode_modes"] = bench_decode(*gpt, *peaks, d, &decode_lines);
+      j["decode"] = j["decode_modes"][0];
+      j["decode"]["steps_requested"] = o.decode;
     }
   }
 
@@ -192,14 +190,10 @@ nlohmann::json run_bench(const BenchOptions& o) {
   std::printf("  ceilings  %s\n", peaks->source.c_str());
   std::printf("  arena     peak %s during the timed forwards (parameters included)\n",
               format_bytes(arena_peak).c_str());
-  if (j.contains("decode")) {
-    const auto& d = j["decode"];
-    std::printf(
-        "  decode    batch 1, %lld steps: %.1f tokens/s%s (roofline: weights + KV cache "
-        "bytes / bandwidth)\n",
-        static_cast<long long>(d["steps"].get<std::int64_t>()), d["tokens_per_s"].get<double>(),
-        decode_text.c_str());
-  }
+  if (!decode_lines.empty())
+    std::printf("  decode    roofline: the weights and the KV cache read once a step (%s)\n",
+                peaks->source.c_str());
+  for (const std::string& line : decode_lines) std::printf("    %s\n", line.c_str());
   return j;
 }
 
@@ -247,6 +241,13 @@ void add_bench(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--decode", o->decode, "Batch-1 decode steps to time (0: none)")
       ->check(opt::count(0, opt::kMaxTokens))
+      ->capture_default_str();
+  sub->add_option("--decode-batch", o->decode_batch, "Rows decoded together")
+      ->check(opt::count(1, 4096))
+      ->capture_default_str();
+  sub->add_option("--decode-modes", o->decode_modes,
+                  "Decode paths to time, in one process: host, device and/or graph (see generate "
+                  "--decode), comma-separated")
       ->capture_default_str();
   sub->add_option("--weights", o->weights, "safetensors checkpoint (default: random init)");
   sub->add_option("--peaks", o->peaks,

@@ -30,7 +30,7 @@ constexpr const char* kEndOfText = "<|endoftext|>";
 
 struct GenerateCli {
   std::string config, weights, tokens, tokenizer = "byte", device = "cpu", dtype = "f32",
-                                       sampler = "host";
+                                       sampler = "host", decode = "host";
   std::vector<std::string> texts, stop_ids;
   bool tokens_given = false, tokenizer_given = false;
   bool ignore_eos = false, ids = false, json = false, no_echo = false;
@@ -132,6 +132,9 @@ int run_generate(const GenerateCli& o) {
   GenerateOptions options = o.options;
   options.stop_ids = stop_set(o, decodes ? tokenizer.get() : nullptr, config.vocab_size);
   options.device_sampler = o.sampler == "device";
+  options.decode = parse_decode(o.decode);
+  if (options.decode != GenerateOptions::Decode::host && o.sampler == "host")
+    throw Error("generate: --decode " + o.decode + " samples on the device; give --sampler device");
 
   check_generation(config, prompts, options);  // before the prompt is echoed
 
@@ -175,7 +178,8 @@ int run_generate(const GenerateCli& o) {
                                   {"top_p", options.top_p},
                                   {"seed", options.seed},
                                   {"stop_ids", options.stop_ids},
-                                  {"sampler", o.sampler}}},
+                                  {"sampler", o.sampler},
+                                  {"decode", o.decode}}},
                                 {"outputs", outputs},
                                 {"timings",
                                  {{"prefill_ms", r.prefill_ms},
@@ -183,7 +187,9 @@ int run_generate(const GenerateCli& o) {
                                   {"decode_ms", r.decode_ms},
                                   {"decode_steps", r.decode_steps},
                                   {"new_tokens", r.new_tokens},
-                                  {"tokens_per_s", tokens_per_s}}},
+                                  {"tokens_per_s", tokens_per_s},
+                                  {"graph_kernels_per_step", r.graph_kernels},
+                                  {"graph_nodes_per_step", r.graph_nodes}}},
                                 {"kv_cache_bytes", kv_bytes},
                                 {"arena_peak_bytes", s.peak}};
     std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -270,6 +276,11 @@ void add_generate(CLI::App& app) {
   sub->add_option("--sampler", o->sampler,
                   "host (the logits come to the host) or device (the device's sampler picks the "
                   "ids; on the cpu its twin)")
+      ->capture_default_str();
+  sub->add_option("--decode", o->decode,
+                  "Steps after the prompts: host (a forward per token, ids from the host), device "
+                  "(ids and positions stay on the device) or graph (that step captured once as a "
+                  "CUDA graph; on the cpu as device); device and graph need --sampler device")
       ->capture_default_str();
   on_run(sub, [o, tokens, tokenizer] {
     o->tokens_given = tokens->count() > 0;

@@ -30,6 +30,12 @@ constexpr int kPerLane = kMaxD / 32;
 // scores.
 constexpr std::size_t kSmemBytes = (kMaxD + kThreads * 8 + kMaxKeys) * sizeof(float);
 
+// The cached length: the launch's, or the one the device holds, kept within the cache.
+__device__ __forceinline__ int past_of(const DecodeCudaArgs& a) {
+  if (!a.past_device) return a.past;
+  return min(max(*a.past_device, 0), a.t_max - a.Tq);
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeCudaArgs a) {
   extern __shared__ float smem[];
@@ -37,7 +43,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeCudaArgs a) {
   float* scores = smem + kWarps * a.D;  // [keys]
   const int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int keys = a.past + i + 1;
+  const int keys = past_of(a) + i + 1;
   const int C = a.H * a.D;
   const T* q =
       static_cast<const T*>(a.q) + (static_cast<size_t>(b) * a.Tq + i) * a.q_stride + h * a.D;
@@ -107,7 +113,7 @@ __global__ void __launch_bounds__(kThreads) decode_vec_kernel(DecodeCudaArgs a) 
   float* partial = qs + a.D;             // [groups][D]
   float* scores = partial + groups * a.D;
   const int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-  const int keys = a.past + i + 1;
+  const int keys = past_of(a) + i + 1;
   const int C = a.H * a.D;
   const T* q =
       static_cast<const T*>(a.q) + (static_cast<size_t>(b) * a.Tq + i) * a.q_stride + h * a.D;
@@ -183,7 +189,8 @@ void launch(const DecodeCudaArgs& a, Stream stream) {
     return true;
   }();
   (void)opted_in;
-  const std::size_t keys = static_cast<std::size_t>(a.past) + a.Tq;
+  const std::size_t keys =
+      a.past_device ? static_cast<std::size_t>(a.t_max) : static_cast<std::size_t>(a.past) + a.Tq;
   const dim3 grid(a.Tq, a.H, a.B);
   if (vectorisable<T>(a)) {
     const std::size_t groups = kThreads / (a.D / kPack<T>);
@@ -200,8 +207,9 @@ void launch(const DecodeCudaArgs& a, Stream stream) {
 
 void attention_decode_cuda(const DecodeCudaArgs& a, Stream stream) {
   if (a.B == 0 || a.Tq == 0) return;
-  if (a.past + a.Tq > kMaxKeys)
-    throw Error("attention_decode: " + std::to_string(a.past + a.Tq) + " positions exceed the " +
+  const int longest = a.past_device ? a.t_max : a.past + a.Tq;
+  if (longest > kMaxKeys)
+    throw Error("attention_decode: " + std::to_string(longest) + " positions exceed the " +
                 std::to_string(kMaxKeys) + " the decode kernel holds in shared memory");
   if (a.D < 1 || a.D > kMaxD)
     throw Error("attention_decode: head dim " + std::to_string(a.D) + " (the kernel holds 1 to " +

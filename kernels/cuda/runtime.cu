@@ -1,3 +1,5 @@
+#include <vector>
+
 #include "kernels/cuda/check.cuh"
 #include "kernels/runtime.h"
 
@@ -119,6 +121,54 @@ void cuda_host_register(void* ptr, std::size_t bytes) {
 
 void cuda_host_unregister(void* ptr) noexcept {
   cudaHostUnregister(ptr);
+}
+
+void cuda_stream_synchronize(Stream stream) {
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void cuda_capture_begin(Stream stream) {
+  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
+}
+
+CapturedGraph cuda_capture_end(Stream stream) {
+  cudaGraph_t graph = nullptr;
+  CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+  CapturedGraph out;
+  try {
+    std::size_t n = 0;
+    CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &n));
+    std::vector<cudaGraphNode_t> nodes(n);
+    if (n) CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &n));
+    out.nodes = static_cast<int>(n);
+    for (cudaGraphNode_t node : nodes) {
+      cudaGraphNodeType type{};
+      CUDA_CHECK(cudaGraphNodeGetType(node, &type));
+      if (type == cudaGraphNodeTypeKernel) ++out.kernels;
+    }
+    cudaGraphExec_t exec = nullptr;
+    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    out.exec = exec;
+  } catch (...) {
+    cudaGraphDestroy(graph);
+    throw;
+  }
+  cudaGraphDestroy(graph);
+  return out;
+}
+
+void cuda_capture_abort(Stream stream) noexcept {
+  cudaGraph_t graph = nullptr;
+  if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph) cudaGraphDestroy(graph);
+  (void)cudaGetLastError();  // a failed capture leaves its error behind: clear it
+}
+
+void cuda_graph_launch(GraphExec exec, Stream stream) {
+  CUDA_CHECK(cudaGraphLaunch(exec, stream));
+}
+
+void cuda_graph_destroy(GraphExec exec) noexcept {
+  if (exec) cudaGraphExecDestroy(exec);
 }
 
 std::size_t cuda_used_bytes() {

@@ -91,8 +91,15 @@ expect_error "generate too long" "exceeds the 24 positions" "$cugpt" generate gp
   --weights "$golden/gpt2-tiny/weights.safetensors" --tokens "1,2,3" --max-new 30
 expect_out "bench json" '"tokens_per_s": [0-9.e+]+' "$cugpt" bench gpt-day18-tiny --batch 2 \
   --seq 8 --iters 2 --decode 4 --json
-expect_out "bench decode" 'decode +batch 1, 3 steps: [0-9.]+ tokens/s' "$cugpt" bench gpt2-tiny --seq 8 \
-  --iters 2 --decode 4
+expect_out "bench decode" 'host +batch 1, 3 steps: [0-9.]+ us a step, [0-9.]+ tokens/s' "$cugpt" \
+  bench gpt2-tiny --seq 8 --iters 2 --decode 4
+# Every decode path in one run, batched; kernel counts only where a graph was captured (cuda).
+"$cugpt" bench gpt2-tiny --seq 8 --iters 1 --decode 5 --decode-batch 3 \
+  --decode-modes host,device,graph >"$tmp/out" 2>"$tmp/err"
+[ "$(grep -Ec '^    (host|device|graph) +batch 3, 4 steps: ' "$tmp/out")" = 3 ] &&
+  ! grep -q 'kernels a step' "$tmp/out" && ok || bad "bench --decode-modes: $(cat "$tmp/out" "$tmp/err")"
+expect_error "bench --decode-modes" "'gpu' is not one of host, device, graph" "$cugpt" bench \
+  gpt2-tiny --seq 8 --decode-modes host,gpu
 # --decode beyond the model's positions: said, with the steps actually timed.
 "$cugpt" bench gpt2-tiny --seq 16 --iters 1 --decode 100 >"$tmp/out" 2>"$tmp/err"
 grep -q 'decode 100 after a 16-token prompt exceeds the 24 positions of gpt2-tiny: timing 7 decode steps' \

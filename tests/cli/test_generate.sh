@@ -168,4 +168,14 @@ b=$("$cugpt" generate gpt2-tiny --weights "$w" --tokens "1,2,3;5,6" --max-new 8 
 [ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "--sampler device: '$b', host: '$a'"
 expect_error "--sampler" "--sampler must be host or device" "$cugpt" generate gpt2-tiny \
   --weights "$w" --tokens 1 --sampler gpu
+# Decode steps on the device (models/decode_step.h; on the cpu run eagerly): the same tokens.
+for d in device graph; do
+  c=$("$cugpt" generate gpt2-tiny --weights "$w" --tokens "1,2,3;5,6" --max-new 8 \
+    --temperature 0.9 --seed 4 --ids --sampler device --decode "$d" 2>/dev/null)
+  [ -n "$c" ] && [ "$c" = "$a" ] && ok || bad "--decode $d: '$c', host: '$a'"
+done
+expect_error "--decode without the device sampler" "give --sampler device" "$cugpt" generate \
+  gpt2-tiny --weights "$w" --tokens 1 --decode graph
+expect_error "--decode" "'cuda' is not one of host, device, graph" "$cugpt" generate gpt2-tiny \
+  --weights "$w" --tokens 1 --sampler device --decode cuda
 finish cli_generate

@@ -34,6 +34,13 @@ void attention_decode_cpu(const DecodeArgs<double>& a);
 struct DecodeCudaArgs {
   int B = 0, Tq = 0, past = 0, H = 0, D = 0;
   const std::int32_t* past_device = nullptr;
+  // Tq = 1 only: the new token's key and value, row b at k_new + b * k_new_stride (heads from
+  // column 0), which each block first writes (its own head's D elements) into the caches at row
+  // past, then attends over: the cache write of a decode step folded into this kernel, so
+  // k_cache and v_cache are written, not only read. Null: the caches already hold them.
+  const void* k_new = nullptr;
+  const void* v_new = nullptr;
+  int k_new_stride = 0, v_new_stride = 0;
   const void* q = nullptr;
   int q_stride = 0;
   const void* k_cache = nullptr;

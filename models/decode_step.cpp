@@ -7,11 +7,12 @@
 namespace cugpt {
 
 DecodeStep::DecodeStep(const Gpt& model, KvCache& cache, DeviceSampler& sampler,
-                       const std::vector<std::int32_t>& tokens, Mode mode)
+                       const std::vector<std::int32_t>& tokens, Mode mode, bool fuse_ln)
     : model_(model),
       cache_(cache),
       sampler_(sampler),
       mode_(mode),
+      fuse_ln_(fuse_ln),
       B_(cache.batch()),
       cuda_(model.wte().weight().device().is_cuda()),
       arena_(model.wte().weight().arena_ptr()) {
@@ -70,7 +71,7 @@ void DecodeStep::release() noexcept {
 }
 
 void DecodeStep::run() {
-  const Tensor logits = model_.forward_step(tokens_, positions_, cache_);
+  const Tensor logits = model_.forward_step(tokens_, positions_, cache_, fuse_ln_);
   sampler_.sample_into(logits, tokens_);
   ops::advance_positions(positions_, 1);
 }

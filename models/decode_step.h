@@ -30,8 +30,9 @@ class DecodeStep {
 
   // tokens: each row's id at position cache.length(), the first step's input. The model, cache
   // and sampler must outlive the step; the sampler's rows are the cache's.
+  // fuse_ln: the step's LayerNorms folded into the products after them (Gpt::forward_step).
   DecodeStep(const Gpt& model, KvCache& cache, DeviceSampler& sampler,
-             const std::vector<std::int32_t>& tokens, Mode mode);
+             const std::vector<std::int32_t>& tokens, Mode mode, bool fuse_ln = false);
   ~DecodeStep();
   DecodeStep(const DecodeStep&) = delete;
   DecodeStep& operator=(const DecodeStep&) = delete;
@@ -59,6 +60,7 @@ class DecodeStep {
   KvCache& cache_;
   DeviceSampler& sampler_;
   Mode mode_;
+  bool fuse_ln_;
   std::int64_t B_;
   bool cuda_;
   std::shared_ptr<Arena> arena_;

@@ -42,15 +42,17 @@ const char* decode_name(GenerateOptions::Decode d) {
       return "device";
     case GenerateOptions::Decode::graph:
       return "graph";
+    case GenerateOptions::Decode::fused:
+      return "fused";
   }
   return "?";
 }
 
 GenerateOptions::Decode parse_decode(const std::string& name) {
   for (auto d : {GenerateOptions::Decode::host, GenerateOptions::Decode::device,
-                 GenerateOptions::Decode::graph})
+                 GenerateOptions::Decode::graph, GenerateOptions::Decode::fused})
     if (name == decode_name(d)) return d;
-  throw Error("decode steps: '" + name + "' is not one of host, device, graph");
+  throw Error("decode steps: '" + name + "' is not one of host, device, graph, fused");
 }
 
 double next_uniform(std::uint64_t& s) {
@@ -240,8 +242,9 @@ GenerateResult generate(const Gpt& model, const std::vector<std::vector<std::int
       steps = std::max(steps, o.max_new - static_cast<std::int64_t>(r.tokens[b].size()));
   const auto start = std::chrono::steady_clock::now();
   DecodeStep device(model, cache, *sampler, step.tokens,
-                    o.decode == GenerateOptions::Decode::graph ? DecodeStep::Mode::graph
-                                                               : DecodeStep::Mode::eager);
+                    o.decode == GenerateOptions::Decode::device ? DecodeStep::Mode::eager
+                                                                : DecodeStep::Mode::graph,
+                    o.decode == GenerateOptions::Decode::fused);
   std::int64_t enqueued = 0;
   while (running > 0) {
     while (enqueued < steps && device.pending() < DecodeStep::kSlots) {

@@ -35,11 +35,13 @@ struct GenerateOptions : SamplingOptions {
   // How the steps run once every row has read its prompt (docs/generation.md): host — a
   // forward per token fed from the host; device — models/decode_step.h, ids and positions on
   // the device, op by op; graph — that step captured once as a CUDA graph and replayed (on the
-  // cpu the same as device). device and graph sample on the device (device_sampler implied).
-  enum class Decode { host, device, graph };
+  // cpu the same as device); fused — graph with each LayerNorm before a product folded into it
+  // (kernels/ln_gemv.h; on the cpu the same bits as device). All but host sample on the device
+  // (device_sampler implied).
+  enum class Decode { host, device, graph, fused };
   Decode decode = Decode::host;
 };
-const char* decode_name(GenerateOptions::Decode d);  // "host", "device", "graph"
+const char* decode_name(GenerateOptions::Decode d);  // "host", "device", "graph", "fused"
 GenerateOptions::Decode parse_decode(const std::string& name);
 
 enum class StopReason { length, stop_id };

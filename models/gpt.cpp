@@ -160,9 +160,10 @@ Tensor Gpt::head(const Tensor& h, std::int64_t pitch) const {
 }
 
 Tensor GptBlock::forward_cached(const Tensor& x, KvCache& cache, std::size_t layer,
-                                const Tensor* past_device) const {
-  const ops::AddNorm h =
-      add_ln2(x, attn_.forward_cached(ln1_.forward(x), cache, layer, past_device));
+                                const Tensor* past_device, bool fuse_ln) const {
+  const Tensor a = fuse_ln ? attn_.forward_cached(x, cache, layer, past_device, &ln1_)
+                           : attn_.forward_cached(ln1_.forward(x), cache, layer, past_device);
+  const ops::AddNorm h = add_ln2(x, a);
   return ops::add(h.sum, mlp_.forward(h.normed));
 }
 
@@ -202,7 +203,8 @@ Tensor Gpt::forward_cached(const Batch& batch, KvCache& cache) const {
   return head(x, config().vocab_size);
 }
 
-Tensor Gpt::forward_step(const Tensor& tokens, const Tensor& positions, KvCache& cache) const {
+Tensor Gpt::forward_step(const Tensor& tokens, const Tensor& positions, KvCache& cache,
+                         bool fuse_ln) const {
   const std::int64_t B = cache.batch();
   if (cache.length() + 1 > cache.t_max())
     throw Error("generation reached " + std::to_string(cache.length() + 1) +
@@ -210,11 +212,15 @@ Tensor Gpt::forward_step(const Tensor& tokens, const Tensor& positions, KvCache&
   Tensor x = ops::embedding(tokens, positions, B, 1, wte_.weight(), wpe_.weight(), nullptr);
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     ArenaTag tag(x.arena(), "block " + std::to_string(i));
-    x = blocks_[i].forward_cached(x, cache, i, &positions);
+    x = blocks_[i].forward_cached(x, cache, i, &positions, fuse_ln);
   }
   cache.advance(1);
   ArenaTag tag(x.arena(), "lm_head");
-  return head(ln_f_.forward(x), config().vocab_size);  // (B, 1, V)
+  if (!fuse_ln) return head(ln_f_.forward(x), config().vocab_size);  // (B, 1, V)
+  if (gpt2_)
+    return ops::ln_linear(x, ln_f_.weight(), ln_f_.bias(), ln_f_.eps(), wte_.weight(), nullptr,
+                          false);
+  return lm_head_->forward_normed(x, ln_f_);
 }
 
 std::vector<ParamSection> Gpt::sections() const {

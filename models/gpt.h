@@ -25,8 +25,9 @@ class GptBlock : public Module {
   GptBlock(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype);
   std::string type_name() const override { return "Block"; }
   Tensor forward(const Tensor& x) const;  // (B, T, C) -> (B, T, C)
+  // fuse_ln: ln_1 folded into the attention's input products (ops::ln_linear).
   Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer,
-                        const Tensor* past_device = nullptr) const;
+                        const Tensor* past_device = nullptr, bool fuse_ln = false) const;
 
   // Training. What the backward needs from the forward, less what the recompute level drops:
   // 1 drops the FFN activation, 2 also the LayerNorm outputs, 3 keeps only the block's input
@@ -111,8 +112,11 @@ class Gpt : public Model {
   // one token per row, every row at the position positions[0] (== cache.length(), which the
   // caller keeps so; a step reads positions[0] on the device, so a captured graph of it replays
   // at any position). Appends the keys and values there and returns the logits (B, 1, V),
-  // compact. Nothing in it waits for the device or copies from the host.
-  Tensor forward_step(const Tensor& tokens, const Tensor& positions, KvCache& cache) const;
+  // compact. Nothing in it waits for the device or copies from the host. fuse_ln folds each
+  // block's ln_1 into the attention's input products and ln_f into the head (ops::ln_linear;
+  // the LayerNorms' own hooks do not run then).
+  Tensor forward_step(const Tensor& tokens, const Tensor& positions, KvCache& cache,
+                      bool fuse_ln = false) const;
 
   const Embedding& wte() const { return wte_; }
   const ModuleList<GptBlock>& blocks() const { return blocks_; }

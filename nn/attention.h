@@ -36,9 +36,10 @@ class MultiHeadAttention : public Module {
   // Causal attention of x (B, Tq, C), the tokens at positions [cache.length(), +Tq), writing
   // their keys and values into the cache's layer `layer` first. With past_device (one i32 on
   // x's device) the position is the one the device holds, cache.length() its host mirror (a
-  // decode step with no host in it, models/decode_step.h).
+  // decode step with no host in it, models/decode_step.h). With ln, x is not yet normalised: the
+  // input products apply ln themselves (Linear::forward_normed).
   Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer,
-                        const Tensor* past_device = nullptr) const;
+                        const Tensor* past_device = nullptr, const LayerNorm* ln = nullptr) const;
   const AttentionSpec& spec() const { return spec_; }
 
   // Training: the q/k/v projections (one fused buffer or three) and the attention output

@@ -36,6 +36,11 @@ class Backend {
                          const Tensor& b, double eps) const = 0;
   virtual void add_layernorm(Tensor& sum, Tensor& normed, const Tensor& x, const Tensor& r,
                              const Tensor& w, const Tensor& b, double eps) const = 0;
+  // out (rows, OC) = LayerNorm(x) w (+ bias) in one op (kernels/ln_gemv.h; decode-sized rows).
+  // workspace: ops::ln_linear's (the normalised rows on the cpu, the K-split partials on cuda).
+  virtual void ln_linear(Tensor& out, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                         double eps, const Tensor& w, const Tensor* bias, bool w_in_out,
+                         Tensor& workspace) const = 0;
   virtual void activation(Tensor& out, const Tensor& x, kernels::Activation act) const = 0;
   virtual void add(Tensor& out, const Tensor& a, const Tensor& b) const = 0;
   // tokens, positions: i32 ids on the device.
@@ -45,10 +50,11 @@ class Backend {
   virtual void attention(Tensor& out, Tensor* probs, const ops::AttentionInputs& in, std::int64_t H,
                          bool causal, const Tensor* mask) const = 0;
   // past_device: null, or one i32 on the device holding the cached length, which then replaces
-  // `past` (read by the kernel: a captured decode step, kernels/decode_state.h).
+  // `past` (read by the kernel: a captured decode step, kernels/decode_state.h). new_kv (with
+  // past_device, Tq = 1): the new key and value are first written into k and v at that length.
   virtual void attention_decode(Tensor& out, const Tensor& q, std::int64_t q_col, const Tensor& k,
                                 const Tensor& v, std::int64_t past, const Tensor* past_device,
-                                std::int64_t H) const = 0;
+                                std::int64_t H, const ops::NewKv* new_kv) const = 0;
   // The columns [col, col + C) of src (B, Tq, W) into the cache (B, t_max, C) at the length
   // past_device holds; positions[i] += delta.
   virtual void cache_write(Tensor& cache, const Tensor& src, std::int64_t col,

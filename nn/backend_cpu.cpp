@@ -78,6 +78,22 @@ class CpuBackend final : public Backend {
     layernorm(normed, nullptr, nullptr, sum, w, b, eps);
   }
 
+  // The cpu runs the unfused path's two kernels (the same bits as LayerNorm then linear), the
+  // normalised rows in the workspace; kernels/cpu/ln_gemv.cpp is the CUDA kernel's oracle.
+  void ln_linear(Tensor& o, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
+                 const Tensor& w, const Tensor* bias, bool w_in_out, Tensor& ws) const override {
+    const std::int64_t K = x.size(-1), N = w.size(w_in_out ? 1 : 0), rows = x.numel() / K;
+    by_dtype(x.dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      T* normed = static_cast<T*>(ws.data());
+      kernels::layernorm_forward_cpu(normed, nullptr, nullptr, in<T>(x), in<T>(gamma), in<T>(beta),
+                                     as_int(rows, "rows"), as_int(K, "K"), static_cast<T>(eps));
+      kernels::matmul_forward_cpu(out<T>(o), normed, in<T>(w), in_or_null<T>(bias),
+                                  as_int(rows, "rows"), as_int(K, "K"), as_int(N, "N"), w_in_out,
+                                  as_int(N, "N"));
+    });
+  }
+
   void activation(Tensor& o, const Tensor& x, kernels::Activation act) const override {
     by_dtype(x.dtype(), [&](auto zero) {
       using T = decltype(zero);
@@ -124,7 +140,12 @@ class CpuBackend final : public Backend {
 
   void attention_decode(Tensor& o, const Tensor& q, std::int64_t q_col, const Tensor& k,
                         const Tensor& v, std::int64_t past, const Tensor* past_device,
-                        std::int64_t H) const override {
+                        std::int64_t H, const ops::NewKv* new_kv) const override {
+    if (new_kv) {             // the unfused path's cache writes first: the same bits
+      Tensor kc = k, vc = v;  // handles to the caches, which this op writes
+      cache_write(kc, *new_kv->k, new_kv->k_col, *past_device);
+      cache_write(vc, *new_kv->v, new_kv->v_col, *past_device);
+    }
     by_dtype(q.dtype(), [&](auto zero) {
       using T = decltype(zero);
       kernels::DecodeArgs<T> a;

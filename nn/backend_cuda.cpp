@@ -11,6 +11,7 @@
 #include "kernels/decode_state.h"
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
+#include "kernels/ln_gemv.h"
 #include "kernels/matmul.h"
 #include "kernels/residual.h"
 #include "kernels/runtime.h"
@@ -88,6 +89,15 @@ class CudaBackend final : public Backend {
                                              static_cast<float>(eps), x.dtype(), current_stream());
   }
 
+  void ln_linear(Tensor& o, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
+                 const Tensor& w, const Tensor* bias, bool w_in_out, Tensor& ws) const override {
+    const std::int64_t K = x.size(-1), N = w.size(w_in_out ? 1 : 0);
+    kernels::ln_gemv_cuda(o.data(), x.data(), gamma.data(), beta.data(), w.data(),
+                          ptr_or_null(bias), as_int(x.numel() / K, "rows"), as_int(K, "K"),
+                          as_int(N, "N"), static_cast<float>(eps), w_in_out, x.dtype(), ws.data(),
+                          ws.nbytes(), current_stream());
+  }
+
   void activation(Tensor& o, const Tensor& x, kernels::Activation act) const override {
     kernels::activation_forward_cuda(o.data(), x.data(), static_cast<std::size_t>(x.numel()), act,
                                      x.dtype(), current_stream());
@@ -132,12 +142,18 @@ class CudaBackend final : public Backend {
 
   void attention_decode(Tensor& o, const Tensor& q, std::int64_t q_col, const Tensor& k,
                         const Tensor& v, std::int64_t past, const Tensor* past_device,
-                        std::int64_t H) const override {
+                        std::int64_t H, const ops::NewKv* new_kv) const override {
     kernels::DecodeCudaArgs a;
     a.B = as_int(q.size(0), "B");
     a.Tq = as_int(q.size(1), "Tq");
     a.past = as_int(past, "past");
     a.past_device = ids(past_device);
+    if (new_kv) {
+      a.k_new = at(*new_kv->k, new_kv->k_col);
+      a.v_new = at(*new_kv->v, new_kv->v_col);
+      a.k_new_stride = as_int(new_kv->k->size(2), "new key stride");
+      a.v_new_stride = as_int(new_kv->v->size(2), "new value stride");
+    }
     a.H = as_int(H, "H");
     a.D = as_int(k.size(2) / H, "D");
     a.q = at(q, q_col);

@@ -1,5 +1,6 @@
 #include "nn/linear.h"
 
+#include "nn/layernorm.h"
 #include "nn/ops.h"
 #include "nn/ops_backward.h"
 
@@ -16,6 +17,11 @@ Linear::Linear(const std::shared_ptr<Arena>& arena, std::int64_t in, std::int64_
 
 Tensor Linear::forward(const Tensor& x) const {
   return hooked(ops::linear(x, weight_, bias(), layout_ == WeightLayout::in_out));
+}
+
+Tensor Linear::forward_normed(const Tensor& x, const LayerNorm& ln) const {
+  return hooked(ops::ln_linear(x, ln.weight(), ln.bias(), ln.eps(), weight_, bias(),
+                               layout_ == WeightLayout::in_out));
 }
 
 Tensor Linear::backward(const Tensor& dout, const Tensor& x, Gradients& grads, bool need_dx) const {

@@ -7,6 +7,8 @@
 
 namespace cugpt {
 
+class LayerNorm;
+
 enum class WeightLayout { out_in, in_out };
 
 class Linear : public Module {
@@ -17,6 +19,9 @@ class Linear : public Module {
     return layout_ == WeightLayout::in_out ? "Conv1D" : "Linear";
   }
   Tensor forward(const Tensor& x) const;
+  // forward(ln.forward(x)) as one op (ops::ln_linear: the fused decode kernel on cuda). This
+  // Linear's output hooks run; ln's do not (its output is never formed).
+  Tensor forward_normed(const Tensor& x, const LayerNorm& ln) const;
   // Accumulates the weight and bias gradients into the gradient store and returns dx (undefined
   // when need_dx is false). x is the forward's input.
   Tensor backward(const Tensor& dout, const Tensor& x, Gradients& grads, bool need_dx = true) const;

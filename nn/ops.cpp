@@ -1,5 +1,6 @@
 #include "nn/ops.h"
 
+#include "kernels/ln_gemv.h"
 #include "kernels/matmul.h"
 #include "nn/backend.h"
 #include "nn/backend_util.h"
@@ -77,6 +78,31 @@ Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_
 }
 
 }  // namespace
+
+Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                 const Tensor& w, const Tensor* w_bias, bool w_in_out) {
+  const Backend* b = backend_of("ln_linear", x, {&weight, &bias, &w, w_bias});
+  const std::int64_t K = x.size(-1), rows = x.numel() / K;
+  const std::int64_t N = w.ndim() == 2 ? w.size(w_in_out ? 1 : 0) : 0;
+  if (w.ndim() != 2 || w.size(w_in_out ? 0 : 1) != K || weight.numel() != K || bias.numel() != K ||
+      (w_bias && w_bias->numel() != N))
+    throw Error("ln_linear: input " + x.shape().str() + ", LayerNorm " + weight.shape().str() +
+                " and weight " + w.shape().str() + " do not match");
+  if (rows > 64) throw Error("ln_linear: " + std::to_string(rows) + " rows (decode: at most 64)");
+  Tensor out = like(x, with_last(x.shape(), N));
+  // Both devices' scratch, allocated alike on every device: the normalised rows (cpu) and the
+  // K-split partials (cuda).
+  const std::size_t split =
+      x.dtype() == DType::f64  // the cpu's reference dtype: no cuda kernel
+          ? 0
+          : kernels::ln_gemv_workspace_bytes(static_cast<int>(rows), static_cast<int>(K),
+                                             static_cast<int>(N), x.dtype(), w_in_out);
+  const std::int64_t bytes = static_cast<std::int64_t>(split) +
+                             rows * K * static_cast<std::int64_t>(dtype_size(x.dtype()));
+  Tensor ws = workspace(x, (bytes + 3) / 4, DType::i32);
+  if (b) b->ln_linear(out, x, weight, bias, eps, w, w_bias, w_in_out, ws);
+  return out;
+}
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
               std::int64_t pitch) {
@@ -259,9 +285,10 @@ void advance_positions(Tensor& positions, std::int32_t delta) {
   if (const Backend* b = byte_backend(positions)) b->advance_positions(positions, delta);
 }
 
-Tensor attention_decode(const Tensor& q, std::int64_t q_col, const Tensor& k_cache,
-                        const Tensor& v_cache, std::int64_t past, std::int64_t H,
-                        const Tensor* past_device) {
+namespace {
+Tensor decode_impl(const Tensor& q, std::int64_t q_col, const Tensor& k_cache,
+                   const Tensor& v_cache, std::int64_t past, std::int64_t H,
+                   const Tensor* past_device, const NewKv* new_kv) {
   const Backend* b = backend_of("attention_decode", q, {&k_cache, &v_cache});
   if (past_device) check_ids("attention_decode", "the cached length", *past_device, q, 1);
   const std::int64_t B = q.size(0), Tq = q.size(1), C = k_cache.size(2);
@@ -270,8 +297,33 @@ Tensor attention_decode(const Tensor& q, std::int64_t q_col, const Tensor& k_cac
     throw Error("attention_decode: queries " + q.shape().str() + " do not match the cache " +
                 k_cache.shape().str());
   Tensor out = like(q, {B, Tq, C});
-  if (b) b->attention_decode(out, q, q_col, k_cache, v_cache, past, past_device, H);
+  if (b) b->attention_decode(out, q, q_col, k_cache, v_cache, past, past_device, H, new_kv);
   return out;
+}
+}  // namespace
+
+Tensor attention_decode(const Tensor& q, std::int64_t q_col, const Tensor& k_cache,
+                        const Tensor& v_cache, std::int64_t past, std::int64_t H,
+                        const Tensor* past_device) {
+  return decode_impl(q, q_col, k_cache, v_cache, past, H, past_device, nullptr);
+}
+
+Tensor attention_decode_writing(Tensor& k_cache, Tensor& v_cache, const NewKv& new_kv,
+                                const Tensor& q, std::int64_t q_col, std::int64_t past,
+                                const Tensor& past_device, std::int64_t H) {
+  const std::int64_t C = k_cache.size(2);
+  for (const auto& [t, col] :
+       {std::pair{new_kv.k, new_kv.k_col}, std::pair{new_kv.v, new_kv.v_col}}) {
+    check_same("attention_decode", q, {t});
+    if (t->ndim() != 3 || t->size(0) != q.size(0) || t->size(1) != 1 || col < 0 ||
+        col + C > t->size(2))
+      throw Error("attention_decode: a new key or value " + t->shape().str() + " at column " +
+                  std::to_string(col) + " for a cache " + k_cache.shape().str());
+  }
+  if (q.size(1) != 1)
+    throw Error("attention_decode: a new key and value are written for one query per row, not " +
+                std::to_string(q.size(1)));
+  return decode_impl(q, q_col, k_cache, v_cache, past, H, &past_device, &new_kv);
 }
 
 }  // namespace cugpt::ops

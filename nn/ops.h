@@ -22,6 +22,12 @@ Tensor linear_act(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_i
                   kernels::Activation act);
 // LayerNorm over the last dimension.
 Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+// LayerNorm(x) (weight, bias, eps over the last dimension) times a Linear weight (+ bias) as
+// one op: the fused decode kernel on cuda (kernels/ln_gemv.h: the normalised row kept in f32,
+// so the result differs from layernorm then linear by about the dtype's rounding), on the cpu
+// those two kernels (the same bits as the unfused ops). For decode-sized inputs: at most 64 rows.
+Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                 const Tensor& w, const Tensor* w_bias, bool w_in_out);
 Tensor activation(const Tensor& x, kernels::Activation act);
 Tensor add(const Tensor& a, const Tensor& b);
 // sum = x + r and LayerNorm(sum) together (one kernel on cuda): the residual stream and the
@@ -82,6 +88,15 @@ void write_cache_at(Tensor& cache, const Tensor& past, const Tensor& src, std::i
 // positions (i32) += delta, on their device.
 void advance_positions(Tensor& positions, std::int32_t delta);
 
+// A decode step's new key and value: columns [k_col, k_col + C) of k and [v_col, v_col + C) of
+// v, (B, 1, W) each (one fused QKV buffer or two tensors).
+struct NewKv {
+  const Tensor* k;
+  std::int64_t k_col;
+  const Tensor* v;
+  std::int64_t v_col;
+};
+
 // Causal attention of the queries q (B, Tq, W) at columns [q_col, q_col + C), positions
 // [past, past + Tq), against the first past + Tq rows of the caches (B, t_max, C). With
 // past_device (one i32 on q's device) the length the device holds replaces `past`, which then
@@ -89,5 +104,11 @@ void advance_positions(Tensor& positions, std::int32_t delta);
 Tensor attention_decode(const Tensor& q, std::int64_t q_col, const Tensor& k_cache,
                         const Tensor& v_cache, std::int64_t past, std::int64_t H,
                         const Tensor* past_device = nullptr);
+// One query per row (Tq = 1) at the length past_device holds: writes the new key and value into
+// the caches there, then attends — write_cache_at twice and attention_decode as one op (one
+// kernel on cuda; on the cpu those ops' kernels, the same bits). past: the host's mirror.
+Tensor attention_decode_writing(Tensor& k_cache, Tensor& v_cache, const NewKv& new_kv,
+                                const Tensor& q, std::int64_t q_col, std::int64_t past,
+                                const Tensor& past_device, std::int64_t H);
 
 }  // namespace cugpt::ops

@@ -1,8 +1,9 @@
 // The forward rows of the kernel-case table: linear (both layouts, bias or not, every activation
 // fused), activations, add, LayerNorm with and without statistics or a fused residual,
 // embedding with and without token types, attention (every head dim, causal, bidirectional,
-// padded, fused QKV, unaligned columns, T = 1), attention_decode against the cache, and the
-// copies (write_cache, rows, write_rows, last_position). Each row has a plain-loop oracle.
+// padded, fused QKV, unaligned columns, T = 1), attention_decode against the cache, the fused
+// LayerNorm + product of decode, and the copies (write_cache, rows, write_rows, last_position).
+// Each row has a plain-loop oracle.
 #pragma once
 
 #include <cmath>
@@ -55,6 +56,29 @@ inline Tol linear_tol(int IC, bool gelu_tanh) {
     if (cuda && t == DType::f32 && gelu_tanh) tol = std::max(tol, 1e-3);
     return tol;
   };
+}
+
+// LayerNorm then a product as one op (ops::ln_linear, the fused decode kernel on cuda): x (N, K)
+// shifted off zero, gamma, beta, weight [OC, K] or [K, OC], optional bias. The cuda kernel keeps
+// the normalised row in f32 and the cpu rounds it to the dtype: linear's bound holds either way.
+inline OpCase ln_linear_case(int N, int K, int OC, bool w_in_out, bool bias) {
+  OpCase c;
+  c.name =
+      "ln_linear_" + dims({N, K, OC}) + (w_in_out ? "_in_out" : "_out_in") + (bias ? "_bias" : "");
+  c.run = [=](OpRun& r) {
+    Tensor x = r.input("x", {N, 1, K}, 31, 2.0f, 0.5f);
+    Tensor g = r.param("g", {K}, 32), be = r.param("be", {K}, 33);
+    Tensor w = r.param("w", w_in_out ? Shape{K, OC} : Shape{OC, K}, 34, 1 / std::sqrt(float(K)));
+    Tensor b = r.param("b", {OC}, 35, 0.5f);
+    r.out("out", ops::ln_linear(x, g, be, 1e-5, w, bias ? &b : nullptr, w_in_out),
+          linear_tol(K, false));
+  };
+  c.oracle = [=](const OpRun& r) {
+    const oracle::Norm n = oracle::layernorm(r.host("x"), r.host("g"), r.host("be"), N, K, 1e-5);
+    return Expected{{"out", oracle::linear(n.out, r.host("w"), bias ? r.host("b") : oracle::Vec{},
+                                           N, K, OC, w_in_out)}};
+  };
+  return c;
 }
 
 // x (N, IC) (or (2, N/2, IC)), weight [OC, IC] or [IC, OC], optional bias, optional activation.
@@ -322,6 +346,55 @@ inline OpCase decode_case(int D, int past, int Tq, int t_max, bool held = false)
   return c;
 }
 
+// A decode step's cache writes folded into its attention (ops::attention_decode_writing): one
+// query per row at the held length; the new key and value come from the fused QKV buffer (GPT-2)
+// or from two tensors (Day-18). The caches after the op (the new row written, the others kept)
+// and the output against the oracle's attention over them.
+inline OpCase decode_writing_case(int D, int past, int t_max, bool fused) {
+  const int B = 2, H = 3, C = H * D;
+  OpCase c;
+  c.name = "attention_decode_writing_" + dims({B, H, D}) + "_past" + std::to_string(past) +
+           "_tmax" + std::to_string(t_max) + (fused ? "_qkv" : "_separate");
+  c.run = [=](OpRun& r) {
+    Tensor qkv = r.input("qkv", {B, 1, 3 * C}, 41);
+    Tensor k_new = r.input("k_new", {B, 1, C}, 42), v_new = r.input("v_new", {B, 1, C}, 43);
+    Tensor k = r.input("k", {B, t_max, C}, 44, 1, 0, Category::kv_cache);
+    Tensor v = r.input("v", {B, t_max, C}, 45, 1, 0, Category::kv_cache);
+    const ops::NewKv kv =
+        fused ? ops::NewKv{&qkv, C, &qkv, 2 * C} : ops::NewKv{&k_new, 0, &v_new, 0};
+    r.out("out", ops::attention_decode_writing(k, v, kv, qkv, 0, 0, r.ids({past}), H), doubled);
+    r.out("k", k, exact);
+    r.out("v", v, exact);
+  };
+  c.oracle = [=](const OpRun& r) {
+    oracle::Vec k = r.host("k"), v = r.host("v");
+    for (int b = 0; b < B; ++b)
+      for (int j = 0; j < C; ++j) {
+        const std::size_t row = (static_cast<std::size_t>(b) * t_max + past) * C + j;
+        k[row] = fused ? r.host("qkv")[b * 3 * C + C + j] : r.host("k_new")[b * C + j];
+        v[row] = fused ? r.host("qkv")[b * 3 * C + 2 * C + j] : r.host("v_new")[b * C + j];
+      }
+    oracle::Attn a{&r.host("qkv"),
+                   0,
+                   std::size_t(3 * C),
+                   &k,
+                   0,
+                   std::size_t(C),
+                   &v,
+                   0,
+                   std::size_t(C),
+                   B,
+                   1,
+                   t_max,
+                   H,
+                   D,
+                   true,
+                   past};
+    return Expected{{"out", oracle::attention(a).out}, {"k", k}, {"v", v}};
+  };
+  return c;
+}
+
 // The copies, bit for bit. write_cache and write_rows write into poisoned buffers: every
 // element they must not touch stays NaN.
 // held: ops::write_cache_at, the length on the device; rows past t_max are not written.
@@ -440,11 +513,19 @@ inline void add_forward_cases(std::vector<OpCase>& cases) {
   // The decode step's length held on the device (models/decode_step.h), and its guard.
   for (int D : {8, 64, 80}) cases.push_back(decode_case(D, 70, 1, 80, true));
   cases.push_back(decode_case(64, 95, 1, 80, true));
+  for (int D : {8, 64, 80}) cases.push_back(decode_writing_case(D, 41, 50, true));
+  cases.push_back(decode_writing_case(64, 0, 7, false));
   cases.push_back(write_cache_case(2, 9, 37, 3, 3 * 37 + 2, 37, 4));
   cases.push_back(write_cache_case(1, 5, 8, 1, 8, 0, 4));
   cases.push_back(write_cache_case(3, 9, 37, 1, 3 * 37 + 2, 37, 6, true));
   cases.push_back(write_cache_case(2, 9, 16, 3, 48, 16, 7, true));  // one row past the end
   cases.push_back(embedding_case(3, 1, 24, false, true));
+  // The decode step's fused LayerNorm + product (kernels/ln_gemv.h): GPT-2's K at B = 1 (K
+  // split over blocks), a head-like odd width, batched rows, a K of element loads.
+  cases.push_back(ln_linear_case(1, 768, 384, true, true));
+  cases.push_back(ln_linear_case(3, 64, 101, false, false));
+  cases.push_back(ln_linear_case(16, 256, 96, true, true));
+  cases.push_back(ln_linear_case(2, 40, 37, false, true));
   cases.push_back(rows_case(7, 37, 2, 3, false));
   cases.push_back(rows_case(5, 8, 0, 5, false));
   cases.push_back(rows_case(7, 37, 2, 3, true));

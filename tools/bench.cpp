@@ -245,9 +245,10 @@ void add_bench(CLI::App& app) {
   sub->add_option("--decode-batch", o->decode_batch, "Rows decoded together")
       ->check(opt::count(1, 4096))
       ->capture_default_str();
-  sub->add_option("--decode-modes", o->decode_modes,
-                  "Decode paths to time, in one process: host, device and/or graph (see generate "
-                  "--decode), comma-separated")
+  sub->add_option(
+         "--decode-modes", o->decode_modes,
+         "Decode paths to time, in one process: host, device, graph and/or fused (see generate "
+         "--decode), comma-separated")
       ->capture_default_str();
   sub->add_option("--weights", o->weights, "safetensors checkpoint (default: random init)");
   sub->add_option("--peaks", o->peaks,

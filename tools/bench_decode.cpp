@@ -15,7 +15,7 @@ std::vector<std::string> parse_decode_modes(const std::string& list) {
     parse_decode(m);  // throws for a name that is not one
     modes.push_back(m);
   }
-  if (modes.empty()) throw Error("--decode-modes: give one or more of host, device, graph");
+  if (modes.empty()) throw Error("--decode-modes: give one or more of host, device, graph, fused");
   return modes;
 }
 

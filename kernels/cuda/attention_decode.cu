@@ -36,6 +36,23 @@ __device__ __forceinline__ int past_of(const DecodeCudaArgs& a) {
   return min(max(*a.past_device, 0), a.t_max - a.Tq);
 }
 
+// With k_new: this block's head slice of the new token's key and value into the caches at row
+// `past` (Tq = 1), visible to the whole block after the barrier.
+template <typename T>
+__device__ __forceinline__ void write_new_kv(const DecodeCudaArgs& a, int past, int h, int b) {
+  if (!a.k_new) return;
+  const size_t row = (static_cast<size_t>(b) * a.t_max + past) * (a.H * a.D) + h * a.D;
+  T* kc = const_cast<T*>(static_cast<const T*>(a.k_cache)) + row;
+  T* vc = const_cast<T*>(static_cast<const T*>(a.v_cache)) + row;
+  const T* kn = static_cast<const T*>(a.k_new) + static_cast<size_t>(b) * a.k_new_stride + h * a.D;
+  const T* vn = static_cast<const T*>(a.v_new) + static_cast<size_t>(b) * a.v_new_stride + h * a.D;
+  for (int d = threadIdx.x; d < a.D; d += kThreads) {
+    kc[d] = kn[d];
+    vc[d] = vn[d];
+  }
+  __syncthreads();
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeCudaArgs a) {
   extern __shared__ float smem[];
@@ -44,6 +61,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeCudaArgs a) {
   const int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int keys = past_of(a) + i + 1;
+  write_new_kv<T>(a, keys - 1, h, b);
   const int C = a.H * a.D;
   const T* q =
       static_cast<const T*>(a.q) + (static_cast<size_t>(b) * a.Tq + i) * a.q_stride + h * a.D;
@@ -114,6 +132,7 @@ __global__ void __launch_bounds__(kThreads) decode_vec_kernel(DecodeCudaArgs a) 
   float* scores = partial + groups * a.D;
   const int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int keys = past_of(a) + i + 1;
+  write_new_kv<T>(a, keys - 1, h, b);
   const int C = a.H * a.D;
   const T* q =
       static_cast<const T*>(a.q) + (static_cast<size_t>(b) * a.Tq + i) * a.q_stride + h * a.D;
@@ -215,6 +234,9 @@ void attention_decode_cuda(const DecodeCudaArgs& a, Stream stream) {
     throw Error("attention_decode: head dim " + std::to_string(a.D) + " (the kernel holds 1 to " +
                 std::to_string(kMaxD) + ")");
   if (a.past + a.Tq > a.t_max || a.q_stride < a.H * a.D) throw Error("attention_decode: bad sizes");
+  if (a.k_new &&
+      (a.Tq != 1 || !a.v_new || a.k_new_stride < a.H * a.D || a.v_new_stride < a.H * a.D))
+    throw Error("attention_decode: a new key and value are written for one query per row");
   dispatch_dtype("attention_decode", a.dtype,
                  [&](auto zero) { launch<decltype(zero)>(a, stream); });
 }

@@ -98,7 +98,7 @@ expect_out "bench decode" 'host +batch 1, 3 steps: [0-9.]+ us a step, [0-9.]+ to
   --decode-modes host,device,graph >"$tmp/out" 2>"$tmp/err"
 [ "$(grep -Ec '^    (host|device|graph) +batch 3, 4 steps: ' "$tmp/out")" = 3 ] &&
   ! grep -q 'kernels a step' "$tmp/out" && ok || bad "bench --decode-modes: $(cat "$tmp/out" "$tmp/err")"
-expect_error "bench --decode-modes" "'gpu' is not one of host, device, graph" "$cugpt" bench \
+expect_error "bench --decode-modes" "'gpu' is not one of host, device, graph, fused" "$cugpt" bench \
   gpt2-tiny --seq 8 --decode-modes host,gpu
 # --decode beyond the model's positions: said, with the steps actually timed.
 "$cugpt" bench gpt2-tiny --seq 16 --iters 1 --decode 100 >"$tmp/out" 2>"$tmp/err"

@@ -169,13 +169,13 @@ b=$("$cugpt" generate gpt2-tiny --weights "$w" --tokens "1,2,3;5,6" --max-new 8 
 expect_error "--sampler" "--sampler must be host or device" "$cugpt" generate gpt2-tiny \
   --weights "$w" --tokens 1 --sampler gpu
 # Decode steps on the device (models/decode_step.h; on the cpu run eagerly): the same tokens.
-for d in device graph; do
+for d in device graph fused; do
   c=$("$cugpt" generate gpt2-tiny --weights "$w" --tokens "1,2,3;5,6" --max-new 8 \
     --temperature 0.9 --seed 4 --ids --sampler device --decode "$d" 2>/dev/null)
   [ -n "$c" ] && [ "$c" = "$a" ] && ok || bad "--decode $d: '$c', host: '$a'"
 done
 expect_error "--decode without the device sampler" "give --sampler device" "$cugpt" generate \
   gpt2-tiny --weights "$w" --tokens 1 --decode graph
-expect_error "--decode" "'cuda' is not one of host, device, graph" "$cugpt" generate gpt2-tiny \
+expect_error "--decode" "'cuda' is not one of host, device, graph, fused" "$cugpt" generate gpt2-tiny \
   --weights "$w" --tokens 1 --sampler device --decode cuda
 finish cli_generate

@@ -19,15 +19,14 @@ DecodeStep::DecodeStep(const Gpt& model, KvCache& cache, DeviceSampler& sampler,
   if (static_cast<std::int64_t>(tokens.size()) != B_)
     throw Error("decode step: " + std::to_string(tokens.size()) + " tokens for " +
                 std::to_string(B_) + " rows");
-  if (model.wte().weight().device().is_meta())
-    throw Error("decode step: the meta device computes nothing; run on cpu or cuda");
   const std::vector<std::int32_t> positions(tokens.size(),
                                             static_cast<std::int32_t>(cache.length()));
   tokens_ = Tensor::empty(arena_, {B_}, DType::i32, Category::workspace);
   positions_ = Tensor::empty(arena_, {B_}, DType::i32, Category::workspace);
+  host_.assign(static_cast<std::size_t>(kSlots * B_), 0);
+  if (arena_->device().is_meta()) return;  // the allocations are the whole of it
   tokens_.copy_from_host(tokens.data(), tokens.size() * 4);
   positions_.copy_from_host(positions.data(), positions.size() * 4);
-  host_.assign(static_cast<std::size_t>(kSlots * B_), 0);
   if (!cuda_) return;
   try {
     // What ran before on the legacy stream (the prefill) is done before this stream starts.
@@ -79,12 +78,12 @@ void DecodeStep::run() {
 void DecodeStep::capture() {
   const auto start = std::chrono::steady_clock::now();
   arena_->log_placements(true);
-  cuda_capture_begin(stream_);
+  if (cuda_) cuda_capture_begin(stream_);
   try {
-    run();
-    graph_ = cuda_capture_end(stream_);
+    run();  // on cuda recorded, not run; elsewhere run (meta: allocated only)
+    if (cuda_) graph_ = cuda_capture_end(stream_);
   } catch (...) {
-    cuda_capture_abort(stream_);
+    if (cuda_) cuda_capture_abort(stream_);
     arena_->log_placements(false);
     throw;
   }
@@ -119,18 +118,23 @@ void DecodeStep::enqueue() {
                 " positions; the cache holds " + std::to_string(cache_.t_max()));
   const int slot = (first_ + pending_) % kSlots;
   std::int32_t* ids = host_.data() + slot * B_;
+  StreamScope scope(stream_);  // cuda: the step's own stream; elsewhere nothing
+  // The first graph step is captured on every device, so that meta, cpu and cuda place the
+  // same blocks and hold the same ones after it (cugpt memory --decode graph predicts the
+  // card); it advances the cache's host mirror as the step it holds will.
+  const bool first_capture = mode_ == Mode::graph && !captured_;
+  if (first_capture) {
+    capture();
+    captured_ = true;
+  }
   if (!cuda_) {
-    run();
-    tokens_.copy_to_host(ids, static_cast<std::size_t>(B_) * 4);
+    if (!first_capture) run();  // the cpu and meta run every step eagerly
+    if (!arena_->device().is_meta()) tokens_.copy_to_host(ids, static_cast<std::size_t>(B_) * 4);
   } else {
-    StreamScope scope(stream_);
     if (mode_ == Mode::eager) {
       run();
     } else {
-      if (!graph_.exec)
-        capture();  // advances the cache's host mirror as the step it holds will
-      else
-        cache_.advance(1);
+      if (!first_capture) cache_.advance(1);
       cuda_graph_launch(graph_.exec, stream_);
     }
     cuda_memcpy_async(ids, tokens_.data(), static_cast<std::size_t>(B_) * 4, stream_);

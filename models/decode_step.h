@@ -11,7 +11,9 @@
 // (Category::workspace), so no later allocation can land where the graph writes. Mode::eager
 // launches the same kernels one by one (the comparison, and the fallback). The ids come back
 // through page-locked memory, asynchronously, up to kSlots steps behind. On the cpu both modes
-// run the step eagerly: the graph's logic, testable on any machine.
+// run the step eagerly: the graph's logic, testable on any machine; the first graph step still
+// logs and claims its blocks as a capture does, so that the meta device, which only allocates,
+// predicts what a card holds (`cugpt memory --mode generate --decode graph`).
 #pragma once
 
 #include <cstdint>
@@ -46,7 +48,8 @@ class DecodeStep {
   // included) and all nodes; -1 otherwise.
   int kernels_per_step() const { return graph_.exec ? graph_.kernels : -1; }
   int nodes_per_step() const { return graph_.exec ? graph_.nodes : -1; }
-  // Bytes the arena holds for the captured graph's buffers (0 before capture or without one).
+  // Bytes the arena holds for the captured graph's buffers (0 before the first graph step or in
+  // eager mode; on the cpu and meta what a card would hold).
   std::uint64_t held_bytes() const;
   // Host time the capture and instantiation took (0 without one): not a step's cost.
   double capture_ms() const { return capture_ms_; }
@@ -71,6 +74,7 @@ class DecodeStep {
   std::vector<Event> done_;  // one per slot
   CapturedGraph graph_;
   std::vector<Block> held_;
+  bool captured_ = false;
   int first_ = 0, pending_ = 0;  // the oldest unread slot, slots waiting
   double capture_ms_ = 0;
 };

@@ -34,10 +34,13 @@ DeviceSampler::DeviceSampler(const Tensor& like, std::int64_t B, std::int64_t V,
   if (!like.device().is_meta()) states_.copy_from_host(streams.data(), streams.size() * 8);
 }
 
-kernels::SamplingArgs DeviceSampler::args(const Tensor& logits, void* out, const void* active) {
+void DeviceSampler::check_logits(const Tensor& logits) const {
   if (logits.numel() != B_ * V_)
     throw Error("device sampler: logits of " + std::to_string(logits.numel()) + " values for " +
                 std::to_string(B_) + " rows of " + std::to_string(V_));
+}
+
+kernels::SamplingArgs DeviceSampler::args(const Tensor& logits, void* out, const void* active) {
   kernels::SamplingArgs a;
   a.B = static_cast<int>(B_);
   a.V = static_cast<int>(V_);
@@ -59,9 +62,10 @@ std::vector<std::int32_t> DeviceSampler::sample(const Tensor& logits,
     throw Error("device sampler: " + std::to_string(active.size()) + " flags for " +
                 std::to_string(B_) + " rows");
   std::vector<std::int32_t> ids(static_cast<std::size_t>(B_), 0);
-  const kernels::SamplingArgs a = args(logits, ids_.data(), active_.data());
+  check_logits(logits);
   const Backend* b = byte_backend(logits);
   if (!b) return ids;  // meta: the buffers are the whole of it
+  const kernels::SamplingArgs a = args(logits, ids_.data(), active_.data());
   std::vector<std::int32_t> flags(active.begin(), active.end());
   active_.copy_from_host(flags.data(), flags.size() * 4);
   b->sample_tokens(a);
@@ -76,8 +80,8 @@ void DeviceSampler::sample_into(const Tensor& logits, Tensor& ids) {
     throw Error("device sampler: ids " + ids.shape().str() + " " + dtype_name(ids.dtype()) +
                 " on " + ids.device().str() + " for " + std::to_string(B_) + " rows on " +
                 logits.device().str());
-  const kernels::SamplingArgs a = args(logits, ids.data(), nullptr);
-  if (const Backend* b = byte_backend(logits)) b->sample_tokens(a);
+  check_logits(logits);
+  if (const Backend* b = byte_backend(logits)) b->sample_tokens(args(logits, ids.data(), nullptr));
 }
 
 std::vector<std::uint64_t> DeviceSampler::streams() const {

@@ -33,7 +33,9 @@ class DeviceSampler {
   std::vector<std::uint64_t> streams() const;
 
  private:
-  // The kernel's arguments for these logits, ids written to `out`, active flags or null.
+  void check_logits(const Tensor& logits) const;  // B x V values, else an Error
+  // The kernel's arguments for these logits, ids written to `out`, active flags or null (a
+  // device with memory: it takes their addresses).
   kernels::SamplingArgs args(const Tensor& logits, void* out, const void* active);
 
   std::int64_t B_, V_;

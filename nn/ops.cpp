@@ -88,7 +88,8 @@ Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, doub
       (w_bias && w_bias->numel() != N))
     throw Error("ln_linear: input " + x.shape().str() + ", LayerNorm " + weight.shape().str() +
                 " and weight " + w.shape().str() + " do not match");
-  if (rows > 64) throw Error("ln_linear: " + std::to_string(rows) + " rows (decode: at most 64)");
+  // Beyond decode-sized batches the GEMM is the better kernel: the two ops, on every device.
+  if (rows > 64) return linear(layernorm(x, weight, bias, eps), w, w_bias, w_in_out);
   Tensor out = like(x, with_last(x.shape(), N));
   // Both devices' scratch, allocated alike on every device: the normalised rows (cpu) and the
   // K-split partials (cuda).

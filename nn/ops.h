@@ -25,7 +25,8 @@ Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, doub
 // LayerNorm(x) (weight, bias, eps over the last dimension) times a Linear weight (+ bias) as
 // one op: the fused decode kernel on cuda (kernels/ln_gemv.h: the normalised row kept in f32,
 // so the result differs from layernorm then linear by about the dtype's rounding), on the cpu
-// those two kernels (the same bits as the unfused ops). For decode-sized inputs: at most 64 rows.
+// those two kernels (the same bits as the unfused ops). Over 64 rows it is those two ops on
+// every device (the fused kernel is for decode-sized batches).
 Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
                  const Tensor& w, const Tensor* w_bias, bool w_in_out);
 Tensor activation(const Tensor& x, kernels::Activation act);

@@ -76,6 +76,36 @@ TEST(MemoryPrediction, ForwardAndGenerateMetaEqualsCpu) {
   }
 }
 
+// The decode step on the device (models/decode_step.h): meta predicts the cpu's run byte for
+// byte, the device sampler's buffers and (graph, fused) the blocks a capture holds included;
+// each adds to the host path's footprint.
+TEST(MemoryPrediction, DeviceDecodeStepsMetaEqualsCpu) {
+  using Decode = GenerateOptions::Decode;
+  for (const char* name : {"gpt-day18-tiny", "gpt2-tiny"}) {
+    MemoryQuery q;
+    q.mode = MemoryMode::generate;
+    q.optimizer = OptimizerKind::none;
+    q.batch = 3;
+    q.seq = 11;
+    const MemoryResult host = simulate_memory(load_config(name), q);
+    const int ws = static_cast<int>(Category::workspace);
+    for (const Decode d : {Decode::device, Decode::graph, Decode::fused}) {
+      q.decode = d;
+      q.device = Device::meta();
+      const MemoryResult predicted = simulate_memory(load_config(name), q);
+      q.device = Device::cpu();
+      SCOPED_TRACE(std::string(name) + " " + decode_name(d));
+      expect_same(predicted, simulate_memory(load_config(name), q));
+      EXPECT_GT(predicted.at_end[ws], host.at_end[ws]);
+      if (d != Decode::device) {  // the held blocks stay after the step
+        q.decode = Decode::device;
+        q.device = Device::meta();
+        EXPECT_GT(predicted.at_end[ws], simulate_memory(load_config(name), q).at_end[ws]);
+      }
+    }
+  }
+}
+
 // forward keeps the [B, T, V] logits that `forward` and `bench` compute; generate keeps the last
 // position's only (prefill) and a KV cache. The case: gpt-day18 bf16 at T=256.
 TEST(MemoryPrediction, ForwardHoldsTheFullLogitsGenerateDoesNot) {
@@ -380,19 +410,25 @@ TEST(TrainPlan, RefusesWhatWouldNotFitBeforeAllocating) {
   EXPECT_NE(message(longer).find("is longer than the 24 positions"), std::string::npos);
 }
 
-// With a GPU, the cuda arena measures what meta predicted.
+// With a GPU, the cuda arena measures what meta predicted: generation with the decode step on
+// the host, and on the device captured as a graph (what the graph holds included).
 TEST(CudaMemory, CudaArenaEqualsPrediction) {
   std::string reason;
   if (cuda_device_count(&reason) == 0) GTEST_SKIP() << reason;
-  MemoryQuery q;
-  q.mode = MemoryMode::generate;
-  q.optimizer = OptimizerKind::none;
-  q.dtype = DType::bf16;
-  q.batch = 2;
-  q.seq = 64;
-  const MemoryResult predicted = simulate_memory(load_config("gpt2-124m"), q);
-  q.device = Device::cuda(0);
-  expect_same(predicted, simulate_memory(load_config("gpt2-124m"), q));
+  for (const auto d : {GenerateOptions::Decode::host, GenerateOptions::Decode::graph,
+                       GenerateOptions::Decode::fused}) {
+    MemoryQuery q;
+    q.mode = MemoryMode::generate;
+    q.decode = d;
+    q.optimizer = OptimizerKind::none;
+    q.dtype = DType::bf16;
+    q.batch = 2;
+    q.seq = 64;
+    const MemoryResult predicted = simulate_memory(load_config("gpt2-124m"), q);
+    q.device = Device::cuda(0);
+    SCOPED_TRACE(decode_name(d));
+    expect_same(predicted, simulate_memory(load_config("gpt2-124m"), q));
+  }
 }
 
 struct Claim {

@@ -25,7 +25,8 @@ namespace {
 
 struct MemoryCli {
   std::string config, mode = "train", dtype = "f32", optimizer = "adamw", vram = "4GiB", reserve;
-  std::string plot;  // a PNG of the step's timeline
+  std::string decode = "host";  // generate: models/generate.h's Decode
+  std::string plot;             // a PNG of the step's timeline
   std::int64_t batch = 1, seq = 0;
   int recompute = 0;
   bool json = false, max_batch = false, max_seq = false;
@@ -50,8 +51,9 @@ std::string mode_words(const MemoryCli& c, MemoryMode mode, const ModelConfig& c
   if (mode == MemoryMode::train)
     return "training (" + c.optimizer + ", recompute " + std::to_string(c.recompute) + ")";
   if (mode == MemoryMode::forward) return "forward (full logits)";
-  return config.causal() ? "generate (prefill + KV-cache decode)"
-                         : "generate: an encoder does not generate, so one forward";
+  if (!config.causal()) return "generate: an encoder does not generate, so one forward";
+  if (c.decode == "host") return "generate (prefill + KV-cache decode)";
+  return "generate (prefill + KV-cache decode, --decode " + c.decode + ")";
 }
 
 // The case asked, repeated in every --json answer so that a saved answer says what it answers.
@@ -60,6 +62,8 @@ nlohmann::json query_json(const ModelConfig& config, const MemoryQuery& q) {
           {"mode", memory_mode_name(q.mode)},
           {"dtype", dtype_name(q.dtype)},
           {"optimizer", q.mode == MemoryMode::train ? optimizer_name(q.optimizer) : "none"},
+          {"decode", q.mode == MemoryMode::generate ? nlohmann::json(decode_name(q.decode))
+                                                    : nlohmann::json(nullptr)},
           {"recompute", q.recompute},
           {"batch", q.batch},
           {"seq", q.seq > 0 ? q.seq : config.max_sequence()},
@@ -144,6 +148,9 @@ int run_memory(const MemoryCli& c) {
   if (q.mode != MemoryMode::train &&
       ((c.optimizer_given && c.optimizer != "none") || (c.recompute_given && c.recompute != 0)))
     throw Error("--optimizer and --recompute apply to --mode train, not " + c.mode);
+  q.decode = parse_decode(c.decode);
+  if (q.mode != MemoryMode::generate && q.decode != GenerateOptions::Decode::host)
+    throw Error("--decode applies to --mode generate, not " + c.mode);
   if (q.mode == MemoryMode::train && c.optimizer == "none")
     throw Error(
         "--optimizer none: a training step needs adamw or sgd (--mode forward is the "
@@ -271,7 +278,13 @@ int run_memory(const MemoryCli& c) {
               q.mode == MemoryMode::train
                   ? "the next training step starts from; gradients are zeroed, not freed"
               : q.mode == MemoryMode::generate && config.causal()
-                  ? "generation holds between tokens: the weights and the KV cache"
+                  ? (q.decode == GenerateOptions::Decode::host
+                         ? "generation holds between tokens: the weights and the KV cache"
+                     : q.decode == GenerateOptions::Decode::device
+                         ? "generation holds between tokens: the weights, the KV cache and the "
+                           "device sampler's buffers"
+                         : "generation holds between tokens: the weights, the KV cache, the "
+                           "device sampler's buffers and the captured graph's")
                   : "a forward holds between batches: the weights");
   std::printf("peak %s during '%s'\n", format_bytes(r.peak).c_str(), r.peak_at.c_str());
   std::printf("card %s, less the reserve %s = %s for the arena\n", format_bytes(q.vram).c_str(),
@@ -365,6 +378,11 @@ void add_memory(CLI::App& app) {
                   "train (forward, backward, optimizer step), forward (the full [B,T,V] logits, "
                   "as forward and bench), or generate (prefill + KV-cache decode; infer is its "
                   "old name)")
+      ->capture_default_str();
+  sub->add_option("--decode", c->decode,
+                  "generate: the decode step as `generate --decode` runs it: host, device (the "
+                  "device sampler's buffers too), graph or fused (also what a captured graph "
+                  "holds)")
       ->capture_default_str();
   auto* batch = sub->add_option("--batch", c->batch, "Sequences")
                     ->check(opt::count(1, opt::kMaxBatch))

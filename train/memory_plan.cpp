@@ -4,6 +4,8 @@
 #include <map>
 
 #include "kernels/runtime.h"
+#include "models/decode_step.h"
+#include "models/device_sampler.h"
 #include "models/factory.h"
 #include "nn/bytes.h"
 #include "nn/optimizer.h"
@@ -64,11 +66,26 @@ CategoryBytes run_forward(Arena& arena, const Model& model, const MemoryQuery& q
 }
 
 // A causal LM generating: prefill T-1 tokens (the last position's logits only), then decode
-// one, so the cache holds the whole context.
+// one, so the cache holds the whole context. On the device (q.decode): the sampler's buffers
+// from the start, as `generate` allocates them, and the last step as models/decode_step.h runs
+// it (its first graph step holds what a capture holds).
 CategoryBytes run_generate(Arena& arena, const Gpt& gpt, const MemoryQuery& q, std::int64_t T) {
+  using Decode = GenerateOptions::Decode;
   KvCache cache = gpt.make_cache(q.batch, T);
+  if (q.decode == Decode::host) {
+    if (T > 1) gpt.forward_cached(dummy_batch(q.batch, T - 1), cache);
+    gpt.forward_cached(dummy_batch(q.batch, 1), cache);
+    return arena.stats().current;
+  }
+  const std::vector<std::uint64_t> streams(static_cast<std::size_t>(q.batch), 0);
+  DeviceSampler sampler(gpt.wte().weight(), q.batch, gpt.config().vocab_size, SamplingOptions{},
+                        streams);
   if (T > 1) gpt.forward_cached(dummy_batch(q.batch, T - 1), cache);
-  gpt.forward_cached(dummy_batch(q.batch, 1), cache);
+  DecodeStep step(gpt, cache, sampler, std::vector<std::int32_t>(streams.size(), 0),
+                  q.decode == Decode::device ? DecodeStep::Mode::eager : DecodeStep::Mode::graph,
+                  q.decode == Decode::fused);
+  step.enqueue();
+  step.next_ids();
   return arena.stats().current;
 }
 

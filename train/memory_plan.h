@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/config.h"
+#include "models/generate.h"
 #include "nn/arena.h"
 #include "nn/training_state.h"
 #include "train/distributed.h"
@@ -54,6 +55,10 @@ struct MemoryQuery {
   // Data parallel (train/memory_world.h): one rank's step of `world` ranks at per-rank batch
   // `batch` (meta only); rank -1 is the rank with the most optimizer state.
   int world = 1, rank = -1, zero = 0;
+  // generate: how the decode step runs (models/generate.h's Decode): host as `generate` does by
+  // default; device adds the device sampler's buffers and the step's ids and positions; graph
+  // and fused also the blocks a captured graph holds while it lives.
+  GenerateOptions::Decode decode = GenerateOptions::Decode::host;
   std::uint64_t bucket_bytes = kDefaultBucketBytes;
   // Optimizer offload (train/offload.h, train only): the host arena's budget (0: unbounded on
   // meta, the cpu's default arena otherwise) and the bus the step's copies are timed at.

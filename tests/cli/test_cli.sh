@@ -111,6 +111,11 @@ for cfg in gpt2-tiny gpt-day18-tiny; do
   else bad "bench $cfg printed a fraction over 100%: $(grep '%' "$tmp/out")"; fi
 done
 
+# The decode step on the device: its buffers and the captured graph's are counted.
+expect_out "memory --decode graph" "device sampler's buffers and the captured graph's" "$cugpt" \
+  memory gpt2-tiny --mode generate --batch 2 --seq 16 --decode graph
+expect_error "memory --decode train" "--decode applies to --mode generate" "$cugpt" memory \
+  gpt2-tiny --mode train --decode graph
 expect_out "memory fits" '^FITS with' "$cugpt" memory gpt-day18 --mode train --batch 8 --seq 256 \
   --dtype bf16
 expect_out "memory smallest card" '^smallest card it fits, with this reserve: [0-9.]+ GiB$' \

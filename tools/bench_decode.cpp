@@ -52,6 +52,8 @@ nlohmann::json bench_decode(const Gpt& gpt, const DevicePeaks& peaks, const Deco
                         {"above_roofline", above},
                         {"kernels_per_step", r.graph_kernels >= 0 ? nlohmann::json(r.graph_kernels)
                                                                   : nlohmann::json(nullptr)},
+                        {"nodes_per_step", r.graph_nodes >= 0 ? nlohmann::json(r.graph_nodes)
+                                                              : nlohmann::json(nullptr)},
                         {"capture_ms", r.capture_ms}};
     out.push_back(m);
     if (!lines) continue;
@@ -60,8 +62,10 @@ nlohmann::json bench_decode(const Gpt& gpt, const DevicePeaks& peaks, const Deco
       std::snprintf(frac, sizeof frac, " (above the roofline: the ceiling is too low here)");
     else
       std::snprintf(frac, sizeof frac, " = %.1f%% of the roofline", 100 * steps_s / roofline_steps);
-    const std::string kernels =
-        r.graph_kernels >= 0 ? ", " + std::to_string(r.graph_kernels) + " kernels a step" : "";
+    const std::string kernels = r.graph_kernels >= 0
+                                    ? ", " + std::to_string(r.graph_kernels) + " kernels (" +
+                                          std::to_string(r.graph_nodes) + " nodes) a step"
+                                    : "";
     std::snprintf(buf, sizeof buf, "%-6s batch %lld, %lld steps: %.1f us a step, %.1f tokens/s%s%s",
                   name.c_str(), static_cast<long long>(d.batch),
                   static_cast<long long>(r.decode_steps), 1e3 * step_ms,

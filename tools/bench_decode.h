@@ -25,8 +25,8 @@ struct DecodeBench {
 std::vector<std::string> parse_decode_modes(const std::string& list);
 
 // One JSON object per mode: steps, tokens/s (all rows), µs per step, the roofline and its
-// fraction (null above it, with above_roofline), kernels per step (captured graphs only, else
-// null), capture ms.
+// fraction (null above it, with above_roofline), kernels and nodes per step (captured graphs
+// only, else null), capture ms.
 // lines gets one text line per mode.
 nlohmann::json bench_decode(const Gpt& gpt, const DevicePeaks& peaks, const DecodeBench& d,
                             std::vector<std::string>* lines);

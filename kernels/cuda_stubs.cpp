@@ -52,7 +52,7 @@ void residual_forward_cuda(void*, const void*, const void*, std::size_t, DType, 
   no_cuda("residual");
 }
 void matmul_forward_cuda(void*, const void*, const void*, const void*, int, int, int, bool,
-                         Epilogue, DType, MatmulWorkspace, Stream, int) {
+                         Epilogue, DType, MatmulWorkspace, Stream, int, const void*) {
   no_cuda("matmul");
 }
 void attention_forward_cuda(const AttentionCudaArgs&, Stream) {

@@ -41,9 +41,14 @@ struct MatmulWorkspace {
 // cuBLASLt's recommended workspace for the GPUs cugpt targets.
 constexpr std::size_t kMatmulWorkspaceBytes = 4u << 20;
 
+// residual (N, OC), contiguous, or nullptr: out = x W + bias + residual, the sum made inside the
+// GEMM (cuBLASLt's C with beta = 1: f32, rounded once; the cublasGemmEx fallback copies it into
+// out first). With a residual the epilogue must be none and ld_out must be OC (a decode step's
+// residual stream, models/gpt.cpp).
 void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bias, int N, int IC,
                          int OC, bool w_in_out, Epilogue epilogue, DType dtype,
-                         MatmulWorkspace workspace, Stream stream, int ld_out = 0);
+                         MatmulWorkspace workspace, Stream stream, int ld_out = 0,
+                         const void* residual = nullptr);
 
 // CUDA backward, the CPU twin's contract: dx (N, IC) written, dw and dbias accumulated (+=),
 // nullptr gradients skipped. dx and dw are cuBLAS GEMMs (cublasGemmEx, CUBLAS_COMPUTE_32F: f32

@@ -164,6 +164,7 @@ Tensor GptBlock::forward_cached(const Tensor& x, KvCache& cache, std::size_t lay
   const Tensor a = fuse_ln ? attn_.forward_cached(x, cache, layer, past_device, &ln1_)
                            : attn_.forward_cached(ln1_.forward(x), cache, layer, past_device);
   const ops::AddNorm h = add_ln2(x, a);
+  if (fuse_ln) return mlp_.forward_plus(h.normed, h.sum);  // the residual add in the GEMM
   return ops::add(h.sum, mlp_.forward(h.normed));
 }
 

@@ -25,7 +25,9 @@ class GptBlock : public Module {
   GptBlock(const ModelConfig& c, const std::shared_ptr<Arena>& arena, DType dtype);
   std::string type_name() const override { return "Block"; }
   Tensor forward(const Tensor& x) const;  // (B, T, C) -> (B, T, C)
-  // fuse_ln: ln_1 folded into the attention's input products (ops::ln_linear).
+  // fuse_ln (a fused decode step): ln_1 folded into the attention's input products
+  // (ops::ln_linear), the cache writes into its attention, the MLP's residual add into its down
+  // projection (ops::linear_add).
   Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer,
                         const Tensor* past_device = nullptr, bool fuse_ln = false) const;
 

@@ -28,9 +28,11 @@ class Backend {
   // ---- Forward (nn/ops). Every tensor is allocated; the backend writes the outputs.
   // out = x w (+ bias); with `act` the activation is applied too (on cuda in the GEMM's
   // epilogue). workspace: kernels::kMatmulWorkspaceBytes. out's last dimension may exceed the
-  // weight's OC (a row pitch, the padded logits): only its first OC columns are written.
+  // weight's OC (a row pitch, the padded logits): only its first OC columns are written. With
+  // `residual` (out's shape, no act, no pitch) out = x w (+ bias) + residual (on cuda in the GEMM).
   virtual void linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor* bias,
-                      bool w_in_out, const kernels::Activation* act, Tensor& workspace) const = 0;
+                      bool w_in_out, const kernels::Activation* act, Tensor& workspace,
+                      const Tensor* residual = nullptr) const = 0;
   // mean and rstd (N, f32 or f64 beside f64) when the backward needs them, else null.
   virtual void layernorm(Tensor& out, Tensor* mean, Tensor* rstd, const Tensor& x, const Tensor& w,
                          const Tensor& b, double eps) const = 0;

@@ -50,7 +50,7 @@ class CpuBackend final : public Backend {
   bool computes(DType t) const override { return t == DType::f32 || t == DType::f64; }
 
   void linear(Tensor& o, const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
-              const kernels::Activation* act, Tensor&) const override {
+              const kernels::Activation* act, Tensor&, const Tensor* residual) const override {
     const std::int64_t IC = x.size(-1), OC = w.size(w_in_out ? 1 : 0), ld = o.size(-1);
     by_dtype(x.dtype(), [&](auto zero) {
       using T = decltype(zero);
@@ -58,7 +58,8 @@ class CpuBackend final : public Backend {
                                   as_int(x.numel() / IC, "rows"), as_int(IC, "IC"),
                                   as_int(OC, "OC"), w_in_out, as_int(ld, "ld"));
     });
-    if (act) activation(o, o, *act);  // in place: the same tensors as cuda's fused epilogue
+    if (act) activation(o, o, *act);     // in place: the same tensors as cuda's fused epilogue
+    if (residual) add(o, *residual, o);  // the unfused path's add: the same bits
   }
 
   void layernorm(Tensor& o, Tensor* mean, Tensor* rstd, const Tensor& x, const Tensor& w,

@@ -59,7 +59,7 @@ class CudaBackend final : public Backend {
   }
 
   void linear(Tensor& o, const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
-              const kernels::Activation* act, Tensor& ws) const override {
+              const kernels::Activation* act, Tensor& ws, const Tensor* residual) const override {
     kernels::Epilogue epi = kernels::Epilogue::none;
     if (act)
       epi = *act == kernels::Activation::relu ? kernels::Epilogue::relu
@@ -68,7 +68,7 @@ class CudaBackend final : public Backend {
     kernels::matmul_forward_cuda(o.data(), x.data(), w.data(), ptr_or_null(bias),
                                  as_int(x.numel() / IC, "rows"), as_int(IC, "IC"), as_int(OC, "OC"),
                                  w_in_out, epi, x.dtype(), {ws.data(), ws.nbytes()},
-                                 current_stream(), as_int(ld, "ld"));
+                                 current_stream(), as_int(ld, "ld"), ptr_or_null(residual));
   }
 
   void layernorm(Tensor& o, Tensor* mean, Tensor* rstd, const Tensor& x, const Tensor& w,

@@ -19,6 +19,12 @@ Tensor Mlp::forward(const Tensor& x) const {
   return hooked(down_.forward(h));
 }
 
+Tensor Mlp::forward_plus(const Tensor& x, const Tensor& residual) const {
+  const bool in_out = spec_.layout == WeightLayout::in_out;
+  const Tensor h = ops::linear_act(x, up_.weight(), up_.bias(), in_out, spec_.activation);
+  return ops::linear_add(h, down_.weight(), down_.bias(), in_out, residual);
+}
+
 Tensor Mlp::forward_train(const Tensor& x, Saved& saved, bool keep_activation) const {
   saved.u = up_.forward(x);
   Tensor a = ops::activation(saved.u, spec_.activation);

@@ -24,6 +24,9 @@ class Mlp : public Module {
   Mlp(const std::shared_ptr<Arena>& arena, const MlpSpec& spec, DType dtype);
   std::string type_name() const override { return "MLP"; }
   Tensor forward(const Tensor& x) const;
+  // residual + forward(x), the sum made in the down projection (ops::linear_add): a fused decode
+  // step's (models/gpt.cpp). The MLP's own output is never formed, so its hooks do not run.
+  Tensor forward_plus(const Tensor& x, const Tensor& residual) const;
 
   // What the backward needs: the pre-activation u, and the activation a = act(u) unless it is
   // to be recomputed (activation recompute level 1 and up).

@@ -53,8 +53,9 @@ bool fusable_in_gemm(kernels::Activation act) {
 }
 
 Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
-                   const kernels::Activation* act, std::int64_t pitch) {
-  const Backend* b = backend_of("linear", x, {&w, bias});
+                   const kernels::Activation* act, std::int64_t pitch,
+                   const Tensor* residual = nullptr) {
+  const Backend* b = backend_of("linear", x, {&w, bias, residual});
   if (w.ndim() != 2) throw Error("linear: weight " + w.shape().str() + " is not a matrix");
   const std::int64_t IC = w_in_out ? w.size(0) : w.size(1);
   const std::int64_t OC = w_in_out ? w.size(1) : w.size(0);
@@ -67,11 +68,14 @@ Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_
     throw Error("linear: a row pitch of " + std::to_string(pitch) + " for " + std::to_string(OC) +
                 " outputs");
   Tensor out = like(x, with_last(x.shape(), pitch));
+  if (residual && (residual->shape() != out.shape() || act || pitch != OC))
+    throw Error("linear: a residual " + residual->shape().str() + " for an output " +
+                out.shape().str() + (act ? " with an activation" : ""));
   // cuBLASLt's workspace lives in the arena like every other byte; the cpu reserves it too so
   // that all devices allocate alike (untouched cpu pages cost nothing).
   Tensor ws = workspace(x, kernels::kMatmulWorkspaceBytes / 4, DType::f32);
   const bool fused = act && fusable_in_gemm(*act);
-  if (b) b->linear(out, x, w, bias, w_in_out, fused ? act : nullptr, ws);
+  if (b) b->linear(out, x, w, bias, w_in_out, fused ? act : nullptr, ws, residual);
   ws = Tensor();
   if (act && !fused) return activation(out, *act);
   return out;
@@ -103,6 +107,11 @@ Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, doub
   Tensor ws = workspace(x, (bytes + 3) / 4, DType::i32);
   if (b) b->ln_linear(out, x, weight, bias, eps, w, w_bias, w_in_out, ws);
   return out;
+}
+
+Tensor linear_add(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
+                  const Tensor& residual) {
+  return linear_impl(x, w, bias, w_in_out, nullptr, 0, &residual);
 }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,

@@ -17,6 +17,11 @@ namespace cugpt::ops {
 // aligned for cuBLASLt); 0 means OC.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
               std::int64_t pitch = 0);
+// residual + linear(x, w, bias) as one op: on cuda the sum is made inside the GEMM (cuBLASLt's
+// beta = 1), on the cpu by the add after it (the same bits as linear then add). residual has
+// the output's shape.
+Tensor linear_add(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
+                  const Tensor& residual);
 // linear then act; on cuda ReLU and GELU-tanh run inside the GEMM's epilogue.
 Tensor linear_act(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
                   kernels::Activation act);

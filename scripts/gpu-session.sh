@@ -159,7 +159,7 @@ for step in "${steps[@]}"; do
         echo "$t exit $?"
         grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|error" "$d18/$(echo "$t" | cut -d' ' -f1).txt" | head -12
       done
-      timeout 60 ctest --test-dir build -R 'OpCases.*(held|ln_linear).*cuda' 2>&1 | tail -3
+      timeout 60 ctest --test-dir build -R 'OpCases.*(held|writing|ln_linear|linear_add).*cuda' 2>&1 | tail -3
       timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 8 \
         build/tests/test_decode_step --gtest_filter='Cuda*' >"$d18/memcheck.txt" 2>&1
       echo "memcheck test_decode_step exit $?"; grep -E "ERROR SUMMARY|Invalid" "$d18/memcheck.txt" | head -4

@@ -58,6 +58,27 @@ inline Tol linear_tol(int IC, bool gelu_tanh) {
   };
 }
 
+// residual + x W (+ bias) as one op (ops::linear_add: on cuda the sum inside the GEMM).
+inline OpCase linear_add_case(int N, int IC, int OC, bool w_in_out, bool bias) {
+  OpCase c;
+  c.name = "linear_add_" + dims({N, IC, OC}) + (w_in_out ? "_in_out" : "_out_in") +
+           (bias ? "_bias" : "");
+  c.run = [=](OpRun& r) {
+    Tensor x = r.input("x", {N, 1, IC}, 51);
+    Tensor w = r.param("w", w_in_out ? Shape{IC, OC} : Shape{OC, IC}, 52, 1 / std::sqrt(float(IC)));
+    Tensor b = r.param("b", {OC}, 53, 0.5f);
+    Tensor res = r.input("res", {N, 1, OC}, 54, 2.0f);
+    r.out("out", ops::linear_add(x, w, bias ? &b : nullptr, w_in_out, res), linear_tol(IC, false));
+  };
+  c.oracle = [=](const OpRun& r) {
+    return Expected{
+        {"out", oracle::add(oracle::linear(r.host("x"), r.host("w"),
+                                           bias ? r.host("b") : oracle::Vec{}, N, IC, OC, w_in_out),
+                            r.host("res"))}};
+  };
+  return c;
+}
+
 // LayerNorm then a product as one op (ops::ln_linear, the fused decode kernel on cuda): x (N, K)
 // shifted off zero, gamma, beta, weight [OC, K] or [K, OC], optional bias. The cuda kernel keeps
 // the normalised row in f32 and the cpu rounds it to the dtype: linear's bound holds either way.
@@ -526,6 +547,9 @@ inline void add_forward_cases(std::vector<OpCase>& cases) {
   cases.push_back(ln_linear_case(3, 64, 101, false, false));
   cases.push_back(ln_linear_case(16, 256, 96, true, true));
   cases.push_back(ln_linear_case(2, 40, 37, false, true));
+  cases.push_back(linear_add_case(1, 64, 48, true, true));
+  cases.push_back(linear_add_case(5, 96, 40, false, false));
+  cases.push_back(linear_add_case(3, 40, 37, true, true));  // odd width: cublasGemmEx's path
   cases.push_back(rows_case(7, 37, 2, 3, false));
   cases.push_back(rows_case(5, 8, 0, 5, false));
   cases.push_back(rows_case(7, 37, 2, 3, true));

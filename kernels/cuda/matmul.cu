@@ -102,10 +102,11 @@ struct Problem {
   DType dtype;
   std::uint32_t align_x, align_w, align_out, align_bias;
   std::size_t workspace_bytes;
+  std::uint32_t align_residual = 0;  // 0: no residual (C is D, beta = 0)
 
   auto key() const {
     return std::make_tuple(N, IC, OC, ld_out, w_in_out, epilogue, has_bias, dtype, align_x, align_w,
-                           align_out, align_bias, workspace_bytes);
+                           align_out, align_bias, workspace_bytes, align_residual);
   }
   bool operator<(const Problem& o) const { return key() < o.key(); }
 };
@@ -148,10 +149,12 @@ Plan make_plan(cublasLtHandle_t lt, const Problem& p, const void* bias) {
            static_cast<std::uint64_t>(p.workspace_bytes));
   set_pref(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, p.align_w);
   set_pref(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, p.align_x);
-  set_pref(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, p.align_out);
+  set_pref(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+           p.align_residual ? p.align_residual : p.align_out);
   set_pref(raw_pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, p.align_out);
 
-  // C is D (beta = 0: never read), so both get D's layout.
+  // C is D (beta = 0: never read), or the residual (beta = 1) with D's layout (ld_out = OC), so
+  // both get D's layout.
   cublasLtMatmulHeuristicResult_t result{};
   int count = 0;
   const cublasStatus_t st =
@@ -212,11 +215,16 @@ void launch_bias_epilogue(void* out, const void* bias, std::size_t n, int OC, in
 // cublasGemmEx with the same column-major mapping, then bias and activation as a second pass
 // over the output (one more read and write of (N, OC): the price of the fallback).
 void gemm_ex(BlasHandles& s, void* out, const void* x, const void* w, const void* bias,
-             const Problem& p, const MatmulWorkspace& workspace, Stream stream) {
+             const void* residual, const Problem& p, const MatmulWorkspace& workspace,
+             Stream stream) {
   cublasHandle_t blas = s.blas(stream, workspace);
   const cudaDataType_t type = cuda_type(p.dtype, "matmul");
   const Geometry g = geometry(p.IC, p.OC, p.w_in_out);
-  const float alpha = 1.f, beta = 0.f;
+  const float alpha = 1.f, beta = residual ? 1.f : 0.f;
+  if (residual)  // out = residual first, then the product accumulates onto it
+    CUDA_CHECK(cudaMemcpyAsync(out, residual,
+                               static_cast<std::size_t>(p.N) * p.OC * dtype_size(p.dtype),
+                               cudaMemcpyDeviceToDevice, stream));
   // CUBLAS_COMPUTE_32F without TF32 (the handle's default math mode), as on the cuBLASLt path.
   CUBLAS_CHECK(cublasGemmEx(blas, g.trans_a, CUBLAS_OP_N, p.OC, p.N, p.IC, &alpha, w, type, g.lda,
                             x, type, p.IC, &beta, out, type, p.ld_out, CUBLAS_COMPUTE_32F,
@@ -236,10 +244,13 @@ void gemm_ex(BlasHandles& s, void* out, const void* x, const void* w, const void
 
 void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bias, int N, int IC,
                          int OC, bool w_in_out, Epilogue epilogue, DType dtype,
-                         MatmulWorkspace workspace, Stream stream, int ld_out) {
+                         MatmulWorkspace workspace, Stream stream, int ld_out,
+                         const void* residual) {
   cuda_type(dtype, "matmul");  // rejects f64 and i32 before anything else
   if (ld_out == 0) ld_out = OC;
   CUGPT_CHECK(N >= 0 && IC > 0 && OC > 0 && ld_out >= OC, "matmul: bad sizes");
+  CUGPT_CHECK(!residual || (ld_out == OC && epilogue == Epilogue::none),
+              "matmul: a residual is added to a compact output without an activation");
   if (N == 0) return;
   CUGPT_CHECK(out && x && w, "matmul: null input, weight or output");
   const bool workspace_usable = usable(workspace);
@@ -255,7 +266,8 @@ void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bi
                   alignment(w),
                   alignment(out),
                   alignment(bias),
-                  workspace_usable ? workspace.bytes : 0};
+                  workspace_usable ? workspace.bytes : 0,
+                  residual ? alignment(residual) : 0};
 
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
@@ -271,10 +283,10 @@ void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bi
     Plan& plan = it->second;
     if (plan.use_lt) {
       if (bias) set_desc(plan.desc.get(), CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
-      const float alpha = 1.f, beta = 0.f;
+      const float alpha = 1.f, beta = residual ? 1.f : 0.f;
       const cublasStatus_t st =
           cublasLtMatmul(s.lt(), plan.desc.get(), &alpha, w, plan.a.get(), x, plan.b.get(), &beta,
-                         out, plan.d.get(), out, plan.d.get(), &plan.algo,
+                         residual ? residual : out, plan.d.get(), out, plan.d.get(), &plan.algo,
                          workspace_usable ? workspace.ptr : nullptr, p.workspace_bytes, stream);
       if (st == CUBLAS_STATUS_SUCCESS) return;
       // An algorithm the heuristic offered but the device refuses: remember, and fall back.
@@ -286,7 +298,7 @@ void matmul_forward_cuda(void* out, const void* x, const void* w, const void* bi
       plan.use_lt = false;
     }
   }
-  gemm_ex(s, out, x, w, bias, p, workspace, stream);
+  gemm_ex(s, out, x, w, bias, residual, p, workspace, stream);
 }
 
 }  // namespace cugpt::kernels

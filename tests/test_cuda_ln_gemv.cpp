@@ -78,6 +78,22 @@ std::vector<float> reference(const Case& c, const Inputs& in) {
 
 // ---- cpu: the reference is the separate LayerNorm then matmul --------------------------------
 
+// The first N columns of each (ld-wide) row of got against want's within tol; every padding
+// element of got (a column past N) must still be the NaN it was poisoned with.
+void expect_close_unpadded(const Case& c, const std::vector<float>& got,
+                           const std::vector<float>& want, double tol) {
+  const int ld = c.ld ? c.ld : c.N;
+  std::vector<float> g, w;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (static_cast<int>(i % ld) >= c.N) {
+      EXPECT_TRUE(std::isnan(got[i])) << "padding element " << i << " was written";
+      continue;
+    }
+    g.push_back(got[i]), w.push_back(want[i]);
+  }
+  EXPECT_TRUE(testing::close(g, w, tol));
+}
+
 TEST(LnGemvCpu, MatchesLayerNormThenMatmul) {
   for (const Case& c :
        {Case{1, 37, 50, true, true}, Case{3, 37, 1, false, false}, Case{2, 768, 50, true, false},
@@ -92,17 +108,8 @@ TEST(LnGemvCpu, MatchesLayerNormThenMatmul) {
     std::vector<float> want(static_cast<std::size_t>(c.B) * ld, NAN);
     kernels::matmul_forward_cpu(want.data(), ln.data(), in.w.data(),
                                 c.bias ? in.bias.data() : nullptr, c.B, c.K, c.N, c.in_out, c.ld);
-    const std::vector<float> got = reference(c, in);
     // Eigen's f32 sums against the reference's double sums: a few f32 roundings of the scale.
-    std::vector<float> g, w;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      if (static_cast<int>(i % ld) >= c.N) {
-        EXPECT_TRUE(std::isnan(got[i])) << "padding element " << i << " was written";
-        continue;
-      }
-      g.push_back(got[i]), w.push_back(want[i]);
-    }
-    EXPECT_TRUE(testing::close(g, w, 1e-5));
+    expect_close_unpadded(c, reference(c, in), want, 1e-5);
   }
 }
 
@@ -185,16 +192,7 @@ class CudaLnGemv : public testing::CudaTest {
     SCOPED_TRACE(describe(c));
     const Inputs in = make_inputs(c, 7);
     const std::vector<float> want = reference(c, in), got = run(c, in);
-    const int ld = c.ld ? c.ld : c.N;
-    std::vector<float> g, w;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      if (static_cast<int>(i % ld) >= c.N) {
-        EXPECT_TRUE(std::isnan(got[i])) << "padding element " << i << " was written";
-        continue;
-      }
-      g.push_back(got[i]), w.push_back(want[i]);
-    }
-    EXPECT_TRUE(testing::close(g, w, testing::tolerance(c.dtype)));
+    expect_close_unpadded(c, got, want, testing::tolerance(c.dtype));
     EXPECT_TRUE(testing::identical(run(c, in), got)) << "a second run differs";
   }
 

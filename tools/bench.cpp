@@ -16,6 +16,7 @@
 #include "models/weights.h"
 #include "nn/bytes.h"
 #include "nn/device_peaks.h"
+#include "tools/against.h"
 #include "tools/batch.h"
 #include "tools/bench_decode.h"
 #include "tools/commands.h"
@@ -41,29 +42,6 @@ std::string device_name(Device d) {
     if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
   return "cpu";
 }
-
-// A figure against its ceiling. Over 100% the ceiling is wrong (a cpu's measured bandwidth is one
-// copy loop's, a card's published figure may be a different clock), so it is never printed as
-// a fraction: the figure is marked as above the ceiling, and the JSON fraction is null.
-struct Against {
-  double value = 0, ceiling = 0;
-  bool known() const { return ceiling > 0; }
-  bool above() const { return known() && value > ceiling; }
-  nlohmann::json fraction() const {
-    return known() && !above() ? nlohmann::json(value / ceiling) : nlohmann::json(nullptr);
-  }
-  // " = 42.1% of 8.0 tokens/s" or " (above the 8.0 tokens/s ceiling: the ceiling is too low)".
-  std::string text(const char* unit) const {
-    char buf[160];
-    if (!known()) return "";
-    if (above())
-      std::snprintf(buf, sizeof buf, " (above the %.3g %s ceiling: the ceiling is too low here)",
-                    ceiling, unit);
-    else
-      std::snprintf(buf, sizeof buf, " = %.1f%% of %.3g %s", 100 * value / ceiling, ceiling, unit);
-    return buf;
-  }
-};
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

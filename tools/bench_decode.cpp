@@ -5,6 +5,7 @@
 
 #include "models/cost.h"
 #include "models/generate.h"
+#include "tools/against.h"
 
 namespace cugpt::tools {
 
@@ -40,16 +41,15 @@ nlohmann::json bench_decode(const Gpt& gpt, const DevicePeaks& peaks, const Deco
     const GenerateResult r = generate(gpt, prompt, g);
     const double step_ms = r.decode_ms / static_cast<double>(r.decode_steps);
     const double steps_s = 1e3 / step_ms;
-    const bool above = steps_s > roofline_steps;
+    const Against roof{steps_s, roofline_steps};
     nlohmann::json m = {{"mode", name},
                         {"batch", d.batch},
                         {"steps", r.decode_steps},
                         {"us_per_step", 1e3 * step_ms},
                         {"tokens_per_s", steps_s * static_cast<double>(d.batch)},
                         {"roofline_tokens_per_s", roofline_steps * static_cast<double>(d.batch)},
-                        {"fraction_of_roofline", above ? nlohmann::json(nullptr)
-                                                       : nlohmann::json(steps_s / roofline_steps)},
-                        {"above_roofline", above},
+                        {"fraction_of_roofline", roof.fraction()},
+                        {"above_roofline", roof.above()},
                         {"kernels_per_step", r.graph_kernels >= 0 ? nlohmann::json(r.graph_kernels)
                                                                   : nlohmann::json(nullptr)},
                         {"nodes_per_step", r.graph_nodes >= 0 ? nlohmann::json(r.graph_nodes)
@@ -57,10 +57,10 @@ nlohmann::json bench_decode(const Gpt& gpt, const DevicePeaks& peaks, const Deco
                         {"capture_ms", r.capture_ms}};
     out.push_back(m);
     if (!lines) continue;
-    char frac[96], buf[320];
-    if (above)
+    char frac[96] = "", buf[320];
+    if (roof.above())
       std::snprintf(frac, sizeof frac, " (above the roofline: the ceiling is too low here)");
-    else
+    else if (roof.known())
       std::snprintf(frac, sizeof frac, " = %.1f%% of the roofline", 100 * steps_s / roofline_steps);
     const std::string kernels = r.graph_kernels >= 0
                                     ? ", " + std::to_string(r.graph_kernels) + " kernels (" +

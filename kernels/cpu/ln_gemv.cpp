@@ -1,9 +1,9 @@
 #include <algorithm>
-#include <cmath>
 #include <string>
 #include <vector>
 
 #include "kernels/error.h"
+#include "kernels/layernorm.h"
 #include "kernels/ln_gemv.h"
 
 namespace cugpt::kernels {
@@ -58,16 +58,9 @@ void ln_gemv_cpu(float* out, const float* x, const float* gamma, const float* be
   std::vector<float> ln(static_cast<std::size_t>(K));
   std::vector<double> acc(static_cast<std::size_t>(N));
   for (int b = 0; b < B; ++b) {
-    // layernorm_forward_cpu's arithmetic, operation for operation (kernels/cpu/layernorm.cpp).
-    const float* row = x + static_cast<std::size_t>(b) * K;
-    double sum = 0;
-    for (int k = 0; k < K; ++k) sum += row[k];
-    const double m = sum / K;
-    double var = 0;
-    for (int k = 0; k < K; ++k) var += (row[k] - m) * (row[k] - m);
-    var /= K;
-    const double r = 1.0 / std::sqrt(var + static_cast<double>(eps));
-    for (int k = 0; k < K; ++k) ln[k] = static_cast<float>((row[k] - m) * r) * gamma[k] + beta[k];
+    // The LayerNorm exactly as the unfused path computes it.
+    layernorm_forward_cpu(ln.data(), nullptr, nullptr, x + static_cast<std::size_t>(b) * K, gamma,
+                          beta, 1, K, eps);
     // The product in double, in k order, rounded once (no f32 accumulation error).
     std::fill(acc.begin(), acc.end(), 0.0);
     for (int k = 0; k < K; ++k) {

@@ -42,7 +42,7 @@ void layernorm_residual_forward_cuda(void*, void*, float*, float*, const void*, 
   no_cuda("layernorm");
 }
 void ln_gemv_cuda(void*, const void*, const void*, const void*, const void*, const void*, int, int,
-                  int, float, bool, DType, void*, std::size_t, Stream, int) {
+                  int, float, bool, DType, void*, std::size_t, Stream, int, const LnGemvEpilogue&) {
   no_cuda("ln_gemv");
 }
 void activation_forward_cuda(void*, const void*, std::size_t, Activation, DType, Stream) {
@@ -88,6 +88,9 @@ void cache_write_cuda(const CacheWriteArgs&, Stream) {
 }
 void advance_positions_cuda(std::int32_t*, int, int, Stream) {
   no_cuda("advance_positions");
+}
+void argmax_ids_cuda(std::int32_t*, std::uint64_t*, int, int, Stream) {
+  no_cuda("argmax_ids");
 }
 void sample_tokens_cuda(const SamplingArgs&, Stream) {
   no_cuda("sample_tokens");

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
+#include "kernels/activation.h"
 #include "kernels/dtype.h"
 #include "kernels/runtime.h"
 
@@ -33,15 +35,31 @@ struct LnGemvPlan {
 };
 LnGemvPlan ln_gemv_plan(int B, int K, int N, DType dtype, bool w_in_out);
 
+// What happens to each output after the sum and the bias, before it is stored.
+//   act: the activation applied in f32, then rounded once (GPT-2's c_fc with ln_2 folded in).
+//   argmax_keys: B order keys (kernels/sampling.h, sampling_rule::order_key of the output
+//     rounded to the dtype, id = column): each row's key becomes max(key, the row's largest),
+//     and the outputs are not stored (out may be null). A greedy pick fused into the LM head:
+//     the ids are the device sampler's greedy ids for the logits the plain op would store.
+//     Keys start at 0 (below every real key) and are the caller's to reset. cuda: only when the
+//     plan does not split K (ln_gemv_argmax_fits).
+struct LnGemvEpilogue {
+  const Activation* act = nullptr;
+  std::uint64_t* argmax_keys = nullptr;
+};
+bool ln_gemv_argmax_fits(int B, int K, int N, DType dtype, bool w_in_out);
+
 // Bytes of f32 partials the CUDA kernel needs (splits * B * N floats; 0 when K is not split).
 std::size_t ln_gemv_workspace_bytes(int B, int K, int N, DType dtype, bool w_in_out);
 
 // cpu reference (f32, the oracle): the LayerNorm exactly as layernorm_forward_cpu computes it
 // (double statistics, an f32 normalised value), then each output as a double sum over k,
-// rounded once. x (B, K); gamma, beta (K); w [N, K] or [K, N]; bias (N) or nullptr; out (B, ld),
-// ld >= N (0 means N), only the first N columns of a row written.
+// rounded once, then epi.act in f32. x (B, K); gamma, beta (K); w [N, K] or [K, N]; bias (N) or
+// nullptr; out (B, ld), ld >= N (0 means N), only the first N columns of a row written (not at
+// all with epi.argmax_keys, host memory then).
 void ln_gemv_cpu(float* out, const float* x, const float* gamma, const float* beta, const float* w,
-                 const float* bias, int B, int K, int N, float eps, bool w_in_out, int ld_out = 0);
+                 const float* bias, int B, int K, int N, float eps, bool w_in_out, int ld_out = 0,
+                 const LnGemvEpilogue& epi = {});
 
 // CUDA: every tensor in `dtype` (f32, bf16 or f16), f32 statistics and accumulation, the output
 // rounded once. out must not overlap x. workspace: at least ln_gemv_workspace_bytes(...) bytes of
@@ -50,6 +68,7 @@ void ln_gemv_cpu(float* out, const float* x, const float* gamma, const float* be
 // dimension (K for out_in, N for in_out) is a whole number of packs; element loads otherwise.
 void ln_gemv_cuda(void* out, const void* x, const void* gamma, const void* beta, const void* w,
                   const void* bias, int B, int K, int N, float eps, bool w_in_out, DType dtype,
-                  void* workspace, std::size_t workspace_bytes, Stream stream, int ld_out = 0);
+                  void* workspace, std::size_t workspace_bytes, Stream stream, int ld_out = 0,
+                  const LnGemvEpilogue& epi = {});
 
 }  // namespace cugpt::kernels

@@ -69,6 +69,12 @@ void sample_tokens_cpu(const SamplingArgs& a);
 // (row_params are the caller's to validate; invalid ones behave as stated above).
 void sample_tokens_cuda(const SamplingArgs& a, Stream stream);
 
+// Greedy ids from argmax keys (kernels/ln_gemv.h's argmax epilogue, B rows of V logits): each
+// row's id is its key's (sampling_rule::key_id), the greedy pick of the logits the keys were
+// made from, and the key goes back to 0 for the next product. cuda: device memory, one launch.
+void argmax_ids_cpu(std::int32_t* ids, std::uint64_t* keys, int B, int V);
+void argmax_ids_cuda(std::int32_t* ids, std::uint64_t* keys, int B, int V, Stream stream);
+
 // The host checks both run (op names the caller in the one-line error).
 void check_sampling_args(const SamplingArgs& a, const char* op);
 

@@ -23,6 +23,8 @@ DecodeStep::DecodeStep(const Gpt& model, KvCache& cache, DeviceSampler& sampler,
                                             static_cast<std::int32_t>(cache.length()));
   tokens_ = Tensor::empty(arena_, {B_}, DType::i32, Category::workspace);
   positions_ = Tensor::empty(arena_, {B_}, DType::i32, Category::workspace);
+  if (fuse_ln && sampler.greedy() && model.greedy_step_fits(B_))
+    keys_ = Tensor::zeros(arena_, {2 * B_}, DType::i32, Category::workspace);
   host_.assign(static_cast<std::size_t>(kSlots * B_), 0);
   if (arena_->device().is_meta()) return;  // the allocations are the whole of it
   tokens_.copy_from_host(tokens.data(), tokens.size() * 4);
@@ -70,8 +72,13 @@ void DecodeStep::release() noexcept {
 }
 
 void DecodeStep::run() {
-  const Tensor logits = model_.forward_step(tokens_, positions_, cache_, fuse_ln_);
-  sampler_.sample_into(logits, tokens_);
+  if (keys_.defined()) {
+    model_.forward_step_greedy(tokens_, positions_, cache_, keys_);
+    ops::argmax_ids(tokens_, keys_, model_.config().vocab_size);
+  } else {
+    const Tensor logits = model_.forward_step(tokens_, positions_, cache_, fuse_ln_);
+    sampler_.sample_into(logits, tokens_);
+  }
   ops::advance_positions(positions_, 1);
 }
 

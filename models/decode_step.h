@@ -32,7 +32,9 @@ class DecodeStep {
 
   // tokens: each row's id at position cache.length(), the first step's input. The model, cache
   // and sampler must outlive the step; the sampler's rows are the cache's.
-  // fuse_ln: the step's LayerNorms folded into the products after them (Gpt::forward_step).
+  // fuse_ln: the step's LayerNorms folded into the products after them and the residual adds
+  // into the products before them (Gpt::forward_step); with a greedy sampler, also the argmax
+  // into the head's product where the sizes allow (Gpt::forward_step_greedy; fused_greedy()).
   DecodeStep(const Gpt& model, KvCache& cache, DeviceSampler& sampler,
              const std::vector<std::int32_t>& tokens, Mode mode, bool fuse_ln = false);
   ~DecodeStep();
@@ -44,6 +46,8 @@ class DecodeStep {
   // The ids the oldest unread step sampled (B), waiting for them.
   std::vector<std::int32_t> next_ids();
   int pending() const { return pending_; }
+  // The head's product and the greedy pick are one op (no logits are stored).
+  bool fused_greedy() const { return keys_.defined(); }
   // One step as captured (Mode::graph on cuda, after the first enqueue): kernel nodes (cuBLAS's
   // included) and all nodes; -1 otherwise.
   int kernels_per_step() const { return graph_.exec ? graph_.kernels : -1; }
@@ -68,6 +72,7 @@ class DecodeStep {
   bool cuda_;
   std::shared_ptr<Arena> arena_;
   Tensor tokens_, positions_;       // (B) i32 each on the model's device
+  Tensor keys_;                     // fused_greedy: the rows' argmax keys (B u64 as 2B i32)
   std::vector<std::int32_t> host_;  // kSlots x B ids, page-locked on cuda
   Stream stream_ = nullptr;
   bool registered_ = false;  // host_ page-locked

@@ -29,6 +29,9 @@ class DeviceSampler {
   // logits (B, 1, V) or (B, V): every row samples, its id written into ids (B i32 on the
   // logits' device); no copy and no wait, so a CUDA graph can hold it (models/decode_step.h).
   void sample_into(const Tensor& logits, Tensor& ids);
+  // Every row greedy (temperature <= 0 or NaN): the pick is an argmax, which can be fused into
+  // the head's product (Gpt::forward_step_greedy), and no stream moves.
+  bool greedy() const { return !(params_.temperature > 0); }
   // The rows' streams as they stand (a copy from the device).
   std::vector<std::uint64_t> streams() const;
 

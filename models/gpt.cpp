@@ -161,10 +161,11 @@ Tensor Gpt::head(const Tensor& h, std::int64_t pitch) const {
 
 Tensor GptBlock::forward_cached(const Tensor& x, KvCache& cache, std::size_t layer,
                                 const Tensor* past_device, bool fuse_ln) const {
-  const Tensor a = fuse_ln ? attn_.forward_cached(x, cache, layer, past_device, &ln1_)
-                           : attn_.forward_cached(ln1_.forward(x), cache, layer, past_device);
-  const ops::AddNorm h = add_ln2(x, a);
-  if (fuse_ln) return mlp_.forward_plus(h.normed, h.sum);  // the residual add in the GEMM
+  if (fuse_ln)  // both LayerNorms in the products after them, both residual adds in the GEMMs
+    return mlp_.forward_normed_plus(attn_.forward_cached(x, cache, layer, past_device, &ln1_),
+                                    ln2_);
+  const ops::AddNorm h =
+      add_ln2(x, attn_.forward_cached(ln1_.forward(x), cache, layer, past_device));
   return ops::add(h.sum, mlp_.forward(h.normed));
 }
 
@@ -204,8 +205,8 @@ Tensor Gpt::forward_cached(const Batch& batch, KvCache& cache) const {
   return head(x, config().vocab_size);
 }
 
-Tensor Gpt::forward_step(const Tensor& tokens, const Tensor& positions, KvCache& cache,
-                         bool fuse_ln) const {
+Tensor Gpt::step_blocks(const Tensor& tokens, const Tensor& positions, KvCache& cache,
+                        bool fuse_ln) const {
   const std::int64_t B = cache.batch();
   if (cache.length() + 1 > cache.t_max())
     throw Error("generation reached " + std::to_string(cache.length() + 1) +
@@ -216,12 +217,38 @@ Tensor Gpt::forward_step(const Tensor& tokens, const Tensor& positions, KvCache&
     x = blocks_[i].forward_cached(x, cache, i, &positions, fuse_ln);
   }
   cache.advance(1);
+  return x;
+}
+
+const Tensor& Gpt::head_weight() const {
+  return gpt2_ ? wte_.weight() : lm_head_->weight();
+}
+
+const Tensor* Gpt::head_bias() const {
+  return gpt2_ ? nullptr : lm_head_->bias();
+}
+
+Tensor Gpt::forward_step(const Tensor& tokens, const Tensor& positions, KvCache& cache,
+                         bool fuse_ln) const {
+  Tensor x = step_blocks(tokens, positions, cache, fuse_ln);
   ArenaTag tag(x.arena(), "lm_head");
   if (!fuse_ln) return head(ln_f_.forward(x), config().vocab_size);  // (B, 1, V)
   if (gpt2_)
     return ops::ln_linear(x, ln_f_.weight(), ln_f_.bias(), ln_f_.eps(), wte_.weight(), nullptr,
                           false);
   return lm_head_->forward_normed(x, ln_f_);
+}
+
+bool Gpt::greedy_step_fits(std::int64_t batch) const {
+  return ops::ln_linear_argmax_fits(batch, config().n_embd, config().vocab_size, dtype(), false);
+}
+
+void Gpt::forward_step_greedy(const Tensor& tokens, const Tensor& positions, KvCache& cache,
+                              Tensor& keys) const {
+  Tensor x = step_blocks(tokens, positions, cache, true);
+  ArenaTag tag(x.arena(), "lm_head");
+  ops::ln_linear_argmax(x, ln_f_.weight(), ln_f_.bias(), ln_f_.eps(), head_weight(), head_bias(),
+                        false, keys);
 }
 
 std::vector<ParamSection> Gpt::sections() const {

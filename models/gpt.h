@@ -119,6 +119,13 @@ class Gpt : public Model {
   // the LayerNorms' own hooks do not run then).
   Tensor forward_step(const Tensor& tokens, const Tensor& positions, KvCache& cache,
                       bool fuse_ln = false) const;
+  // The fused step (fuse_ln) for a greedy pick: the head's product and the argmax in one op
+  // (ops::ln_linear_argmax), each row's order key maxed into keys (2 x batch i32, 0 before;
+  // ops::argmax_ids turns them into the ids and resets them). The logits are never stored.
+  // Only where greedy_step_fits(batch) (a function of the sizes and dtype: every device agrees).
+  bool greedy_step_fits(std::int64_t batch) const;
+  void forward_step_greedy(const Tensor& tokens, const Tensor& positions, KvCache& cache,
+                           Tensor& keys) const;
 
   const Embedding& wte() const { return wte_; }
   const ModuleList<GptBlock>& blocks() const { return blocks_; }
@@ -127,6 +134,12 @@ class Gpt : public Model {
   // The logits of the final LayerNorm's output: the Day-18 lm_head, or GPT-2's tied embedding,
   // rows `pitch` elements apart (padding after the first V columns).
   Tensor head(const Tensor& h, std::int64_t pitch) const;
+  // The head's [V, C] weight and bias (the tied wte and none for GPT-2).
+  const Tensor& head_weight() const;
+  const Tensor* head_bias() const;
+  // A decode step up to the final LayerNorm: the residual stream (B, 1, C), the cache advanced.
+  Tensor step_blocks(const Tensor& tokens, const Tensor& positions, KvCache& cache,
+                     bool fuse_ln) const;
   // The pitch a forward uses now: logits_pitch(), or V while hooks are attached.
   std::int64_t pitch_now() const;
   // The final LayerNorm's output (B, T, C) of the forward pass.

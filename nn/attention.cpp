@@ -81,11 +81,11 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KvCache& cache, std::
     else
       ops::write_cache(dst, past, src, col);
   };
-  const auto input = [&](const Linear& l) { return ln ? l.forward_normed(x, *ln) : l.forward(x); };
   Tensor y;
   if (ln) {  // the fused step: the cache writes inside the attention op too
     if (!past_device) throw Error("a fused decode step holds its length on the device");
     const std::int64_t H = spec_.n_head;
+    const auto input = [&](const Linear& l) { return l.forward_normed(x, *ln); };
     if (qkv_) {
       const Tensor qkv = input(*qkv_);
       y = ops::attention_decode_writing(k_cache, v_cache, {&qkv, C, &qkv, 2 * C}, qkv, 0, past,
@@ -95,15 +95,17 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KvCache& cache, std::
       y = ops::attention_decode_writing(k_cache, v_cache, {&k, 0, &v, 0}, q, 0, past, *past_device,
                                         H);
     }
-  } else if (qkv_) {
-    const Tensor qkv = input(*qkv_);  // (B, Tq, 3C): q | k | v, read in place
+    return out_ ? out_->forward_plus(y, x) : ops::add(x, y);
+  }
+  if (qkv_) {
+    const Tensor qkv = qkv_->forward(x);  // (B, Tq, 3C): q | k | v, read in place
     write(k_cache, qkv, C);
     write(v_cache, qkv, 2 * C);
     y = ops::attention_decode(qkv, 0, k_cache, v_cache, past, spec_.n_head, past_device);
   } else {
-    const Tensor q = input(*q_);
-    write(k_cache, input(*k_), 0);
-    write(v_cache, input(*v_), 0);
+    const Tensor q = q_->forward(x);
+    write(k_cache, k_->forward(x), 0);
+    write(v_cache, v_->forward(x), 0);
     y = ops::attention_decode(q, 0, k_cache, v_cache, past, spec_.n_head, past_device);
   }
   return out_ ? out_->forward(y) : y;

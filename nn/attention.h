@@ -36,8 +36,10 @@ class MultiHeadAttention : public Module {
   // Causal attention of x (B, Tq, C), the tokens at positions [cache.length(), +Tq), writing
   // their keys and values into the cache's layer `layer` first. With past_device (one i32 on
   // x's device) the position is the one the device holds, cache.length() its host mirror (a
-  // decode step with no host in it, models/decode_step.h). With ln, x is not yet normalised: the
-  // input products apply ln themselves (Linear::forward_normed).
+  // decode step with no host in it, models/decode_step.h). With ln (a fused step), x is the
+  // residual stream, not yet normalised: the input products apply ln themselves
+  // (Linear::forward_normed), the cache writes happen inside the attention op, and the result
+  // is x + attention, the residual add made in the output projection (Linear::forward_plus).
   Tensor forward_cached(const Tensor& x, KvCache& cache, std::size_t layer,
                         const Tensor* past_device = nullptr, const LayerNorm* ln = nullptr) const;
   const AttentionSpec& spec() const { return spec_; }

@@ -38,11 +38,14 @@ class Backend {
                          const Tensor& b, double eps) const = 0;
   virtual void add_layernorm(Tensor& sum, Tensor& normed, const Tensor& x, const Tensor& r,
                              const Tensor& w, const Tensor& b, double eps) const = 0;
-  // out (rows, OC) = LayerNorm(x) w (+ bias) in one op (kernels/ln_gemv.h; decode-sized rows).
-  // workspace: ops::ln_linear's (the normalised rows on the cpu, the K-split partials on cuda).
+  // out (rows, OC) = act(LayerNorm(x) w (+ bias)) in one op (kernels/ln_gemv.h; decode-sized
+  // rows; act may be null). workspace: ops::ln_linear's (the normalised rows on the cpu, the
+  // K-split partials on cuda). argmax_keys (ops::ln_linear_argmax): the rows' order keys take
+  // the outputs' max instead of out (cuda leaves out unwritten; the cpu uses it as scratch).
   virtual void ln_linear(Tensor& out, const Tensor& x, const Tensor& gamma, const Tensor& beta,
                          double eps, const Tensor& w, const Tensor* bias, bool w_in_out,
-                         Tensor& workspace) const = 0;
+                         Tensor& workspace, const kernels::Activation* act,
+                         Tensor* argmax_keys) const = 0;
   virtual void activation(Tensor& out, const Tensor& x, kernels::Activation act) const = 0;
   virtual void add(Tensor& out, const Tensor& a, const Tensor& b) const = 0;
   // tokens, positions: i32 ids on the device.
@@ -105,6 +108,8 @@ class Backend {
   // ---- Sampling (models/device_sampler.h): one id per row of logits, from the rows' streams,
   // where the logits are (kernels/sampling.h: the cpu runs the kernel's twin).
   virtual void sample_tokens(const kernels::SamplingArgs& args) const = 0;
+  // ops::argmax_ids: the greedy ids of the keys ln_linear's argmax epilogue made, keys reset.
+  virtual void argmax_ids(Tensor& ids, Tensor& keys, std::int64_t V) const = 0;
 };
 
 const Backend& cpu_backend();

@@ -1,4 +1,5 @@
 // The cpu backend: the Eigen kernels of kernels/cpu in f32 or f64 (f64 for references).
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -79,10 +80,12 @@ class CpuBackend final : public Backend {
     layernorm(normed, nullptr, nullptr, sum, w, b, eps);
   }
 
-  // The cpu runs the unfused path's two kernels (the same bits as LayerNorm then linear), the
-  // normalised rows in the workspace; kernels/cpu/ln_gemv.cpp is the CUDA kernel's oracle.
+  // The cpu runs the unfused path's kernels (the same bits as LayerNorm then linear or
+  // linear_act), the normalised rows in the workspace; kernels/cpu/ln_gemv.cpp is the CUDA
+  // kernel's oracle. With keys, the logits are formed in o and their keys taken from there.
   void ln_linear(Tensor& o, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
-                 const Tensor& w, const Tensor* bias, bool w_in_out, Tensor& ws) const override {
+                 const Tensor& w, const Tensor* bias, bool w_in_out, Tensor& ws,
+                 const kernels::Activation* act, Tensor* keys) const override {
     const std::int64_t K = x.size(-1), N = w.size(w_in_out ? 1 : 0), rows = x.numel() / K;
     by_dtype(x.dtype(), [&](auto zero) {
       using T = decltype(zero);
@@ -93,6 +96,15 @@ class CpuBackend final : public Backend {
                                   as_int(rows, "rows"), as_int(K, "K"), as_int(N, "N"), w_in_out,
                                   as_int(N, "N"));
     });
+    if (act) activation(o, o, *act);
+    if (!keys) return;
+    const auto* logits = static_cast<const float*>(o.data());  // f32: ln_linear_argmax_fits
+    auto* k = static_cast<std::uint64_t*>(keys->data());
+    const int idb = kernels::sampling_rule::id_bits(as_int(N, "N"));
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t n = 0; n < N; ++n)
+        k[r] = std::max(
+            k[r], kernels::sampling_rule::order_key(logits[r * N + n], static_cast<int>(n), idb));
   }
 
   void activation(Tensor& o, const Tensor& x, kernels::Activation act) const override {
@@ -320,6 +332,12 @@ class CpuBackend final : public Backend {
 
   void sample_tokens(const kernels::SamplingArgs& args) const override {
     kernels::sample_tokens_cpu(args);
+  }
+
+  void argmax_ids(Tensor& ids, Tensor& keys, std::int64_t V) const override {
+    kernels::argmax_ids_cpu(static_cast<std::int32_t*>(ids.data()),
+                            static_cast<std::uint64_t*>(keys.data()), as_int(ids.numel(), "B"),
+                            as_int(V, "V"));
   }
 };
 

@@ -90,12 +90,16 @@ class CudaBackend final : public Backend {
   }
 
   void ln_linear(Tensor& o, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
-                 const Tensor& w, const Tensor* bias, bool w_in_out, Tensor& ws) const override {
+                 const Tensor& w, const Tensor* bias, bool w_in_out, Tensor& ws,
+                 const kernels::Activation* act, Tensor* keys) const override {
     const std::int64_t K = x.size(-1), N = w.size(w_in_out ? 1 : 0);
+    kernels::LnGemvEpilogue epi;
+    epi.act = act;
+    epi.argmax_keys = keys ? static_cast<std::uint64_t*>(keys->data()) : nullptr;
     kernels::ln_gemv_cuda(o.data(), x.data(), gamma.data(), beta.data(), w.data(),
                           ptr_or_null(bias), as_int(x.numel() / K, "rows"), as_int(K, "K"),
                           as_int(N, "N"), static_cast<float>(eps), w_in_out, x.dtype(), ws.data(),
-                          ws.nbytes(), current_stream());
+                          ws.nbytes(), current_stream(), 0, epi);
   }
 
   void activation(Tensor& o, const Tensor& x, kernels::Activation act) const override {
@@ -314,6 +318,12 @@ class CudaBackend final : public Backend {
 
   void sample_tokens(const kernels::SamplingArgs& args) const override {
     kernels::sample_tokens_cuda(args, current_stream());
+  }
+
+  void argmax_ids(Tensor& ids, Tensor& keys, std::int64_t V) const override {
+    kernels::argmax_ids_cuda(static_cast<std::int32_t*>(ids.data()),
+                             static_cast<std::uint64_t*>(keys.data()), as_int(ids.numel(), "B"),
+                             as_int(V, "V"), current_stream());
   }
 };
 

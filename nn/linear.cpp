@@ -19,9 +19,15 @@ Tensor Linear::forward(const Tensor& x) const {
   return hooked(ops::linear(x, weight_, bias(), layout_ == WeightLayout::in_out));
 }
 
-Tensor Linear::forward_normed(const Tensor& x, const LayerNorm& ln) const {
-  return hooked(ops::ln_linear(x, ln.weight(), ln.bias(), ln.eps(), weight_, bias(),
-                               layout_ == WeightLayout::in_out));
+Tensor Linear::forward_normed(const Tensor& x, const LayerNorm& ln,
+                              const kernels::Activation* act) const {
+  Tensor y = ops::ln_linear(x, ln.weight(), ln.bias(), ln.eps(), weight_, bias(),
+                            layout_ == WeightLayout::in_out, act);
+  return act ? y : hooked(std::move(y));
+}
+
+Tensor Linear::forward_plus(const Tensor& x, const Tensor& residual) const {
+  return ops::linear_add(x, weight_, bias(), layout_ == WeightLayout::in_out, residual);
 }
 
 Tensor Linear::backward(const Tensor& dout, const Tensor& x, Gradients& grads, bool need_dx) const {

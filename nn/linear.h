@@ -2,6 +2,7 @@
 // stored [in, out] (y = x W + b). The layout only changes the weight's shape and the product.
 #pragma once
 
+#include "kernels/activation.h"
 #include "nn/gradients.h"
 #include "nn/module.h"
 
@@ -19,9 +20,14 @@ class Linear : public Module {
     return layout_ == WeightLayout::in_out ? "Conv1D" : "Linear";
   }
   Tensor forward(const Tensor& x) const;
-  // forward(ln.forward(x)) as one op (ops::ln_linear: the fused decode kernel on cuda). This
-  // Linear's output hooks run; ln's do not (its output is never formed).
-  Tensor forward_normed(const Tensor& x, const LayerNorm& ln) const;
+  // forward(ln.forward(x)) as one op (ops::ln_linear: the fused decode kernel on cuda), with
+  // act, when given, applied in the same op. This Linear's output hooks run without act; ln's
+  // never do (its output is never formed).
+  Tensor forward_normed(const Tensor& x, const LayerNorm& ln,
+                        const kernels::Activation* act = nullptr) const;
+  // residual + forward(x), the sum made in the product (ops::linear_add). The output is not
+  // this Linear's alone, so its hooks do not run.
+  Tensor forward_plus(const Tensor& x, const Tensor& residual) const;
   // Accumulates the weight and bias gradients into the gradient store and returns dx (undefined
   // when need_dx is false). x is the forward's input.
   Tensor backward(const Tensor& dout, const Tensor& x, Gradients& grads, bool need_dx = true) const;

@@ -19,10 +19,8 @@ Tensor Mlp::forward(const Tensor& x) const {
   return hooked(down_.forward(h));
 }
 
-Tensor Mlp::forward_plus(const Tensor& x, const Tensor& residual) const {
-  const bool in_out = spec_.layout == WeightLayout::in_out;
-  const Tensor h = ops::linear_act(x, up_.weight(), up_.bias(), in_out, spec_.activation);
-  return ops::linear_add(h, down_.weight(), down_.bias(), in_out, residual);
+Tensor Mlp::forward_normed_plus(const Tensor& x, const LayerNorm& ln) const {
+  return down_.forward_plus(up_.forward_normed(x, ln, &spec_.activation), x);
 }
 
 Tensor Mlp::forward_train(const Tensor& x, Saved& saved, bool keep_activation) const {

@@ -24,9 +24,11 @@ class Mlp : public Module {
   Mlp(const std::shared_ptr<Arena>& arena, const MlpSpec& spec, DType dtype);
   std::string type_name() const override { return "MLP"; }
   Tensor forward(const Tensor& x) const;
-  // residual + forward(x), the sum made in the down projection (ops::linear_add): a fused decode
-  // step's (models/gpt.cpp). The MLP's own output is never formed, so its hooks do not run.
-  Tensor forward_plus(const Tensor& x, const Tensor& residual) const;
+  // x + forward(ln.forward(x)) in two ops, a fused decode step's (models/gpt.cpp): ln folded
+  // into the up projection with the activation after it (Linear::forward_normed), the residual
+  // add made in the down projection (Linear::forward_plus). Neither ln's output nor the MLP's
+  // own is ever formed, so their hooks do not run.
+  Tensor forward_normed_plus(const Tensor& x, const LayerNorm& ln) const;
 
   // What the backward needs: the pre-activation u, and the activation a = act(u) unless it is
   // to be recomputed (activation recompute level 1 and up).

@@ -83,17 +83,26 @@ Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_
 
 }  // namespace
 
-Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
-                 const Tensor& w, const Tensor* w_bias, bool w_in_out) {
-  const Backend* b = backend_of("ln_linear", x, {&weight, &bias, &w, w_bias});
-  const std::int64_t K = x.size(-1), rows = x.numel() / K;
+namespace {
+
+// ln_linear's shape checks; N, the output width.
+std::int64_t ln_linear_width(const char* op, const Tensor& x, const Tensor& weight,
+                             const Tensor& bias, const Tensor& w, const Tensor* w_bias,
+                             bool w_in_out) {
+  const std::int64_t K = x.size(-1);
   const std::int64_t N = w.ndim() == 2 ? w.size(w_in_out ? 1 : 0) : 0;
   if (w.ndim() != 2 || w.size(w_in_out ? 0 : 1) != K || weight.numel() != K || bias.numel() != K ||
       (w_bias && w_bias->numel() != N))
-    throw Error("ln_linear: input " + x.shape().str() + ", LayerNorm " + weight.shape().str() +
-                " and weight " + w.shape().str() + " do not match");
-  // Beyond decode-sized batches the GEMM is the better kernel: the two ops, on every device.
-  if (rows > 64) return linear(layernorm(x, weight, bias, eps), w, w_bias, w_in_out);
+    throw Error(std::string(op) + ": input " + x.shape().str() + ", LayerNorm " +
+                weight.shape().str() + " and weight " + w.shape().str() + " do not match");
+  return N;
+}
+
+// The fused op's output (or, with keys, the logits the cpu forms in its place) and its run.
+Tensor ln_linear_run(const Backend* b, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                     double eps, const Tensor& w, const Tensor* w_bias, bool w_in_out,
+                     std::int64_t N, const kernels::Activation* act, Tensor* keys) {
+  const std::int64_t K = x.size(-1), rows = x.numel() / K;
   Tensor out = like(x, with_last(x.shape(), N));
   // Both devices' scratch, allocated alike on every device: the normalised rows (cpu) and the
   // K-split partials (cuda).
@@ -105,8 +114,55 @@ Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, doub
   const std::int64_t bytes = static_cast<std::int64_t>(split) +
                              rows * K * static_cast<std::int64_t>(dtype_size(x.dtype()));
   Tensor ws = workspace(x, (bytes + 3) / 4, DType::i32);
-  if (b) b->ln_linear(out, x, weight, bias, eps, w, w_bias, w_in_out, ws);
+  if (b) b->ln_linear(out, x, weight, bias, eps, w, w_bias, w_in_out, ws, act, keys);
   return out;
+}
+
+}  // namespace
+
+Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                 const Tensor& w, const Tensor* w_bias, bool w_in_out,
+                 const kernels::Activation* act) {
+  const Backend* b = backend_of("ln_linear", x, {&weight, &bias, &w, w_bias});
+  const std::int64_t N = ln_linear_width("ln_linear", x, weight, bias, w, w_bias, w_in_out);
+  // Beyond decode-sized batches the GEMM is the better kernel: the two ops, on every device.
+  if (x.numel() / x.size(-1) > 64) {
+    const Tensor normed = layernorm(x, weight, bias, eps);
+    return act ? linear_act(normed, w, w_bias, w_in_out, *act)
+               : linear(normed, w, w_bias, w_in_out);
+  }
+  return ln_linear_run(b, x, weight, bias, eps, w, w_bias, w_in_out, N, act, nullptr);
+}
+
+bool ln_linear_argmax_fits(std::int64_t rows, std::int64_t K, std::int64_t N, DType dtype,
+                           bool w_in_out) {
+  const std::int64_t limit = std::int64_t{1} << 30;
+  if (rows <= 0 || rows > 64 || dtype == DType::f64 || K <= 0 || K > limit || N <= 0 || N > limit)
+    return false;
+  return kernels::ln_gemv_argmax_fits(static_cast<int>(rows), static_cast<int>(K),
+                                      static_cast<int>(N), dtype, w_in_out);
+}
+
+void ln_linear_argmax(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                      const Tensor& w, const Tensor* w_bias, bool w_in_out, Tensor& keys) {
+  const Backend* b = backend_of("ln_linear_argmax", x, {&weight, &bias, &w, w_bias});
+  const std::int64_t N = ln_linear_width("ln_linear_argmax", x, weight, bias, w, w_bias, w_in_out);
+  const std::int64_t rows = x.numel() / x.size(-1);
+  check_ids("ln_linear_argmax", "the keys", keys, x, 2 * rows);
+  if (!ln_linear_argmax_fits(rows, x.size(-1), N, x.dtype(), w_in_out))
+    throw Error("ln_linear_argmax: " + std::to_string(rows) + " rows of " + x.shape().str() +
+                " times " + w.shape().str() + " in " + dtype_name(x.dtype()) +
+                " need the unfused head (over 64 rows, f64, or K split)");
+  ln_linear_run(b, x, weight, bias, eps, w, w_bias, w_in_out, N, nullptr, &keys);
+}
+
+void argmax_ids(Tensor& ids, Tensor& keys, std::int64_t V) {
+  const std::int64_t B = ids.numel();
+  check_ids("argmax_ids", "ids", ids, keys, B);
+  check_ids("argmax_ids", "the keys", keys, keys, 2 * B);
+  if (V <= 0 || V > (std::int64_t{1} << 30))
+    throw Error("argmax_ids: " + std::to_string(V) + " ids");
+  if (const Backend* b = byte_backend(ids)) b->argmax_ids(ids, keys, V);
 }
 
 Tensor linear_add(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,

@@ -32,8 +32,25 @@ Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, doub
 // so the result differs from layernorm then linear by about the dtype's rounding), on the cpu
 // those two kernels (the same bits as the unfused ops). Over 64 rows it is those two ops on
 // every device (the fused kernel is for decode-sized batches).
+// With act, the activation follows in the same op (the fused kernel's epilogue on cuda;
+// linear_act's cpu kernels, the same bits, on the cpu).
 Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
-                 const Tensor& w, const Tensor* w_bias, bool w_in_out);
+                 const Tensor& w, const Tensor* w_bias, bool w_in_out,
+                 const kernels::Activation* act = nullptr);
+// The LM head with the greedy pick fused in (kernels/ln_gemv.h's argmax epilogue): instead of
+// the logits ln_linear would return, each row's order key (kernels/sampling.h) goes into keys
+// (2 x rows i32 holding rows u64, 0 before the first product; argmax_ids reads and resets them).
+// cuda never stores the logits; the cpu forms them in scratch (ln_linear's bits) and takes their
+// keys, so the ids are the device sampler's greedy ids on every device. Only where
+// ln_linear_argmax_fits (rows x K inputs, N outputs: at most 64 rows, f32/bf16/f16, K not
+// split), a pure function of the sizes and dtype; elsewhere an Error.
+bool ln_linear_argmax_fits(std::int64_t rows, std::int64_t K, std::int64_t N, DType dtype,
+                           bool w_in_out);
+void ln_linear_argmax(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                      const Tensor& w, const Tensor* w_bias, bool w_in_out, Tensor& keys);
+// ids (B i32) = the greedy ids of keys (2B i32, the B u64 keys of ln_linear_argmax over V
+// columns), and the keys back to 0.
+void argmax_ids(Tensor& ids, Tensor& keys, std::int64_t V);
 Tensor activation(const Tensor& x, kernels::Activation act);
 Tensor add(const Tensor& a, const Tensor& b);
 // sum = x + r and LayerNorm(sum) together (one kernel on cuda): the residual stream and the

@@ -6,7 +6,9 @@
 // path), and two runs compared bit for bit. Tolerances (scaled by the output's largest value,
 // tests/gpu_test.h): f32 1e-5 (only the f32 accumulation order differs from the reference's
 // double sums), bf16 1.6e-2 and f16 2e-3 (the output rounded once; the kernel keeps the
-// normalised row in f32, as the reference does).
+// normalised row in f32, as the reference does). The epilogues: an activation after the sum
+// (against the reference's), and the argmax keys (the ids must be the greedy picks of the very
+// logits the plain kernel stores, exactly; the keys reset by argmax_ids).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,6 +23,7 @@
 #include "kernels/ln_gemv.h"
 #include "kernels/matmul.h"
 #include "kernels/runtime.h"
+#include "kernels/sampling.h"
 #include "nn/tensor.h"
 #include "tests/gpu_test.h"
 
@@ -68,12 +71,25 @@ Inputs make_inputs(const Case& c, unsigned seed) {
 }
 
 // (B, ld) with NaN in the padding, as a poisoned output buffer holds it.
-std::vector<float> reference(const Case& c, const Inputs& in) {
+std::vector<float> reference(const Case& c, const Inputs& in,
+                             const kernels::LnGemvEpilogue& epi = {}) {
   const int ld = c.ld ? c.ld : c.N;
   std::vector<float> out(static_cast<std::size_t>(c.B) * ld, NAN);
   kernels::ln_gemv_cpu(out.data(), in.x.data(), in.gamma.data(), in.beta.data(), in.w.data(),
-                       c.bias ? in.bias.data() : nullptr, c.B, c.K, c.N, kEps, c.in_out, c.ld);
+                       c.bias ? in.bias.data() : nullptr, c.B, c.K, c.N, kEps, c.in_out, c.ld, epi);
   return out;
+}
+
+// Each row's greedy id of (B, ld) logits, as the device sampler picks it (largest, then lowest
+// id; NaN as -inf).
+std::vector<std::int32_t> greedy_ids(const std::vector<float>& logits, int B, int N, int ld) {
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(B));
+  std::vector<std::uint64_t> states(static_cast<std::size_t>(B), 1);
+  kernels::SamplingArgs a;
+  a.B = B, a.V = N, a.ld = ld, a.logits = logits.data(), a.ids = ids.data();
+  a.rng_states = states.data();
+  kernels::sample_tokens_cpu(a);
+  return ids;
 }
 
 // ---- cpu: the reference is the separate LayerNorm then matmul --------------------------------
@@ -120,6 +136,58 @@ TEST(LnGemvCpu, NormalisesBeforeTheProduct) {
   std::vector<float> raw(static_cast<std::size_t>(c.B) * c.N);
   kernels::matmul_forward_cpu(raw.data(), in.x.data(), in.w.data(), nullptr, c.B, c.K, c.N, false);
   EXPECT_FALSE(testing::close(reference(c, in), raw, 0.1));
+}
+
+TEST(LnGemvCpu, ActivationFollowsTheSum) {
+  const Case c{3, 64, 40, true, true};
+  const Inputs in = make_inputs(c, 13);
+  const std::vector<float> plain = reference(c, in);
+  for (const auto act :
+       {kernels::Activation::relu, kernels::Activation::gelu_tanh, kernels::Activation::gelu_erf}) {
+    kernels::LnGemvEpilogue epi;
+    epi.act = &act;
+    std::vector<float> want = plain;
+    kernels::activation_forward_cpu(want.data(), want.data(), want.size(), act);
+    const std::vector<float> got = reference(c, in, epi);
+    EXPECT_TRUE(testing::identical(got, want)) << static_cast<int>(act);
+    EXPECT_FALSE(testing::close(got, plain, 1e-3)) << "the activation did nothing";
+  }
+}
+
+// The argmax epilogue's keys name the greedy ids of the logits the plain reference stores, a
+// larger key already there stays, and argmax_ids resets the keys. A tie at the row's largest
+// value goes to the lower id.
+TEST(LnGemvCpu, ArgmaxKeysNameTheGreedyIds) {
+  const Case c{4, 48, 300, false, true};
+  Inputs in = make_inputs(c, 17);
+  // Row 3's columns 7 and 250 the same weights: equal logits; lift them above the rest.
+  for (int k = 0; k < c.K; ++k) in.w[250 * c.K + k] = in.w[7 * c.K + k];
+  in.bias[7] = in.bias[250] = 50.f;
+  const std::vector<float> logits = reference(c, in);
+  std::vector<std::uint64_t> keys(static_cast<std::size_t>(c.B), 0);
+  keys[1] = ~std::uint64_t{0};  // row 1 already holds a larger key
+  kernels::LnGemvEpilogue epi;
+  epi.argmax_keys = keys.data();
+  std::vector<float> untouched(static_cast<std::size_t>(c.B) * c.N, NAN);
+  kernels::ln_gemv_cpu(untouched.data(), in.x.data(), in.gamma.data(), in.beta.data(), in.w.data(),
+                       in.bias.data(), c.B, c.K, c.N, kEps, c.in_out, 0, epi);
+  for (float v : untouched) ASSERT_TRUE(std::isnan(v)) << "an output was stored";
+  EXPECT_EQ(keys[1], ~std::uint64_t{0});
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(c.B), -1);
+  kernels::argmax_ids_cpu(ids.data(), keys.data(), c.B, c.N);
+  const std::vector<std::int32_t> want = greedy_ids(logits, c.B, c.N, c.N);
+  for (int b : {0, 2, 3}) EXPECT_EQ(ids[b], want[b]) << "row " << b;
+  EXPECT_EQ(want[3], 7);
+  for (std::uint64_t k : keys) EXPECT_EQ(k, 0u) << "a key was not reset";
+}
+
+// The head's plan keeps K whole (so its argmax can be fused); a split product's cannot.
+TEST(LnGemvCpu, ArgmaxFitsUnsplitPlansOnly) {
+  for (DType t : kDtypes) {
+    EXPECT_TRUE(kernels::ln_gemv_argmax_fits(1, 768, 50257, t, false));
+    EXPECT_TRUE(kernels::ln_gemv_argmax_fits(16, 1600, 50257, t, false));
+    EXPECT_FALSE(kernels::ln_gemv_argmax_fits(1, 768, 50, t, true));
+  }
 }
 
 TEST(LnGemvCpu, PlanCoversKAndFitsSharedMemory) {
@@ -187,6 +255,35 @@ class CudaLnGemv : public testing::CudaTest {
     return out.download();
   }
 
+  // The argmax epilogue over the same inputs: each row's id (after argmax_ids), run twice into
+  // the same keys (reset by argmax_ids in between, as a replayed step does); the output buffer
+  // must stay untouched.
+  std::vector<std::int32_t> run_argmax(const Case& c, const Inputs& in) {
+    const auto K = static_cast<std::size_t>(c.K), N = static_cast<std::size_t>(c.N);
+    DeviceArray x(arena_, in.x.size(), c.dtype), g(arena_, K, c.dtype), b(arena_, K, c.dtype),
+        w(arena_, in.w.size(), c.dtype), bias(arena_, N, c.dtype),
+        out(arena_, static_cast<std::size_t>(c.B) * N, c.dtype);
+    Tensor keys = Tensor::zeros(arena_, {2 * c.B}, DType::i32, Category::activation);
+    Tensor ids = Tensor::zeros(arena_, {c.B}, DType::i32, Category::activation);
+    x.upload(in.x), g.upload(in.gamma), b.upload(in.beta), w.upload(in.w), bias.upload(in.bias);
+    kernels::LnGemvEpilogue epi;
+    epi.argmax_keys = static_cast<std::uint64_t*>(keys.data());
+    std::vector<std::int32_t> first;
+    for (int pass = 0; pass < 2; ++pass) {
+      kernels::ln_gemv_cuda(out.ptr(), x.ptr(), g.ptr(), b.ptr(), w.ptr(),
+                            c.bias ? bias.ptr() : nullptr, c.B, c.K, c.N, kEps, c.in_out, c.dtype,
+                            nullptr, 0, nullptr, 0, epi);
+      kernels::argmax_ids_cuda(static_cast<std::int32_t*>(ids.data()),
+                               static_cast<std::uint64_t*>(keys.data()), c.B, c.N, nullptr);
+      std::vector<std::int32_t> got(static_cast<std::size_t>(c.B));
+      ids.copy_to_host(got.data(), got.size() * 4);
+      if (pass == 0) first = got;
+      EXPECT_EQ(got, first) << "the second pass differs: keys not reset?";
+    }
+    for (float v : out.download()) EXPECT_TRUE(std::isnan(v)) << "a logit was stored";
+    return first;
+  }
+
   // Against the reference (the padding must still be NaN), and a second run bit for bit.
   void expect_matches(const Case& c) {
     SCOPED_TRACE(describe(c));
@@ -231,6 +328,51 @@ TEST_F(CudaLnGemv, PaddedOutputPitch) {
   }
 }
 
+// GPT-2's c_fc with ln_2 folded in (K split: the reduction's epilogue) and odd shapes in
+// either layout (the block's epilogue), for each activation.
+TEST_F(CudaLnGemv, ActivationEpilogueMatchesCpu) {
+  for (const auto act :
+       {kernels::Activation::relu, kernels::Activation::gelu_tanh, kernels::Activation::gelu_erf}) {
+    kernels::LnGemvEpilogue epi;
+    epi.act = &act;
+    for (DType t : kDtypes)
+      for (const Case& c : {Case{1, 768, 3072, true, true, t}, Case{3, 37, 50, false, true, t},
+                            Case{16, 64, 101, true, false, t}}) {
+        SCOPED_TRACE(describe(c) + " act " + std::to_string(static_cast<int>(act)));
+        const Inputs in = make_inputs(c, 9);
+        DeviceArray x(arena_, in.x.size(), c.dtype), g(arena_, in.gamma.size(), c.dtype),
+            b(arena_, in.beta.size(), c.dtype), w(arena_, in.w.size(), c.dtype),
+            bias(arena_, in.bias.size(), c.dtype),
+            out(arena_, static_cast<std::size_t>(c.B) * c.N, c.dtype);
+        x.upload(in.x), g.upload(in.gamma), b.upload(in.beta), w.upload(in.w);
+        bias.upload(in.bias);
+        const std::size_t ws_bytes =
+            kernels::ln_gemv_workspace_bytes(c.B, c.K, c.N, c.dtype, c.in_out);
+        DeviceArray ws(arena_, ws_bytes / 4 + 1, DType::f32);
+        kernels::ln_gemv_cuda(out.ptr(), x.ptr(), g.ptr(), b.ptr(), w.ptr(),
+                              c.bias ? bias.ptr() : nullptr, c.B, c.K, c.N, kEps, c.in_out, c.dtype,
+                              ws.ptr(), ws_bytes, nullptr, 0, epi);
+        EXPECT_TRUE(
+            testing::close(out.download(), reference(c, in, epi), testing::tolerance(c.dtype)));
+      }
+  }
+}
+
+// The fused greedy pick names, for every row, the greedy id of the logits the plain kernel
+// stores for the same inputs (the same sums, rounded alike): exactly, in every dtype. Shapes:
+// the GPT-2 head at B = 1 and 3, the Day-18 head's bias, a batch of 16 rows over an odd width.
+TEST_F(CudaLnGemv, ArgmaxEpilogueGivesTheGreedyIdsOfItsLogits) {
+  for (DType t : kDtypes)
+    for (const Case& c : {Case{1, 768, 50257, false, false, t}, Case{3, 768, 50257, false, true, t},
+                          Case{16, 64, 301, false, true, t}}) {
+      SCOPED_TRACE(describe(c));
+      ASSERT_TRUE(kernels::ln_gemv_argmax_fits(c.B, c.K, c.N, c.dtype, c.in_out));
+      const Inputs in = make_inputs(c, 21);
+      const std::vector<std::int32_t> ids = run_argmax(c, in);
+      EXPECT_EQ(ids, greedy_ids(run(c, in), c.B, c.N, c.N));
+    }
+}
+
 // The argument checks come before any CUDA call: they run in a CUDA build without a GPU.
 class CudaLnGemvChecks : public ::testing::Test {
  protected:
@@ -261,6 +403,16 @@ TEST_F(CudaLnGemvChecks, RejectsAMissingWorkspace) {
                Error);
   EXPECT_THROW(kernels::ln_gemv_cuda(d, d, d, d, d, nullptr, 1, 768, 50, kEps, true, DType::bf16, d,
                                      sizeof(d), nullptr),
+               Error);
+}
+
+TEST_F(CudaLnGemvChecks, RefusesArgmaxOverASplitK) {
+  float d[4] = {};
+  std::uint64_t keys[1] = {};
+  kernels::LnGemvEpilogue epi;
+  epi.argmax_keys = keys;
+  EXPECT_THROW(kernels::ln_gemv_cuda(d, d, d, d, d, nullptr, 1, 768, 50, kEps, true, DType::bf16, d,
+                                     1 << 20, nullptr, 0, epi),
                Error);
 }
 

@@ -5,6 +5,7 @@
 // and the host path's tokens, with the graph's buffers held by the arena.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -145,6 +146,44 @@ TEST(DecodeStep, FusedStepIsTheUnfusedOneOnTheCpu) {
   }
 }
 
+// A fused greedy step picks with the head (ops::ln_linear_argmax, no logits stored): its ids
+// are, step after step, the argmax of the fused step's own logits (lowest id on a tie), in both
+// modes. A sampling step keeps the logits and the sampler.
+void expect_fused_greedy_follows_its_logits(const Gpt& model) {
+  const std::int64_t V = model.config().vocab_size;
+  for (const auto mode : {DecodeStep::Mode::eager, DecodeStep::Mode::graph}) {
+    KvCache a = prefilled(model, 10), b = prefilled(model, 10);
+    DeviceSampler sampler(model.wte().weight(), 2, V, SamplingOptions{}, {0, 0});
+    DecodeStep step(model, b, sampler, {3, 8}, mode, true);
+    ASSERT_TRUE(step.fused_greedy());
+    std::vector<std::int32_t> fed = {3, 8};
+    for (int n = 0; n < 5; ++n) {
+      const auto pos = static_cast<std::int32_t>(a.length());
+      const std::vector<float> logits =
+          model.forward_step(ids_on(model, fed), ids_on(model, {pos, pos}), a, true).to_floats();
+      for (int r = 0; r < 2; ++r) {
+        const float* row = logits.data() + r * V;
+        fed[r] = static_cast<std::int32_t>(std::max_element(row, row + V) - row);
+      }
+      step.enqueue();
+      EXPECT_EQ(step.next_ids(), fed) << "step " << n;
+    }
+  }
+  SamplingOptions warm;
+  warm.temperature = 0.8;
+  KvCache c = prefilled(model, 10);
+  DeviceSampler sampled(model.wte().weight(), 2, V, warm, {1, 2});
+  EXPECT_FALSE(DecodeStep(model, c, sampled, {3, 8}, DecodeStep::Mode::eager, true).fused_greedy());
+}
+
+TEST(DecodeStep, FusedGreedyFollowsItsLogits) {
+  auto arena = Arena::create(Device::cpu(), 256ull << 20);
+  for (const char* name : {"gpt2-tiny", "gpt-day18-tiny"}) {
+    SCOPED_TRACE(name);
+    expect_fused_greedy_follows_its_logits(*tiny(name, arena, DType::f32));
+  }
+}
+
 TEST(DecodeStep, RefusesMoreThanItsSlotsAndAFullCache) {
   auto arena = Arena::create(Device::cpu(), 256ull << 20);
   const auto model = tiny("gpt2-tiny", arena, DType::f32);
@@ -206,6 +245,15 @@ TEST_F(CudaDecodeStep, FusedLogitsMatchTheUnfusedStep) {
       }
       EXPECT_LE(worst / scale, dtype == DType::f32 ? 1e-4 : 3e-2)
           << name << " " << dtype_name(dtype);
+    }
+}
+
+TEST_F(CudaDecodeStep, FusedGreedyFollowsItsLogits) {
+  for (const char* name : {"gpt2-tiny", "gpt-day18-tiny"})
+    for (const DType dtype : {DType::f32, DType::bf16}) {
+      SCOPED_TRACE(std::string(name) + " " + dtype_name(dtype));
+      auto arena = Arena::create(Device::cuda(0), 256ull << 20);
+      expect_fused_greedy_follows_its_logits(*tiny(name, arena, dtype));
     }
 }
 

@@ -80,24 +80,28 @@ inline OpCase linear_add_case(int N, int IC, int OC, bool w_in_out, bool bias) {
 }
 
 // LayerNorm then a product as one op (ops::ln_linear, the fused decode kernel on cuda): x (N, K)
-// shifted off zero, gamma, beta, weight [OC, K] or [K, OC], optional bias. The cuda kernel keeps
-// the normalised row in f32 and the cpu rounds it to the dtype: linear's bound holds either way.
-inline OpCase ln_linear_case(int N, int K, int OC, bool w_in_out, bool bias) {
+// shifted off zero, gamma, beta, weight [OC, K] or [K, OC], optional bias, optional activation
+// (the kernel's epilogue). The cuda kernel keeps the normalised row in f32 and the cpu rounds it
+// to the dtype: linear's bound holds either way.
+inline OpCase ln_linear_case(int N, int K, int OC, bool w_in_out, bool bias,
+                             const Activation* act = nullptr) {
+  const Activation a = act ? *act : Activation::relu;
   OpCase c;
-  c.name =
-      "ln_linear_" + dims({N, K, OC}) + (w_in_out ? "_in_out" : "_out_in") + (bias ? "_bias" : "");
+  c.name = std::string("ln_linear_") + (act ? std::string("act_") + act_name(a) + "_" : "") +
+           dims({N, K, OC}) + (w_in_out ? "_in_out" : "_out_in") + (bias ? "_bias" : "");
   c.run = [=](OpRun& r) {
     Tensor x = r.input("x", {N, 1, K}, 31, 2.0f, 0.5f);
     Tensor g = r.param("g", {K}, 32), be = r.param("be", {K}, 33);
     Tensor w = r.param("w", w_in_out ? Shape{K, OC} : Shape{OC, K}, 34, 1 / std::sqrt(float(K)));
     Tensor b = r.param("b", {OC}, 35, 0.5f);
-    r.out("out", ops::ln_linear(x, g, be, 1e-5, w, bias ? &b : nullptr, w_in_out),
-          linear_tol(K, false));
+    r.out("out", ops::ln_linear(x, g, be, 1e-5, w, bias ? &b : nullptr, w_in_out, act),
+          linear_tol(K, act && a == Activation::gelu_tanh));
   };
   c.oracle = [=](const OpRun& r) {
     const oracle::Norm n = oracle::layernorm(r.host("x"), r.host("g"), r.host("be"), N, K, 1e-5);
-    return Expected{{"out", oracle::linear(n.out, r.host("w"), bias ? r.host("b") : oracle::Vec{},
-                                           N, K, OC, w_in_out)}};
+    oracle::Vec out =
+        oracle::linear(n.out, r.host("w"), bias ? r.host("b") : oracle::Vec{}, N, K, OC, w_in_out);
+    return Expected{{"out", act ? oracle::activation(out, a) : out}};
   };
   return c;
 }
@@ -547,6 +551,14 @@ inline void add_forward_cases(std::vector<OpCase>& cases) {
   cases.push_back(ln_linear_case(3, 64, 101, false, false));
   cases.push_back(ln_linear_case(16, 256, 96, true, true));
   cases.push_back(ln_linear_case(2, 40, 37, false, true));
+  // ... with the activation in its epilogue: GPT-2's K in c_fc's layout with ln_2 folded in (K
+  // split), the Day-18 FFN's ReLU, BERT's erf GELU; 65 rows take the unfused ops.
+  static const Activation kGelu = Activation::gelu_tanh, kRelu = Activation::relu,
+                          kErf = Activation::gelu_erf;
+  cases.push_back(ln_linear_case(1, 768, 1024, true, true, &kGelu));
+  cases.push_back(ln_linear_case(3, 64, 101, false, true, &kRelu));
+  cases.push_back(ln_linear_case(2, 40, 37, true, false, &kErf));
+  cases.push_back(ln_linear_case(65, 32, 24, true, true, &kGelu));
   cases.push_back(linear_add_case(1, 64, 48, true, true));
   cases.push_back(linear_add_case(5, 96, 40, false, false));
   cases.push_back(linear_add_case(3, 40, 37, true, true));  // odd width: cublasGemmEx's path

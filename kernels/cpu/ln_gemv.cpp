@@ -5,6 +5,7 @@
 #include "kernels/error.h"
 #include "kernels/layernorm.h"
 #include "kernels/ln_gemv.h"
+#include "kernels/sampling.h"
 
 namespace cugpt::kernels {
 
@@ -39,9 +40,14 @@ LnGemvPlan ln_gemv_plan(int B, int K, int N, DType dtype, bool w_in_out) {
   p.rows_per_pass = B > 1 ? 4 : 1;
   const std::size_t rows = static_cast<std::size_t>(p.rows_per_pass);
   const std::size_t xs = rows * static_cast<std::size_t>(p.chunk) * sizeof(float);
-  const std::size_t red = w_in_out ? 8 * rows * static_cast<std::size_t>(p.tile_cols) * 4 : 0;
-  p.smem_bytes = std::max(xs, red);
+  // in_out: the 8 warps' partial sums replace xs; out_in: the finished sums follow it.
+  const std::size_t sums = rows * static_cast<std::size_t>(p.tile_cols) * sizeof(float);
+  p.smem_bytes = w_in_out ? std::max(xs, 8 * sums) : xs + sums;
   return p;
+}
+
+bool ln_gemv_argmax_fits(int B, int K, int N, DType dtype, bool w_in_out) {
+  return ln_gemv_plan(B, K, N, dtype, w_in_out).splits == 1;
 }
 
 std::size_t ln_gemv_workspace_bytes(int B, int K, int N, DType dtype, bool w_in_out) {
@@ -52,7 +58,8 @@ std::size_t ln_gemv_workspace_bytes(int B, int K, int N, DType dtype, bool w_in_
 }
 
 void ln_gemv_cpu(float* out, const float* x, const float* gamma, const float* beta, const float* w,
-                 const float* bias, int B, int K, int N, float eps, bool w_in_out, int ld_out) {
+                 const float* bias, int B, int K, int N, float eps, bool w_in_out, int ld_out,
+                 const LnGemvEpilogue& epi) {
   if (ld_out == 0) ld_out = N;
   CUGPT_CHECK(B >= 0 && K > 0 && N > 0 && ld_out >= N, "ln_gemv: bad sizes");
   std::vector<float> ln(static_cast<std::size_t>(K));
@@ -71,8 +78,16 @@ void ln_gemv_cpu(float* out, const float* x, const float* gamma, const float* be
         acc[n] += l * wv;
       }
     }
-    float* o = out + static_cast<std::size_t>(b) * ld_out;
+    std::vector<float> o(static_cast<std::size_t>(N));
     for (int n = 0; n < N; ++n) o[n] = static_cast<float>(acc[n] + (bias ? bias[n] : 0.0));
+    if (epi.act) activation_forward_cpu(o.data(), o.data(), o.size(), *epi.act);
+    if (epi.argmax_keys) {
+      const int idb = sampling_rule::id_bits(N);
+      for (int n = 0; n < N; ++n)
+        epi.argmax_keys[b] = std::max(epi.argmax_keys[b], sampling_rule::order_key(o[n], n, idb));
+    } else {
+      std::copy(o.begin(), o.end(), out + static_cast<std::size_t>(b) * ld_out);
+    }
   }
 }
 

@@ -87,4 +87,13 @@ void sample_tokens_cpu(const SamplingArgs& a) {
   }
 }
 
+void argmax_ids_cpu(std::int32_t* ids, std::uint64_t* keys, int B, int V) {
+  CUGPT_CHECK(B >= 0 && V > 0 && (B == 0 || (ids && keys)), "argmax_ids_cpu: bad arguments");
+  const int idb = sampling_rule::id_bits(V);
+  for (int b = 0; b < B; ++b) {
+    ids[b] = sampling_rule::key_id(keys[b], idb);
+    keys[b] = 0;
+  }
+}
+
 }  // namespace cugpt::kernels

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "kernels/activation.h"
+#include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/vec.cuh"
 
@@ -9,20 +10,6 @@ namespace cugpt::kernels {
 namespace {
 
 constexpr int kThreads = 256;
-
-// The CPU twin's formulas in f32; tanhf and erff rather than their fast intrinsics, since the
-// kernel waits on memory either way.
-__device__ __forceinline__ float activate(float v, Activation act) {
-  switch (act) {
-    case Activation::relu:
-      return v > 0.f ? v : 0.f;
-    case Activation::gelu_tanh:
-      return 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-    case Activation::gelu_erf:
-      break;
-  }
-  return 0.5f * v * (1.f + erff(v * 0.7071067811865476f));
-}
 
 // Grid-stride over packs of kVec elements, then the n % kVec left at the end one each by the
 // first threads. In place (out == x) is safe: each element is read by the thread that writes it.

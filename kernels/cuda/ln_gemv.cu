@@ -3,12 +3,17 @@
 // and L2-resident, so every block recomputing them costs less than a kernel boundary) and keeps
 // the normalised values of its K chunk in shared memory as f32; the body streams its weight
 // tile once per pass of rows_per_pass rows with 16-byte loads. Every sum runs in a fixed order:
-// the same bits from run to run.
+// the same bits from run to run. The epilogue (kernels/ln_gemv.h) runs where an output is
+// finished: in the block when K is whole, in the reduction otherwise; the argmax one reduces a
+// pass's keys in shared memory, then one global atomicMax per row and block (a max is the same
+// in any order).
 #include <string>
 
+#include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/vec.cuh"
 #include "kernels/ln_gemv.h"
+#include "kernels/sampling.h"
 
 namespace cugpt::kernels {
 
@@ -29,19 +34,41 @@ struct LnGemvArgs {
   int B, K, N, ld;
   int tile_cols, splits, chunk;  // the plan's
   float eps;
+  int act;                   // an Activation, or -1 for none
+  unsigned long long* keys;  // (B) argmax keys, or nullptr (the outputs are stored)
+  int idb;                   // sampling_rule::id_bits(N)
 };
 
-// The block's result for (row b, column n): the finished output when K is whole, else this
-// chunk's partial sum.
+constexpr int kMaxRows = 4;  // rows per pass, at most
+
+// The finished output v (the sum over K) of (row b, column n): bias and activation, rounded
+// once, then stored or (argmax) its key folded into best[r], this pass's shared max for row r.
 template <typename T>
-__device__ __forceinline__ void put(const LnGemvArgs& a, int b, int n, float v) {
+__device__ __forceinline__ void finish(const LnGemvArgs& a, unsigned long long* best, int r, int b,
+                                       int n, float v) {
+  if (a.bias) v += to_f32(static_cast<const T*>(a.bias)[n]);
+  if (a.act >= 0) v = activate(v, static_cast<Activation>(a.act));
+  const T o = from_f32<T>(v);
+  if (a.keys) {
+    atomicMax(best + r,
+              static_cast<unsigned long long>(sampling_rule::order_key(to_f32(o), n, a.idb)));
+    return;
+  }
+  static_cast<T*>(a.out)[static_cast<std::size_t>(b) * a.ld + n] = o;
+}
+
+// The block's result for (row b0 + r, column n): finished when K is whole, else this chunk's
+// partial sum.
+template <typename T>
+__device__ __forceinline__ void put(const LnGemvArgs& a, unsigned long long* best, int b0, int r,
+                                    int n, float v) {
+  const int b = b0 + r;
   if (b >= a.B || n >= a.N) return;
   if (a.splits > 1) {
     a.partial[(static_cast<std::size_t>(blockIdx.y) * a.B + b) * a.N + n] = v;
     return;
   }
-  if (a.bias) v += to_f32(static_cast<const T*>(a.bias)[n]);
-  static_cast<T*>(a.out)[static_cast<std::size_t>(b) * a.ld + n] = from_f32<T>(v);
+  finish<T>(a, best, r, b, n, v);
 }
 
 // Rows b0 .. b0+R-1 normalised into xs [R][chunk] (f32), their K chunk [k0, k0 + chunk) only;
@@ -79,11 +106,11 @@ __device__ __forceinline__ void normalise_rows(const LnGemvArgs& a, float* xs, i
 
 // One group of 16 columns from column n_group on (product_out_in).
 template <typename T, bool kVecW, int R>
-__device__ __forceinline__ void product_out_in_group(const LnGemvArgs& a, const float* xs, int b0,
-                                                     int k0, int klen, int n_group) {
+__device__ __forceinline__ void product_out_in_group(const LnGemvArgs& a, const float* xs,
+                                                     float* stage, int k0, int klen, int g) {
   constexpr int V = kPack<T>;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int n_base = n_group + warp * kColsPerWarp;
+  const int n_base = blockIdx.x * a.tile_cols + g + warp * kColsPerWarp;
   const T* w = static_cast<const T*>(a.w);
   float acc[R][kColsPerWarp] = {};
   const int packs = (klen + V - 1) / V;
@@ -123,26 +150,33 @@ __device__ __forceinline__ void product_out_in_group(const LnGemvArgs& a, const 
       float v = acc[r][c];
 #pragma unroll
       for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-      if (lane == 0) put<T>(a, b0 + r, n_base + c, v);
+      if (lane == 0) stage[r * a.tile_cols + g + warp * kColsPerWarp + c] = v;
     }
 }
 
 // W [N, K]: in each group of 16 columns of the tile, warp w owns columns 2w and 2w + 1; its lanes
 // stride over the chunk one 16-byte pack at a time (a warp reads 512 contiguous bytes per column
-// per step), then reduce across the warp with shuffles (a fixed butterfly).
+// per step), then reduce across the warp with shuffles (a fixed butterfly). The sums wait in
+// shared memory (stage, [R][tile_cols]) and the whole block finishes them: one copy of the
+// epilogue, outside the unrolled loops (inside them it spilled on sm_90).
 template <typename T, bool kVecW, int R>
-__device__ __forceinline__ void product_out_in(const LnGemvArgs& a, const float* xs, int b0, int k0,
-                                               int klen) {
+__device__ __forceinline__ void product_out_in(const LnGemvArgs& a, const float* xs, float* stage,
+                                               unsigned long long* best, int b0, int k0, int klen) {
   for (int g = 0; g < a.tile_cols; g += kWarps * kColsPerWarp)
-    product_out_in_group<T, kVecW, R>(a, xs, b0, k0, klen, blockIdx.x * a.tile_cols + g);
+    product_out_in_group<T, kVecW, R>(a, xs, stage, k0, klen, g);
+  __syncthreads();
+  for (int e = threadIdx.x; e < R * a.tile_cols; e += kThreads) {
+    const int r = e / a.tile_cols, col = e % a.tile_cols;
+    put<T>(a, best, b0, r, blockIdx.x * a.tile_cols + col, stage[e]);
+  }
 }
 
 // W [K, N]: lane l owns the pack of V consecutive columns tile*32V + lV; warp w takes the rows
 // k0 + w, k0 + w + 8, ... (a warp reads 512 contiguous bytes per row). The 8 warps' sums meet in
 // shared memory (reusing xs) and are added in warp order.
 template <typename T, bool kVecW, int R>
-__device__ __forceinline__ void product_in_out(const LnGemvArgs& a, float* smem, int b0, int k0,
-                                               int klen) {
+__device__ __forceinline__ void product_in_out(const LnGemvArgs& a, float* smem,
+                                               unsigned long long* best, int b0, int k0, int klen) {
   constexpr int V = kPack<T>;
   constexpr int kTile = 32 * V;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -180,26 +214,31 @@ __device__ __forceinline__ void product_in_out(const LnGemvArgs& a, float* smem,
     float v = 0.f;
 #pragma unroll
     for (int wi = 0; wi < kWarps; ++wi) v += red[(wi * R + r) * kTile + col];
-    put<T>(a, b0 + r, blockIdx.x * kTile + col, v);
+    put<T>(a, best, b0, r, blockIdx.x * kTile + col, v);
   }
 }
 
 // grid (tiles, splits), kThreads threads, plan.smem_bytes of dynamic shared memory.
 template <typename T, bool kVecW, bool kInOut, int R>
 __global__ void __launch_bounds__(kThreads) ln_gemv_kernel(LnGemvArgs a) {
-  extern __shared__ float4 smem4[];  // 16-byte aligned for the float4 reads of xs
+  extern __shared__ float4 smem4[];              // 16-byte aligned for the float4 reads of xs
+  __shared__ unsigned long long best[kMaxRows];  // the argmax epilogue's keys, this pass
+  static_assert(R <= kMaxRows, "rows per pass");
   float* smem = reinterpret_cast<float*>(smem4);
   const int k0 = blockIdx.y * a.chunk;
   const int klen = min(a.chunk, a.K - k0);
   for (int b0 = 0; b0 < a.B; b0 += R) {
+    if (threadIdx.x < R) best[threadIdx.x] = 0;  // read after the __syncthreads below
     normalise_rows<T, R>(a, smem, b0, k0);
     __syncthreads();
     if constexpr (kInOut) {
-      product_in_out<T, kVecW, R>(a, smem, b0, k0, klen);
+      product_in_out<T, kVecW, R>(a, smem, best, b0, k0, klen);
     } else {
-      product_out_in<T, kVecW, R>(a, smem, b0, k0, klen);
+      product_out_in<T, kVecW, R>(a, smem, smem + R * a.chunk, best, b0, k0, klen);
     }
-    __syncthreads();  // before the next pass overwrites shared memory
+    __syncthreads();  // before the next pass overwrites shared memory (and best)
+    if (a.keys && threadIdx.x < R && b0 + threadIdx.x < a.B)
+      atomicMax(a.keys + b0 + threadIdx.x, best[threadIdx.x]);
   }
 }
 
@@ -212,8 +251,7 @@ __global__ void __launch_bounds__(kThreads) ln_gemv_reduce_kernel(LnGemvArgs a) 
     float v = 0.f;
     for (int s = 0; s < a.splits; ++s) v += a.partial[static_cast<std::size_t>(s) * total + e];
     const int b = static_cast<int>(e / a.N), n = static_cast<int>(e % a.N);
-    if (a.bias) v += to_f32(static_cast<const T*>(a.bias)[n]);
-    static_cast<T*>(a.out)[static_cast<std::size_t>(b) * a.ld + n] = from_f32<T>(v);
+    finish<T>(a, nullptr, 0, b, n, v);  // no argmax here: the host refuses it with a split
   }
 }
 
@@ -243,14 +281,19 @@ void launch_rows(const LnGemvArgs& a, const LnGemvPlan& p, bool w_in_out, Stream
 
 void ln_gemv_cuda(void* out, const void* x, const void* gamma, const void* beta, const void* w,
                   const void* bias, int B, int K, int N, float eps, bool w_in_out, DType dtype,
-                  void* workspace, std::size_t workspace_bytes, Stream stream, int ld_out) {
+                  void* workspace, std::size_t workspace_bytes, Stream stream, int ld_out,
+                  const LnGemvEpilogue& epi) {
   if (ld_out == 0) ld_out = N;
   if (B < 0 || K <= 0 || N <= 0 || ld_out < N) throw Error("ln_gemv: bad sizes");
   dispatch_dtype("ln_gemv", dtype, [&](auto zero) {
     using T = decltype(zero);
     if (B == 0) return;
-    if (!out || !x || !gamma || !beta || !w) throw Error("ln_gemv: null tensor");
+    if ((!out && !epi.argmax_keys) || !x || !gamma || !beta || !w)
+      throw Error("ln_gemv: null tensor");
     const LnGemvPlan p = ln_gemv_plan(B, K, N, dtype, w_in_out);
+    if (epi.argmax_keys && p.splits > 1)
+      throw Error("ln_gemv: the argmax epilogue needs K unsplit (" + std::to_string(p.splits) +
+                  " chunks of " + std::to_string(p.chunk) + ")");
     const std::size_t need = ln_gemv_workspace_bytes(B, K, N, dtype, w_in_out);
     if (need > 0 && (!workspace || workspace_bytes < need))
       throw Error("ln_gemv: the workspace holds " + std::to_string(workspace_bytes) +
@@ -260,6 +303,9 @@ void ln_gemv_cuda(void* out, const void* x, const void* gamma, const void* beta,
     a.partial = static_cast<float*>(need > 0 ? workspace : nullptr);
     a.B = B, a.K = K, a.N = N, a.ld = ld_out, a.eps = eps;
     a.tile_cols = p.tile_cols, a.splits = p.splits, a.chunk = p.chunk;
+    a.act = epi.act ? static_cast<int>(*epi.act) : -1;
+    a.keys = reinterpret_cast<unsigned long long*>(epi.argmax_keys);
+    a.idb = sampling_rule::id_bits(N);
     const int contiguous = w_in_out ? N : K;
     const bool vectorise = aligned16(w) && contiguous % kPack<T> == 0;
     if (vectorise) return launch_rows<T, true>(a, p, w_in_out, stream);

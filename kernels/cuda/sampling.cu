@@ -257,6 +257,13 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SamplingArgs a) {
   if (tid == 0) a.ids[row] = sr::key_id(chosen, idb);
 }
 
+__global__ void argmax_ids_kernel(std::int32_t* ids, std::uint64_t* keys, int B, int idb) {
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= B) return;
+  ids[b] = sr::key_id(keys[b], idb);
+  keys[b] = 0;
+}
+
 }  // namespace
 
 void sample_tokens_cuda(const SamplingArgs& a, Stream stream) {
@@ -273,6 +280,14 @@ void sample_tokens_cuda(const SamplingArgs& a, Stream stream) {
     sample_kernel<T><<<static_cast<unsigned>(a.B), kThreads, 0, stream>>>(a);
     CUDA_LAUNCH_CHECK();
   });
+}
+
+void argmax_ids_cuda(std::int32_t* ids, std::uint64_t* keys, int B, int V, Stream stream) {
+  CUGPT_CHECK(B >= 0 && V > 0 && (B == 0 || (ids && keys)), "argmax_ids_cuda: bad arguments");
+  if (B == 0) return;
+  argmax_ids_kernel<<<static_cast<unsigned>((B + 63) / 64), 64, 0, stream>>>(ids, keys, B,
+                                                                             sr::id_bits(V));
+  CUDA_LAUNCH_CHECK();
 }
 
 }  // namespace cugpt::kernels

@@ -45,6 +45,11 @@ void ln_gemv_cuda(void*, const void*, const void*, const void*, const void*, con
                   int, float, bool, DType, void*, std::size_t, Stream, int, const LnGemvEpilogue&) {
   no_cuda("ln_gemv");
 }
+void ln_gemv_parts_cuda(void*, const void*, const void*, const void*, const LnGemvWeights&, int,
+                        int, int, float, bool, DType, void*, std::size_t, Stream, int,
+                        const LnGemvEpilogue&) {
+  no_cuda("ln_gemv");
+}
 void activation_forward_cuda(void*, const void*, std::size_t, Activation, DType, Stream) {
   no_cuda("activation");
 }

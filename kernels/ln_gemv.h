@@ -61,6 +61,17 @@ void ln_gemv_cpu(float* out, const float* x, const float* gamma, const float* be
                  const float* bias, int B, int K, int N, float eps, bool w_in_out, int ld_out = 0,
                  const LnGemvEpilogue& epi = {});
 
+// The weights of one fused product: one matrix, or (out_in only) up to kLnGemvMaxParts matrices
+// [N / parts, K] side by side, whose outputs fill consecutive column ranges of each row — the
+// Day-18 model's separate q, k and v projections as one product (one launch, one LayerNorm);
+// a bias per part, or nullptr.
+constexpr int kLnGemvMaxParts = 3;
+struct LnGemvWeights {
+  const void* w[kLnGemvMaxParts] = {};
+  const void* bias[kLnGemvMaxParts] = {};
+  int parts = 1;
+};
+
 // CUDA: every tensor in `dtype` (f32, bf16 or f16), f32 statistics and accumulation, the output
 // rounded once. out must not overlap x. workspace: at least ln_gemv_workspace_bytes(...) bytes of
 // device memory (nullptr when that is 0). No allocation, no host synchronisation; one launch, or
@@ -70,5 +81,11 @@ void ln_gemv_cuda(void* out, const void* x, const void* gamma, const void* beta,
                   const void* bias, int B, int K, int N, float eps, bool w_in_out, DType dtype,
                   void* workspace, std::size_t workspace_bytes, Stream stream, int ld_out = 0,
                   const LnGemvEpilogue& epi = {});
+// The same over LnGemvWeights (N: all parts' columns); its plan and workspace are those of one
+// [N, K] matrix.
+void ln_gemv_parts_cuda(void* out, const void* x, const void* gamma, const void* beta,
+                        const LnGemvWeights& w, int B, int K, int N, float eps, bool w_in_out,
+                        DType dtype, void* workspace, std::size_t workspace_bytes, Stream stream,
+                        int ld_out = 0, const LnGemvEpilogue& epi = {});
 
 }  // namespace cugpt::kernels

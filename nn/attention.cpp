@@ -90,6 +90,15 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KvCache& cache, std::
       const Tensor qkv = input(*qkv_);
       y = ops::attention_decode_writing(k_cache, v_cache, {&qkv, C, &qkv, 2 * C}, qkv, 0, past,
                                         *past_device, H);
+    } else if (x.numel() / C <= 64 && spec_.layout == WeightLayout::out_in) {
+      // q, k and v as one product: one kernel, one LayerNorm
+      ops::LinearParts p;
+      p.count = 3;
+      const Linear* l[3] = {q_.get(), k_.get(), v_.get()};
+      for (int i = 0; i < 3; ++i) p.w[i] = &l[i]->weight(), p.bias[i] = l[i]->bias();
+      const Tensor qkv = ops::ln_linear_parts(x, ln->weight(), ln->bias(), ln->eps(), p);
+      y = ops::attention_decode_writing(k_cache, v_cache, {&qkv, C, &qkv, 2 * C}, qkv, 0, past,
+                                        *past_device, H);
     } else {
       const Tensor q = input(*q_), k = input(*k_), v = input(*v_);
       y = ops::attention_decode_writing(k_cache, v_cache, {&k, 0, &v, 0}, q, 0, past, *past_device,

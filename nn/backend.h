@@ -39,13 +39,13 @@ class Backend {
   virtual void add_layernorm(Tensor& sum, Tensor& normed, const Tensor& x, const Tensor& r,
                              const Tensor& w, const Tensor& b, double eps) const = 0;
   // out (rows, OC) = act(LayerNorm(x) w (+ bias)) in one op (kernels/ln_gemv.h; decode-sized
-  // rows; act may be null). workspace: ops::ln_linear's (the normalised rows on the cpu, the
-  // K-split partials on cuda). argmax_keys (ops::ln_linear_argmax): the rows' order keys take
-  // the outputs' max instead of out (cuda leaves out unwritten; the cpu uses it as scratch).
+  // rows; act may be null), w one weight or several out_in ones side by side (ops::LinearParts).
+  // workspace: ops::ln_linear's (the normalised rows on the cpu, the K-split partials on cuda).
+  // argmax_keys (ops::ln_linear_argmax): the rows' order keys take the outputs' max instead of
+  // out (cuda leaves out unwritten; the cpu uses it as scratch).
   virtual void ln_linear(Tensor& out, const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                         double eps, const Tensor& w, const Tensor* bias, bool w_in_out,
-                         Tensor& workspace, const kernels::Activation* act,
-                         Tensor* argmax_keys) const = 0;
+                         double eps, const ops::LinearParts& w, bool w_in_out, Tensor& workspace,
+                         const kernels::Activation* act, Tensor* argmax_keys) const = 0;
   virtual void activation(Tensor& out, const Tensor& x, kernels::Activation act) const = 0;
   virtual void add(Tensor& out, const Tensor& a, const Tensor& b) const = 0;
   // tokens, positions: i32 ids on the device.

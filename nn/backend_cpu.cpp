@@ -84,17 +84,19 @@ class CpuBackend final : public Backend {
   // linear_act), the normalised rows in the workspace; kernels/cpu/ln_gemv.cpp is the CUDA
   // kernel's oracle. With keys, the logits are formed in o and their keys taken from there.
   void ln_linear(Tensor& o, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
-                 const Tensor& w, const Tensor* bias, bool w_in_out, Tensor& ws,
+                 const ops::LinearParts& w, bool w_in_out, Tensor& ws,
                  const kernels::Activation* act, Tensor* keys) const override {
-    const std::int64_t K = x.size(-1), N = w.size(w_in_out ? 1 : 0), rows = x.numel() / K;
+    const std::int64_t K = x.size(-1), N = o.size(-1), rows = x.numel() / K;
+    const std::int64_t Np = N / w.count;
     by_dtype(x.dtype(), [&](auto zero) {
       using T = decltype(zero);
       T* normed = static_cast<T*>(ws.data());
       kernels::layernorm_forward_cpu(normed, nullptr, nullptr, in<T>(x), in<T>(gamma), in<T>(beta),
                                      as_int(rows, "rows"), as_int(K, "K"), static_cast<T>(eps));
-      kernels::matmul_forward_cpu(out<T>(o), normed, in<T>(w), in_or_null<T>(bias),
-                                  as_int(rows, "rows"), as_int(K, "K"), as_int(N, "N"), w_in_out,
-                                  as_int(N, "N"));
+      for (int p = 0; p < w.count; ++p)
+        kernels::matmul_forward_cpu(out<T>(o) + p * Np, normed, in<T>(*w.w[p]),
+                                    in_or_null<T>(w.bias[p]), as_int(rows, "rows"), as_int(K, "K"),
+                                    as_int(Np, "N"), w_in_out, as_int(N, "N"));
     });
     if (act) activation(o, o, *act);
     if (!keys) return;

@@ -90,16 +90,20 @@ class CudaBackend final : public Backend {
   }
 
   void ln_linear(Tensor& o, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
-                 const Tensor& w, const Tensor* bias, bool w_in_out, Tensor& ws,
+                 const ops::LinearParts& w, bool w_in_out, Tensor& ws,
                  const kernels::Activation* act, Tensor* keys) const override {
-    const std::int64_t K = x.size(-1), N = w.size(w_in_out ? 1 : 0);
+    const std::int64_t K = x.size(-1), N = o.size(-1);
+    kernels::LnGemvWeights weights;
+    weights.parts = w.count;
+    for (int p = 0; p < w.count; ++p)
+      weights.w[p] = w.w[p]->data(), weights.bias[p] = ptr_or_null(w.bias[p]);
     kernels::LnGemvEpilogue epi;
     epi.act = act;
     epi.argmax_keys = keys ? static_cast<std::uint64_t*>(keys->data()) : nullptr;
-    kernels::ln_gemv_cuda(o.data(), x.data(), gamma.data(), beta.data(), w.data(),
-                          ptr_or_null(bias), as_int(x.numel() / K, "rows"), as_int(K, "K"),
-                          as_int(N, "N"), static_cast<float>(eps), w_in_out, x.dtype(), ws.data(),
-                          ws.nbytes(), current_stream(), 0, epi);
+    kernels::ln_gemv_parts_cuda(o.data(), x.data(), gamma.data(), beta.data(), weights,
+                                as_int(x.numel() / K, "rows"), as_int(K, "K"), as_int(N, "N"),
+                                static_cast<float>(eps), w_in_out, x.dtype(), ws.data(),
+                                ws.nbytes(), current_stream(), 0, epi);
   }
 
   void activation(Tensor& o, const Tensor& x, kernels::Activation act) const override {

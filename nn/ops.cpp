@@ -100,8 +100,8 @@ std::int64_t ln_linear_width(const char* op, const Tensor& x, const Tensor& weig
 
 // The fused op's output (or, with keys, the logits the cpu forms in its place) and its run.
 Tensor ln_linear_run(const Backend* b, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                     double eps, const Tensor& w, const Tensor* w_bias, bool w_in_out,
-                     std::int64_t N, const kernels::Activation* act, Tensor* keys) {
+                     double eps, const LinearParts& parts, bool w_in_out, std::int64_t N,
+                     const kernels::Activation* act, Tensor* keys) {
   const std::int64_t K = x.size(-1), rows = x.numel() / K;
   Tensor out = like(x, with_last(x.shape(), N));
   // Both devices' scratch, allocated alike on every device: the normalised rows (cpu) and the
@@ -114,8 +114,17 @@ Tensor ln_linear_run(const Backend* b, const Tensor& x, const Tensor& weight, co
   const std::int64_t bytes = static_cast<std::int64_t>(split) +
                              rows * K * static_cast<std::int64_t>(dtype_size(x.dtype()));
   Tensor ws = workspace(x, (bytes + 3) / 4, DType::i32);
-  if (b) b->ln_linear(out, x, weight, bias, eps, w, w_bias, w_in_out, ws, act, keys);
+  if (b) b->ln_linear(out, x, weight, bias, eps, parts, w_in_out, ws, act, keys);
   return out;
+}
+
+static_assert(sizeof(LinearParts::w) / sizeof(LinearParts::w[0]) == kernels::kLnGemvMaxParts,
+              "LinearParts holds what the kernel takes");
+
+LinearParts one_part(const Tensor& w, const Tensor* bias) {
+  LinearParts p;
+  p.w[0] = &w, p.bias[0] = bias, p.count = 1;
+  return p;
 }
 
 }  // namespace
@@ -131,7 +140,30 @@ Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, doub
     return act ? linear_act(normed, w, w_bias, w_in_out, *act)
                : linear(normed, w, w_bias, w_in_out);
   }
-  return ln_linear_run(b, x, weight, bias, eps, w, w_bias, w_in_out, N, act, nullptr);
+  return ln_linear_run(b, x, weight, bias, eps, one_part(w, w_bias), w_in_out, N, act, nullptr);
+}
+
+Tensor ln_linear_parts(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                       const LinearParts& parts) {
+  if (parts.count < 1 || parts.count > kernels::kLnGemvMaxParts)
+    throw Error("ln_linear_parts: " + std::to_string(parts.count) + " weights (1 to " +
+                std::to_string(kernels::kLnGemvMaxParts) + ")");
+  const Backend* b = backend_of("ln_linear_parts", x, {&weight, &bias});
+  std::int64_t Np = 0;
+  for (int i = 0; i < parts.count; ++i) {
+    if (!parts.w[i]) throw Error("ln_linear_parts: weight " + std::to_string(i) + " is missing");
+    backend_of("ln_linear_parts", x, {parts.w[i], parts.bias[i]});
+    const std::int64_t n =
+        ln_linear_width("ln_linear_parts", x, weight, bias, *parts.w[i], parts.bias[i], false);
+    if (i > 0 && n != Np)
+      throw Error("ln_linear_parts: weights of " + std::to_string(Np) + " and " +
+                  std::to_string(n) + " outputs");
+    Np = n;
+  }
+  const std::int64_t rows = x.numel() / x.size(-1);
+  if (rows > 64)
+    throw Error("ln_linear_parts: " + std::to_string(rows) + " rows (the fused product takes 64)");
+  return ln_linear_run(b, x, weight, bias, eps, parts, false, parts.count * Np, nullptr, nullptr);
 }
 
 bool ln_linear_argmax_fits(std::int64_t rows, std::int64_t K, std::int64_t N, DType dtype,
@@ -153,7 +185,7 @@ void ln_linear_argmax(const Tensor& x, const Tensor& weight, const Tensor& bias,
     throw Error("ln_linear_argmax: " + std::to_string(rows) + " rows of " + x.shape().str() +
                 " times " + w.shape().str() + " in " + dtype_name(x.dtype()) +
                 " need the unfused head (over 64 rows, f64, or K split)");
-  ln_linear_run(b, x, weight, bias, eps, w, w_bias, w_in_out, N, nullptr, &keys);
+  ln_linear_run(b, x, weight, bias, eps, one_part(w, w_bias), w_in_out, N, nullptr, &keys);
 }
 
 void argmax_ids(Tensor& ids, Tensor& keys, std::int64_t V) {

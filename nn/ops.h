@@ -32,11 +32,24 @@ Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, doub
 // so the result differs from layernorm then linear by about the dtype's rounding), on the cpu
 // those two kernels (the same bits as the unfused ops). Over 64 rows it is those two ops on
 // every device (the fused kernel is for decode-sized batches).
+// A fused product's weights: one Linear weight (and bias), or up to three out_in [Np, K] ones
+// side by side, whose outputs fill consecutive column ranges (Day-18's q, k and v).
+struct LinearParts {
+  const Tensor* w[3] = {};
+  const Tensor* bias[3] = {};
+  int count = 0;
+};
 // With act, the activation follows in the same op (the fused kernel's epilogue on cuda;
 // linear_act's cpu kernels, the same bits, on the cpu).
 Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
                  const Tensor& w, const Tensor* w_bias, bool w_in_out,
                  const kernels::Activation* act = nullptr);
+// ln_linear over parts.count out_in weights side by side: out (..., count x Np), part p's
+// outputs in columns [p Np, (p + 1) Np). At most 64 rows (the fused kernel's decode sizes; an
+// Error above). On cuda one launch (kernels/ln_gemv.h's LnGemvWeights); on the cpu the LayerNorm
+// then each part's product into its columns: the unfused ops' bits.
+Tensor ln_linear_parts(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                       const LinearParts& parts);
 // The LM head with the greedy pick fused in (kernels/ln_gemv.h's argmax epilogue): instead of
 // the logits ln_linear would return, each row's order key (kernels/sampling.h) goes into keys
 // (2 x rows i32 holding rows u64, 0 before the first product; argmax_ids reads and resets them).

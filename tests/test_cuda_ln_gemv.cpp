@@ -373,6 +373,40 @@ TEST_F(CudaLnGemv, ArgmaxEpilogueGivesTheGreedyIdsOfItsLogits) {
     }
 }
 
+// Three [Np, K] matrices side by side (Day-18's q, k and v) are one [3 Np, K] matrix: the same
+// plan and sums, so the same bits; with biases, with an element-load offset, in every dtype.
+TEST_F(CudaLnGemv, PartsAreOneConcatenatedMatrix) {
+  for (DType t : kDtypes)
+    for (const Case& c :
+         {Case{1, 768, 3 * 768, false, true, t}, Case{3, 37, 3 * 50, false, false, t},
+          Case{16, 64, 3 * 24, false, true, t, 1}}) {
+      SCOPED_TRACE(describe(c));
+      const Inputs in = make_inputs(c, 23);
+      const std::vector<float> whole = run(c, in);
+      const int Np = c.N / 3;
+      const auto part_w = static_cast<std::size_t>(Np) * c.K;
+      std::vector<std::unique_ptr<DeviceArray>> w, bias;
+      kernels::LnGemvWeights parts;
+      parts.parts = 3;
+      for (int p = 0; p < 3; ++p) {
+        w.push_back(std::make_unique<DeviceArray>(arena_, part_w, c.dtype, c.offset));
+        w.back()->upload({in.w.begin() + p * part_w, in.w.begin() + (p + 1) * part_w});
+        bias.push_back(std::make_unique<DeviceArray>(arena_, Np, c.dtype));
+        bias.back()->upload({in.bias.begin() + p * Np, in.bias.begin() + (p + 1) * Np});
+        parts.w[p] = w.back()->ptr();
+        parts.bias[p] = c.bias ? bias.back()->ptr() : nullptr;
+      }
+      DeviceArray x(arena_, in.x.size(), c.dtype), g(arena_, in.gamma.size(), c.dtype),
+          b(arena_, in.beta.size(), c.dtype), out(arena_, whole.size(), c.dtype);
+      x.upload(in.x), g.upload(in.gamma), b.upload(in.beta);
+      const std::size_t ws_bytes = kernels::ln_gemv_workspace_bytes(c.B, c.K, c.N, c.dtype, false);
+      DeviceArray ws(arena_, ws_bytes / 4 + 1, DType::f32);
+      kernels::ln_gemv_parts_cuda(out.ptr(), x.ptr(), g.ptr(), b.ptr(), parts, c.B, c.K, c.N, kEps,
+                                  false, c.dtype, ws.ptr(), ws_bytes, nullptr);
+      EXPECT_TRUE(testing::identical(out.download(), whole));
+    }
+}
+
 // The argument checks come before any CUDA call: they run in a CUDA build without a GPU.
 class CudaLnGemvChecks : public ::testing::Test {
  protected:
@@ -413,6 +447,25 @@ TEST_F(CudaLnGemvChecks, RefusesArgmaxOverASplitK) {
   epi.argmax_keys = keys;
   EXPECT_THROW(kernels::ln_gemv_cuda(d, d, d, d, d, nullptr, 1, 768, 50, kEps, true, DType::bf16, d,
                                      1 << 20, nullptr, 0, epi),
+               Error);
+}
+
+TEST_F(CudaLnGemvChecks, RefusesPartsItCannotSplit) {
+  float d[4] = {};
+  kernels::LnGemvWeights parts;
+  parts.parts = 3;
+  parts.w[0] = parts.w[1] = parts.w[2] = d;
+  EXPECT_THROW(kernels::ln_gemv_parts_cuda(d, d, d, d, parts, 1, 8, 10, kEps, false, DType::f32,
+                                           nullptr, 0, nullptr),
+               Error)
+      << "10 columns in 3 parts";
+  EXPECT_THROW(kernels::ln_gemv_parts_cuda(d, d, d, d, parts, 1, 8, 9, kEps, true, DType::f32,
+                                           nullptr, 0, nullptr),
+               Error)
+      << "parts in the in_out layout";
+  parts.parts = 4;
+  EXPECT_THROW(kernels::ln_gemv_parts_cuda(d, d, d, d, parts, 1, 8, 12, kEps, false, DType::f32,
+                                           nullptr, 0, nullptr),
                Error);
 }
 

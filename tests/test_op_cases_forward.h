@@ -106,6 +106,41 @@ inline OpCase ln_linear_case(int N, int K, int OC, bool w_in_out, bool bias,
   return c;
 }
 
+// The same over three out_in weights [OC, K] side by side (ops::ln_linear_parts: the Day-18
+// attention's q, k and v as one product): out (N, 3 OC), part p in columns [p OC, (p + 1) OC).
+inline OpCase ln_linear_parts_case(int N, int K, int OC, bool bias) {
+  OpCase c;
+  c.name = "ln_linear_parts_" + dims({N, K, OC}) + (bias ? "_bias" : "");
+  c.run = [=](OpRun& r) {
+    Tensor x = r.input("x", {N, 1, K}, 41, 2.0f, 0.5f);
+    Tensor g = r.param("g", {K}, 42), be = r.param("be", {K}, 43);
+    ops::LinearParts p;
+    p.count = 3;
+    Tensor w[3], b[3];
+    for (int i = 0; i < 3; ++i) {
+      const std::string n = std::to_string(i);
+      w[i] = r.param("w" + n, {OC, K}, 44 + i, 1 / std::sqrt(float(K)));
+      b[i] = r.param("b" + n, {OC}, 47 + i, 0.5f);
+      p.w[i] = &w[i], p.bias[i] = bias ? &b[i] : nullptr;
+    }
+    r.out("out", ops::ln_linear_parts(x, g, be, 1e-5, p), linear_tol(K, false));
+  };
+  c.oracle = [=](const OpRun& r) {
+    const oracle::Norm n = oracle::layernorm(r.host("x"), r.host("g"), r.host("be"), N, K, 1e-5);
+    oracle::Vec out(static_cast<std::size_t>(N) * 3 * OC);
+    for (int i = 0; i < 3; ++i) {
+      const std::string s = std::to_string(i);
+      const oracle::Vec y = oracle::linear(n.out, r.host("w" + s),
+                                           bias ? r.host("b" + s) : oracle::Vec{}, N, K, OC, false);
+      for (int row = 0; row < N; ++row)
+        std::copy(y.begin() + row * OC, y.begin() + (row + 1) * OC,
+                  out.begin() + (row * 3 + i) * OC);
+    }
+    return Expected{{"out", out}};
+  };
+  return c;
+}
+
 // x (N, IC) (or (2, N/2, IC)), weight [OC, IC] or [IC, OC], optional bias, optional activation.
 inline OpCase linear_case(int N, int IC, int OC, bool w_in_out, bool bias, const Activation* act,
                           bool batched = false) {
@@ -559,6 +594,10 @@ inline void add_forward_cases(std::vector<OpCase>& cases) {
   cases.push_back(ln_linear_case(3, 64, 101, false, true, &kRelu));
   cases.push_back(ln_linear_case(2, 40, 37, true, false, &kErf));
   cases.push_back(ln_linear_case(65, 32, 24, true, true, &kGelu));
+  // ... over Day-18's separate q, k and v: its K at B = 1 (K split), odd sizes batched.
+  cases.push_back(ln_linear_parts_case(1, 768, 256, true));
+  cases.push_back(ln_linear_parts_case(3, 37, 50, false));
+  cases.push_back(ln_linear_parts_case(16, 64, 24, true));
   cases.push_back(linear_add_case(1, 64, 48, true, true));
   cases.push_back(linear_add_case(5, 96, 40, false, false));
   cases.push_back(linear_add_case(3, 40, 37, true, true));  // odd width: cublasGemmEx's path

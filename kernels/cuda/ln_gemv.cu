@@ -29,8 +29,9 @@ struct LnGemvArgs {
   const void* x;
   const void* gamma;
   const void* beta;
-  const void* w;
-  const void* bias;  // (N) or nullptr
+  const void* w[kLnGemvMaxParts];     // out_in: part p holds columns [p part_n, (p + 1) part_n)
+  const void* bias[kLnGemvMaxParts];  // (part_n) each, or nullptr
+  int part_n;                         // N for one matrix
   int B, K, N, ld;
   int tile_cols, splits, chunk;  // the plan's
   float eps;
@@ -46,7 +47,9 @@ constexpr int kMaxRows = 4;  // rows per pass, at most
 template <typename T>
 __device__ __forceinline__ void finish(const LnGemvArgs& a, unsigned long long* best, int r, int b,
                                        int n, float v) {
-  if (a.bias) v += to_f32(static_cast<const T*>(a.bias)[n]);
+  const int part = n / a.part_n;
+  if (const void* bias = a.bias[part])
+    v += to_f32(static_cast<const T*>(bias)[n - part * a.part_n]);
   if (a.act >= 0) v = activate(v, static_cast<Activation>(a.act));
   const T o = from_f32<T>(v);
   if (a.keys) {
@@ -111,7 +114,14 @@ __device__ __forceinline__ void product_out_in_group(const LnGemvArgs& a, const 
   constexpr int V = kPack<T>;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int n_base = blockIdx.x * a.tile_cols + g + warp * kColsPerWarp;
-  const T* w = static_cast<const T*>(a.w);
+  const T* wcol[kColsPerWarp];  // each column's weight row at k0, in its part's matrix
+#pragma unroll
+  for (int c = 0; c < kColsPerWarp; ++c) {
+    const int n = n_base + c, part = n / a.part_n;
+    wcol[c] = n < a.N ? static_cast<const T*>(a.w[part]) +
+                            static_cast<std::size_t>(n - part * a.part_n) * a.K + k0
+                      : nullptr;
+  }
   float acc[R][kColsPerWarp] = {};
   const int packs = (klen + V - 1) / V;
 #pragma unroll(R == 1 ? 2 : 1)  // R = 4 unrolled twice spills 4 bytes on sm_90
@@ -127,9 +137,8 @@ __device__ __forceinline__ void product_out_in_group(const LnGemvArgs& a, const 
       }
 #pragma unroll
     for (int c = 0; c < kColsPerWarp; ++c) {
-      const int n = n_base + c;
-      if (n >= a.N) continue;
-      const T* wp = w + static_cast<std::size_t>(n) * a.K + k0 + i;
+      if (!wcol[c]) continue;
+      const T* wp = wcol[c] + i;
       float wv[V];
       if constexpr (kVecW) {
         load_vec<V>(wv, wp);
@@ -181,7 +190,7 @@ __device__ __forceinline__ void product_in_out(const LnGemvArgs& a, float* smem,
   constexpr int kTile = 32 * V;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int n0 = blockIdx.x * kTile + lane * V;
-  const T* w = static_cast<const T*>(a.w);
+  const T* w = static_cast<const T*>(a.w[0]);  // one matrix: the host refuses parts here
   float acc[R][V] = {};
   if (n0 < a.N) {
 #pragma unroll 4
@@ -279,16 +288,23 @@ void launch_rows(const LnGemvArgs& a, const LnGemvPlan& p, bool w_in_out, Stream
 
 }  // namespace
 
-void ln_gemv_cuda(void* out, const void* x, const void* gamma, const void* beta, const void* w,
-                  const void* bias, int B, int K, int N, float eps, bool w_in_out, DType dtype,
-                  void* workspace, std::size_t workspace_bytes, Stream stream, int ld_out,
-                  const LnGemvEpilogue& epi) {
+void ln_gemv_parts_cuda(void* out, const void* x, const void* gamma, const void* beta,
+                        const LnGemvWeights& w, int B, int K, int N, float eps, bool w_in_out,
+                        DType dtype, void* workspace, std::size_t workspace_bytes, Stream stream,
+                        int ld_out, const LnGemvEpilogue& epi) {
   if (ld_out == 0) ld_out = N;
   if (B < 0 || K <= 0 || N <= 0 || ld_out < N) throw Error("ln_gemv: bad sizes");
+  if (w.parts < 1 || w.parts > kLnGemvMaxParts || N % w.parts != 0 || (w.parts > 1 && w_in_out))
+    throw Error("ln_gemv: " + std::to_string(w.parts) + " weight parts for " + std::to_string(N) +
+                " columns (1, or up to " + std::to_string(kLnGemvMaxParts) +
+                " equal [N/parts, K] matrices)");
   dispatch_dtype("ln_gemv", dtype, [&](auto zero) {
     using T = decltype(zero);
     if (B == 0) return;
-    if ((!out && !epi.argmax_keys) || !x || !gamma || !beta || !w)
+    bool weights = true, aligned = true;
+    for (int i = 0; i < w.parts; ++i)
+      weights = weights && w.w[i], aligned = aligned && aligned16(w.w[i]);
+    if ((!out && !epi.argmax_keys) || !x || !gamma || !beta || !weights)
       throw Error("ln_gemv: null tensor");
     const LnGemvPlan p = ln_gemv_plan(B, K, N, dtype, w_in_out);
     if (epi.argmax_keys && p.splits > 1)
@@ -299,7 +315,9 @@ void ln_gemv_cuda(void* out, const void* x, const void* gamma, const void* beta,
       throw Error("ln_gemv: the workspace holds " + std::to_string(workspace_bytes) +
                   " bytes, the split over K needs " + std::to_string(need));
     LnGemvArgs a{};
-    a.out = out, a.x = x, a.gamma = gamma, a.beta = beta, a.w = w, a.bias = bias;
+    a.out = out, a.x = x, a.gamma = gamma, a.beta = beta;
+    for (int i = 0; i < w.parts; ++i) a.w[i] = w.w[i], a.bias[i] = w.bias[i];
+    a.part_n = N / w.parts;
     a.partial = static_cast<float*>(need > 0 ? workspace : nullptr);
     a.B = B, a.K = K, a.N = N, a.ld = ld_out, a.eps = eps;
     a.tile_cols = p.tile_cols, a.splits = p.splits, a.chunk = p.chunk;
@@ -307,10 +325,20 @@ void ln_gemv_cuda(void* out, const void* x, const void* gamma, const void* beta,
     a.keys = reinterpret_cast<unsigned long long*>(epi.argmax_keys);
     a.idb = sampling_rule::id_bits(N);
     const int contiguous = w_in_out ? N : K;
-    const bool vectorise = aligned16(w) && contiguous % kPack<T> == 0;
+    const bool vectorise = aligned && contiguous % kPack<T> == 0;
     if (vectorise) return launch_rows<T, true>(a, p, w_in_out, stream);
     launch_rows<T, false>(a, p, w_in_out, stream);
   });
+}
+
+void ln_gemv_cuda(void* out, const void* x, const void* gamma, const void* beta, const void* w,
+                  const void* bias, int B, int K, int N, float eps, bool w_in_out, DType dtype,
+                  void* workspace, std::size_t workspace_bytes, Stream stream, int ld_out,
+                  const LnGemvEpilogue& epi) {
+  LnGemvWeights one;
+  one.w[0] = w, one.bias[0] = bias;
+  ln_gemv_parts_cuda(out, x, gamma, beta, one, B, K, N, eps, w_in_out, dtype, workspace,
+                     workspace_bytes, stream, ld_out, epi);
 }
 
 }  // namespace cugpt::kernels

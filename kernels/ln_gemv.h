@@ -3,7 +3,8 @@
 // with mean and rstd (biased variance, eps) over the row, as kernels/layernorm.h computes them.
 // W is a Linear weight in either layout of kernels/matmul.h: [N, K] (out_in, PyTorch Linear:
 // Day-18's projections and GPT-2's tied LM head) or, with w_in_out, [K, N] (GPT-2's Conv1D:
-// c_attn, c_fc). Decode-sized: B is small (1 for one sequence, up to 64 for batched decode).
+// c_attn, c_fc). Decode-sized: B is small (1 for one sequence; any B works, but past
+// kLnGemvOnePassRows the weights are read once per pass, below).
 // The CUDA kernel keeps the normalised row in f32 (shared memory): the unfused path rounds it
 // to the dtype between the two kernels, so the fused result is at least as close to the f32
 // reference.
@@ -25,6 +26,11 @@ namespace cugpt::kernels {
 // elements (a multiple of a 16-byte pack) whose f32 partial sums go to the workspace and are
 // added in chunk order by a second kernel (no atomics: bit-reproducible). Rows are taken
 // rows_per_pass at a time inside each block (the weight tile is read once per pass).
+// Rows at most in one pass (rows_per_pass): a block streams its weight tile once per pass, so
+// with more rows than this the weights are read again (from L2 at best: the head's tiles of a
+// 16-SM card's resident blocks exceed a 2 MiB L2), and a GEMM, which reads them once for any
+// row count, is the better kernel (ops::ln_linear switches to it).
+constexpr int kLnGemvOnePassRows = 4;
 constexpr int kLnGemvTargetBlocks = 256;  // about two blocks per SM on a 132-SM H100
 constexpr int kLnGemvMaxChunk = 2048;     // f32 normalised values in shared memory, per row
 struct LnGemvPlan {

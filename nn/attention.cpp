@@ -1,8 +1,8 @@
 #include "nn/attention.h"
 
-#include "nn/layernorm.h"
-
+#include "kernels/ln_gemv.h"
 #include "nn/hooks.h"
+#include "nn/layernorm.h"
 #include "nn/ops.h"
 #include "nn/ops_backward.h"
 
@@ -85,12 +85,12 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KvCache& cache, std::
   if (ln) {  // the fused step: the cache writes inside the attention op too
     if (!past_device) throw Error("a fused decode step holds its length on the device");
     const std::int64_t H = spec_.n_head;
-    const auto input = [&](const Linear& l) { return l.forward_normed(x, *ln); };
     if (qkv_) {
-      const Tensor qkv = input(*qkv_);
+      const Tensor qkv = qkv_->forward_normed(x, *ln);
       y = ops::attention_decode_writing(k_cache, v_cache, {&qkv, C, &qkv, 2 * C}, qkv, 0, past,
                                         *past_device, H);
-    } else if (x.numel() / C <= 64 && spec_.layout == WeightLayout::out_in) {
+    } else if (x.numel() / C <= kernels::kLnGemvOnePassRows &&
+               spec_.layout == WeightLayout::out_in) {
       // q, k and v as one product: one kernel, one LayerNorm
       ops::LinearParts p;
       p.count = 3;
@@ -99,8 +99,9 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x, KvCache& cache, std::
       const Tensor qkv = ops::ln_linear_parts(x, ln->weight(), ln->bias(), ln->eps(), p);
       y = ops::attention_decode_writing(k_cache, v_cache, {&qkv, C, &qkv, 2 * C}, qkv, 0, past,
                                         *past_device, H);
-    } else {
-      const Tensor q = input(*q_), k = input(*k_), v = input(*v_);
+    } else {  // more rows than the fused kernel takes: the LayerNorm once, three products
+      const Tensor n = ln->forward(x);
+      const Tensor q = q_->forward(n), k = k_->forward(n), v = v_->forward(n);
       y = ops::attention_decode_writing(k_cache, v_cache, {&k, 0, &v, 0}, q, 0, past, *past_device,
                                         H);
     }

@@ -135,7 +135,7 @@ Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, doub
   const Backend* b = backend_of("ln_linear", x, {&weight, &bias, &w, w_bias});
   const std::int64_t N = ln_linear_width("ln_linear", x, weight, bias, w, w_bias, w_in_out);
   // Beyond decode-sized batches the GEMM is the better kernel: the two ops, on every device.
-  if (x.numel() / x.size(-1) > 64) {
+  if (x.numel() / x.size(-1) > kernels::kLnGemvOnePassRows) {
     const Tensor normed = layernorm(x, weight, bias, eps);
     return act ? linear_act(normed, w, w_bias, w_in_out, *act)
                : linear(normed, w, w_bias, w_in_out);
@@ -161,15 +161,17 @@ Tensor ln_linear_parts(const Tensor& x, const Tensor& weight, const Tensor& bias
     Np = n;
   }
   const std::int64_t rows = x.numel() / x.size(-1);
-  if (rows > 64)
-    throw Error("ln_linear_parts: " + std::to_string(rows) + " rows (the fused product takes 64)");
+  if (rows > kernels::kLnGemvOnePassRows)
+    throw Error("ln_linear_parts: " + std::to_string(rows) + " rows (the fused product takes " +
+                std::to_string(kernels::kLnGemvOnePassRows) + ")");
   return ln_linear_run(b, x, weight, bias, eps, parts, false, parts.count * Np, nullptr, nullptr);
 }
 
 bool ln_linear_argmax_fits(std::int64_t rows, std::int64_t K, std::int64_t N, DType dtype,
                            bool w_in_out) {
   const std::int64_t limit = std::int64_t{1} << 30;
-  if (rows <= 0 || rows > 64 || dtype == DType::f64 || K <= 0 || K > limit || N <= 0 || N > limit)
+  if (rows <= 0 || rows > kernels::kLnGemvOnePassRows || dtype == DType::f64 || K <= 0 ||
+      K > limit || N <= 0 || N > limit)
     return false;
   return kernels::ln_gemv_argmax_fits(static_cast<int>(rows), static_cast<int>(K),
                                       static_cast<int>(N), dtype, w_in_out);
@@ -184,7 +186,8 @@ void ln_linear_argmax(const Tensor& x, const Tensor& weight, const Tensor& bias,
   if (!ln_linear_argmax_fits(rows, x.size(-1), N, x.dtype(), w_in_out))
     throw Error("ln_linear_argmax: " + std::to_string(rows) + " rows of " + x.shape().str() +
                 " times " + w.shape().str() + " in " + dtype_name(x.dtype()) +
-                " need the unfused head (over 64 rows, f64, or K split)");
+                " need the unfused head (over " + std::to_string(kernels::kLnGemvOnePassRows) +
+                " rows, f64, or K split)");
   ln_linear_run(b, x, weight, bias, eps, one_part(w, w_bias), w_in_out, N, nullptr, &keys);
 }
 

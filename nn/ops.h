@@ -27,11 +27,6 @@ Tensor linear_act(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_i
                   kernels::Activation act);
 // LayerNorm over the last dimension.
 Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
-// LayerNorm(x) (weight, bias, eps over the last dimension) times a Linear weight (+ bias) as
-// one op: the fused decode kernel on cuda (kernels/ln_gemv.h: the normalised row kept in f32,
-// so the result differs from layernorm then linear by about the dtype's rounding), on the cpu
-// those two kernels (the same bits as the unfused ops). Over 64 rows it is those two ops on
-// every device (the fused kernel is for decode-sized batches).
 // A fused product's weights: one Linear weight (and bias), or up to three out_in [Np, K] ones
 // side by side, whose outputs fill consecutive column ranges (Day-18's q, k and v).
 struct LinearParts {
@@ -39,14 +34,20 @@ struct LinearParts {
   const Tensor* bias[3] = {};
   int count = 0;
 };
+// LayerNorm(x) (weight, bias, eps over the last dimension) times a Linear weight (+ bias) as
+// one op: the fused decode kernel on cuda (kernels/ln_gemv.h: the normalised row kept in f32,
+// so the result differs from layernorm then linear by about the dtype's rounding), on the cpu
+// those two kernels (the same bits as the unfused ops). Over kernels::kLnGemvOnePassRows (4)
+// rows it is those two ops on every device: the fused kernel reads its weights once only for
+// the rows of one pass, the GEMM for any number.
 // With act, the activation follows in the same op (the fused kernel's epilogue on cuda;
 // linear_act's cpu kernels, the same bits, on the cpu).
 Tensor ln_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
                  const Tensor& w, const Tensor* w_bias, bool w_in_out,
                  const kernels::Activation* act = nullptr);
 // ln_linear over parts.count out_in weights side by side: out (..., count x Np), part p's
-// outputs in columns [p Np, (p + 1) Np). At most 64 rows (the fused kernel's decode sizes; an
-// Error above). On cuda one launch (kernels/ln_gemv.h's LnGemvWeights); on the cpu the LayerNorm
+// outputs in columns [p Np, (p + 1) Np). At most kernels::kLnGemvOnePassRows rows (an Error
+// above). On cuda one launch (kernels/ln_gemv.h's LnGemvWeights); on the cpu the LayerNorm
 // then each part's product into its columns: the unfused ops' bits.
 Tensor ln_linear_parts(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
                        const LinearParts& parts);
@@ -55,7 +56,7 @@ Tensor ln_linear_parts(const Tensor& x, const Tensor& weight, const Tensor& bias
 // (2 x rows i32 holding rows u64, 0 before the first product; argmax_ids reads and resets them).
 // cuda never stores the logits; the cpu forms them in scratch (ln_linear's bits) and takes their
 // keys, so the ids are the device sampler's greedy ids on every device. Only where
-// ln_linear_argmax_fits (rows x K inputs, N outputs: at most 64 rows, f32/bf16/f16, K not
+// ln_linear_argmax_fits (rows x K inputs, N outputs: at most 4 rows, f32/bf16/f16, K not
 // split), a pure function of the sizes and dtype; elsewhere an Error.
 bool ln_linear_argmax_fits(std::int64_t rows, std::int64_t K, std::int64_t N, DType dtype,
                            bool w_in_out);

@@ -581,23 +581,25 @@ inline void add_forward_cases(std::vector<OpCase>& cases) {
   cases.push_back(write_cache_case(2, 9, 16, 3, 48, 16, 7, true));  // one row past the end
   cases.push_back(embedding_case(3, 1, 24, false, true));
   // The decode step's fused LayerNorm + product (kernels/ln_gemv.h): GPT-2's K at B = 1 (K
-  // split over blocks), a head-like odd width, batched rows, a K of element loads.
+  // split over blocks), a head-like odd width, one pass of 4 rows, a K of element loads; 16 rows
+  // (over one pass) take the unfused ops.
   cases.push_back(ln_linear_case(1, 768, 384, true, true));
   cases.push_back(ln_linear_case(3, 64, 101, false, false));
+  cases.push_back(ln_linear_case(4, 256, 96, true, true));
   cases.push_back(ln_linear_case(16, 256, 96, true, true));
   cases.push_back(ln_linear_case(2, 40, 37, false, true));
   // ... with the activation in its epilogue: GPT-2's K in c_fc's layout with ln_2 folded in (K
-  // split), the Day-18 FFN's ReLU, BERT's erf GELU; 65 rows take the unfused ops.
+  // split), the Day-18 FFN's ReLU, BERT's erf GELU; 5 rows take the unfused ops.
   static const Activation kGelu = Activation::gelu_tanh, kRelu = Activation::relu,
                           kErf = Activation::gelu_erf;
   cases.push_back(ln_linear_case(1, 768, 1024, true, true, &kGelu));
   cases.push_back(ln_linear_case(3, 64, 101, false, true, &kRelu));
   cases.push_back(ln_linear_case(2, 40, 37, true, false, &kErf));
-  cases.push_back(ln_linear_case(65, 32, 24, true, true, &kGelu));
-  // ... over Day-18's separate q, k and v: its K at B = 1 (K split), odd sizes batched.
+  cases.push_back(ln_linear_case(5, 32, 24, true, true, &kGelu));
+  // ... over Day-18's separate q, k and v: its K at B = 1 (K split), odd sizes, 4 rows.
   cases.push_back(ln_linear_parts_case(1, 768, 256, true));
   cases.push_back(ln_linear_parts_case(3, 37, 50, false));
-  cases.push_back(ln_linear_parts_case(16, 64, 24, true));
+  cases.push_back(ln_linear_parts_case(4, 64, 24, true));
   cases.push_back(linear_add_case(1, 64, 48, true, true));
   cases.push_back(linear_add_case(5, 96, 40, false, false));
   cases.push_back(linear_add_case(3, 40, 37, true, true));  // odd width: cublasGemmEx's path

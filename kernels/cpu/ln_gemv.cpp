@@ -37,7 +37,7 @@ LnGemvPlan ln_gemv_plan(int B, int K, int N, DType dtype, bool w_in_out) {
   splits = std::max(splits, ceil_div(K, kLnGemvMaxChunk));
   p.chunk = ceil_div(ceil_div(K, splits), pack) * pack;
   p.splits = ceil_div(K, p.chunk);
-  p.rows_per_pass = B > 1 ? 4 : 1;
+  p.rows_per_pass = B > 1 ? kLnGemvOnePassRows : 1;
   const std::size_t rows = static_cast<std::size_t>(p.rows_per_pass);
   const std::size_t xs = rows * static_cast<std::size_t>(p.chunk) * sizeof(float);
   // in_out: the 8 warps' partial sums replace xs; out_in: the finished sums follow it.

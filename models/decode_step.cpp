@@ -16,6 +16,12 @@ DecodeStep::DecodeStep(const Gpt& model, KvCache& cache, DeviceSampler& sampler,
       B_(cache.batch()),
       cuda_(model.wte().weight().device().is_cuda()),
       arena_(model.wte().weight().arena_ptr()) {
+  // Hooks record and replace outputs through the host, which a captured step cannot do and a
+  // fused one would partly skip: refused rather than run differently.
+  if (model.hooks_attached())
+    throw Error(
+        "decode step: the model has hooks attached, which a step on the device does not "
+        "run (decode on the host)");
   if (static_cast<std::int64_t>(tokens.size()) != B_)
     throw Error("decode step: " + std::to_string(tokens.size()) + " tokens for " +
                 std::to_string(B_) + " rows");

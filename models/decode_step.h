@@ -31,7 +31,8 @@ class DecodeStep {
   static constexpr int kSlots = 4;  // steps in flight before their ids must be read
 
   // tokens: each row's id at position cache.length(), the first step's input. The model, cache
-  // and sampler must outlive the step; the sampler's rows are the cache's.
+  // and sampler must outlive the step; the sampler's rows are the cache's. A model with hooks
+  // attached is refused (an Error): the step would not run them.
   // fuse_ln: the step's LayerNorms folded into the products after them and the residual adds
   // into the products before them (Gpt::forward_step); with a greedy sampler, also the argmax
   // into the head's product where the sizes allow (Gpt::forward_step_greedy; fused_greedy()).

@@ -57,6 +57,7 @@ class Module {
   void attach_hooks(Hooks* hooks, const std::string& path = "");
   // The qualified name given by the last attach_hooks ("" for the module it was called on).
   const std::string& path() const { return path_; }
+  bool hooks_attached() const { return hooks_ != nullptr; }
 
  protected:
   Hooks* hooks() const { return hooks_; }

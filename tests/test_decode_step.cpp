@@ -13,6 +13,7 @@
 #include "models/factory.h"
 #include "models/generate.h"
 #include "models/weights.h"
+#include "nn/hooks.h"
 #include "tests/gpu_test.h"
 
 namespace cugpt {
@@ -218,6 +219,14 @@ TEST(DecodeStep, RefusesMoreThanItsSlotsAndAFullCache) {
     EXPECT_NE(std::string(e.what()).find("the cache holds"), std::string::npos) << e.what();
   }
   EXPECT_THROW(DecodeStep(*model, cache, sampler, {1, 2}, DecodeStep::Mode::eager), Error);
+  Hooks hooks;
+  model->attach_hooks(&hooks);
+  try {
+    DecodeStep(*model, cache, sampler, {5}, DecodeStep::Mode::graph, true);
+    FAIL() << "a step ran with hooks attached";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("hooks"), std::string::npos) << e.what();
+  }
 }
 
 TEST(DecodeStep, ModeNamesParse) {

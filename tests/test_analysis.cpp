@@ -78,8 +78,11 @@ TEST_P(Analyses, LensLastRowIsTheModelsOutput) {
       for (std::int64_t j = 1; j < r.k; ++j)
         EXPECT_GE(r.top_probs[i * r.k + j - 1], r.top_probs[i * r.k + j]);
       // The target's rank agrees with the top-k list when it is in it.
-      for (std::int64_t j = 0; j < r.k; ++j)
-        if (r.top_ids[i * r.k + j] == r.targets[t]) EXPECT_EQ(r.target_rank[i], j);
+      for (std::int64_t j = 0; j < r.k; ++j) {
+        if (r.top_ids[i * r.k + j] == r.targets[t]) {
+          EXPECT_EQ(r.target_rank[i], j);
+        }
+      }
     }
   }
 }

@@ -134,7 +134,12 @@ TEST(LogitsPitchUsers, HooksAndGenerationSeeTheVocabulary) {
     padded.model->attach_hooks(nullptr);
     EXPECT_EQ(hooked.shape(), (Shape{1, 5, V}));
     EXPECT_EQ(hooked.to_floats(), compact.model->forward(batch).to_floats());
-    if (const Capture* c = hooks.find("lm_head")) EXPECT_EQ(c->shape, (Shape{1, 5, V}));
+    // Day-18's head is a module of its own (a hook point); GPT-2's is the tied wte.
+    const Capture* c = hooks.find("lm_head");
+    if (std::string(name) == "gpt-day18-tiny") {
+      ASSERT_NE(c, nullptr);
+      EXPECT_EQ(c->shape, (Shape{1, 5, V}));
+    }
     // Detached again: padded.
     EXPECT_EQ(padded.model->forward(batch).size(-1), padded.model->logits_pitch());
 

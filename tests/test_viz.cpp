@@ -249,7 +249,9 @@ TEST(Heatmap, LabelsAreThinnedBeyondSixtyTokens) {
       return false;
     };
     EXPECT_TRUE(ink_left_of(0));
-    if (g.label_step > 2) EXPECT_FALSE(ink_left_of(g.label_step / 2)) << g.label_step;
+    if (g.label_step > 2) {
+      EXPECT_FALSE(ink_left_of(g.label_step / 2)) << g.label_step;
+    }
   }
 }
 

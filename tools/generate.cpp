@@ -280,8 +280,9 @@ void add_generate(CLI::App& app) {
   sub->add_option("--decode", o->decode,
                   "Steps after the prompts: host (a forward per token, ids from the host), device "
                   "(ids and positions stay on the device), graph (that step captured once as a "
-                  "CUDA graph; on the cpu as device) or fused (graph with the LayerNorms folded "
-                  "into the products after them); all but host need --sampler device")
+                  "CUDA graph; on the cpu as device) or fused (graph with the LayerNorms and "
+                  "residual adds folded into the products, and a greedy pick into the LM head); "
+                  "all but host need --sampler device")
       ->capture_default_str();
   on_run(sub, [o, tokens, tokenizer] {
     o->tokens_given = tokens->count() > 0;

@@ -47,8 +47,8 @@ LnGemvPlan ln_gemv_plan(int B, int K, int N, DType dtype, bool w_in_out);
 //     rounded to the dtype, id = column): each row's key becomes max(key, the row's largest),
 //     and the outputs are not stored (out may be null). A greedy pick fused into the LM head:
 //     the ids are the device sampler's greedy ids for the logits the plain op would store.
-//     Keys start at 0 (below every real key) and are the caller's to reset. cuda: only when the
-//     plan does not split K (ln_gemv_argmax_fits).
+//     Keys start at 0 (below every real key) and are the caller's to reset. cuda: only for out_in
+//     weights (the LM head's layout) whose plan does not split K (ln_gemv_argmax_fits).
 struct LnGemvEpilogue {
   const Activation* act = nullptr;
   std::uint64_t* argmax_keys = nullptr;

@@ -47,7 +47,7 @@ LnGemvPlan ln_gemv_plan(int B, int K, int N, DType dtype, bool w_in_out) {
 }
 
 bool ln_gemv_argmax_fits(int B, int K, int N, DType dtype, bool w_in_out) {
-  return ln_gemv_plan(B, K, N, dtype, w_in_out).splits == 1;
+  return !w_in_out && ln_gemv_plan(B, K, N, dtype, w_in_out).splits == 1;
 }
 
 std::size_t ln_gemv_workspace_bytes(int B, int K, int N, DType dtype, bool w_in_out) {

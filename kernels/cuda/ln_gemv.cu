@@ -42,17 +42,25 @@ struct LnGemvArgs {
 
 constexpr int kMaxRows = 4;  // rows per pass, at most
 
+// Part i's pointer by selects: indexing the argument array with a runtime value made the
+// compiler copy it to the stack (a 4-byte spill in some variants).
+__device__ __forceinline__ const void* part_ptr(const void* const (&p)[kLnGemvMaxParts], int i) {
+  static_assert(kLnGemvMaxParts == 3, "one select per part");
+  return i == 0 ? p[0] : (i == 1 ? p[1] : p[2]);
+}
+
 // The finished output v (the sum over K) of (row b, column n): bias and activation, rounded
-// once, then stored or (argmax) its key folded into best[r], this pass's shared max for row r.
-template <typename T>
+// once, then stored or (argmax, kKeys: out_in only, the head; compiled into the in_out
+// variants it made sm_90 spill) its key folded into best[r], this pass's shared max for row r.
+template <typename T, bool kKeys>
 __device__ __forceinline__ void finish(const LnGemvArgs& a, unsigned long long* best, int r, int b,
                                        int n, float v) {
   const int part = n / a.part_n;
-  if (const void* bias = a.bias[part])
+  if (const void* bias = part_ptr(a.bias, part))
     v += to_f32(static_cast<const T*>(bias)[n - part * a.part_n]);
   if (a.act >= 0) v = activate(v, static_cast<Activation>(a.act));
   const T o = from_f32<T>(v);
-  if (a.keys) {
+  if (kKeys && a.keys) {
     atomicMax(best + r,
               static_cast<unsigned long long>(sampling_rule::order_key(to_f32(o), n, a.idb)));
     return;
@@ -62,7 +70,7 @@ __device__ __forceinline__ void finish(const LnGemvArgs& a, unsigned long long* 
 
 // The block's result for (row b0 + r, column n): finished when K is whole, else this chunk's
 // partial sum.
-template <typename T>
+template <typename T, bool kKeys>
 __device__ __forceinline__ void put(const LnGemvArgs& a, unsigned long long* best, int b0, int r,
                                     int n, float v) {
   const int b = b0 + r;
@@ -71,7 +79,7 @@ __device__ __forceinline__ void put(const LnGemvArgs& a, unsigned long long* bes
     a.partial[(static_cast<std::size_t>(blockIdx.y) * a.B + b) * a.N + n] = v;
     return;
   }
-  finish<T>(a, best, r, b, n, v);
+  finish<T, kKeys>(a, best, r, b, n, v);
 }
 
 // Rows b0 .. b0+R-1 normalised into xs [R][chunk] (f32), their K chunk [k0, k0 + chunk) only;
@@ -118,7 +126,7 @@ __device__ __forceinline__ void product_out_in_group(const LnGemvArgs& a, const 
 #pragma unroll
   for (int c = 0; c < kColsPerWarp; ++c) {
     const int n = n_base + c, part = n / a.part_n;
-    wcol[c] = n < a.N ? static_cast<const T*>(a.w[part]) +
+    wcol[c] = n < a.N ? static_cast<const T*>(part_ptr(a.w, part)) +
                             static_cast<std::size_t>(n - part * a.part_n) * a.K + k0
                       : nullptr;
   }
@@ -176,7 +184,7 @@ __device__ __forceinline__ void product_out_in(const LnGemvArgs& a, const float*
   __syncthreads();
   for (int e = threadIdx.x; e < R * a.tile_cols; e += kThreads) {
     const int r = e / a.tile_cols, col = e % a.tile_cols;
-    put<T>(a, best, b0, r, blockIdx.x * a.tile_cols + col, stage[e]);
+    put<T, true>(a, best, b0, r, blockIdx.x * a.tile_cols + col, stage[e]);
   }
 }
 
@@ -218,12 +226,13 @@ __device__ __forceinline__ void product_in_out(const LnGemvArgs& a, float* smem,
 #pragma unroll
     for (int j = 0; j < V; ++j) red[(warp * R + r) * kTile + lane * V + j] = acc[r][j];
   __syncthreads();
+#pragma unroll 1  // the epilogue unrolled spilled 4 bytes on sm_86 (element loads, 16-bit)
   for (int e = threadIdx.x; e < R * kTile; e += kThreads) {
     const int r = e / kTile, col = e % kTile;
     float v = 0.f;
 #pragma unroll
     for (int wi = 0; wi < kWarps; ++wi) v += red[(wi * R + r) * kTile + col];
-    put<T>(a, best, b0, r, blockIdx.x * kTile + col, v);
+    put<T, false>(a, best, b0, r, blockIdx.x * kTile + col, v);
   }
 }
 
@@ -260,7 +269,7 @@ __global__ void __launch_bounds__(kThreads) ln_gemv_reduce_kernel(LnGemvArgs a) 
     float v = 0.f;
     for (int s = 0; s < a.splits; ++s) v += a.partial[static_cast<std::size_t>(s) * total + e];
     const int b = static_cast<int>(e / a.N), n = static_cast<int>(e % a.N);
-    finish<T>(a, nullptr, 0, b, n, v);  // no argmax here: the host refuses it with a split
+    finish<T, false>(a, nullptr, 0, b, n, v);  // no argmax: the host refuses it with a split
   }
 }
 
@@ -307,9 +316,9 @@ void ln_gemv_parts_cuda(void* out, const void* x, const void* gamma, const void*
     if ((!out && !epi.argmax_keys) || !x || !gamma || !beta || !weights)
       throw Error("ln_gemv: null tensor");
     const LnGemvPlan p = ln_gemv_plan(B, K, N, dtype, w_in_out);
-    if (epi.argmax_keys && p.splits > 1)
-      throw Error("ln_gemv: the argmax epilogue needs K unsplit (" + std::to_string(p.splits) +
-                  " chunks of " + std::to_string(p.chunk) + ")");
+    if (epi.argmax_keys && (p.splits > 1 || w_in_out))
+      throw Error("ln_gemv: the argmax epilogue needs out_in weights and K unsplit (" +
+                  std::to_string(p.splits) + " chunks of " + std::to_string(p.chunk) + ")");
     const std::size_t need = ln_gemv_workspace_bytes(B, K, N, dtype, w_in_out);
     if (need > 0 && (!workspace || workspace_bytes < need))
       throw Error("ln_gemv: the workspace holds " + std::to_string(workspace_bytes) +

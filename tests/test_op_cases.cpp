@@ -1,11 +1,11 @@
-// The kernel-case table: every row of tests/test_op_cases_forward.h, _backward.h and _pitched.h
-// runs through the tensor-level API on every device present, one test per row and device: cpu in
-// f32 and f64, cuda in f32, bf16 and f16 (skipped, with the reason, where no GPU can be used),
-// against its reference: the row's plain-loop oracle, or else the same row on the cpu in f64 on the
-// same dtype-rounded inputs. The arena's free memory is poisoned (NaN) before each run, so an
-// output element an op never writes fails; buffers an op writes into are poisoned too, and what
-// it must leave alone is expected NaN (a guard). On meta each row must allocate exactly what it
-// does on cpu: the same arena timeline and statistics. A new kernel gets its tests by adding a
+// The kernel-case table: every row of tests/test_op_cases_forward.h, _decode.h, _backward.h and
+// _pitched.h runs through the tensor-level API on every device present, one test per row and
+// device: cpu in f32 and f64, cuda in f32, bf16 and f16 (skipped, with the reason, where no GPU can
+// be used), against its reference: the row's plain-loop oracle, or else the same row on the cpu in
+// f64 on the same dtype-rounded inputs. The arena's free memory is poisoned (NaN) before each run,
+// so an output element an op never writes fails; buffers an op writes into are poisoned too, and
+// what it must leave alone is expected NaN (a guard). On meta each row must allocate exactly what
+// it does on cpu: the same arena timeline and statistics. A new kernel gets its tests by adding a
 // row.
 #include <gtest/gtest.h>
 
@@ -18,6 +18,7 @@
 #include "nn/arena.h"
 #include "tests/test_op_cases.h"
 #include "tests/test_op_cases_backward.h"
+#include "tests/test_op_cases_decode.h"
 #include "tests/test_op_cases_forward.h"
 #include "tests/test_op_cases_pitched.h"
 
@@ -32,6 +33,7 @@ const std::vector<OpCase>& op_cases() {
   static const std::vector<OpCase> cases = [] {
     std::vector<OpCase> c;
     add_forward_cases(c);
+    add_decode_cases(c);
     add_backward_cases(c);
     add_pitched_cases(c);
     return c;

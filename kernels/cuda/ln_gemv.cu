@@ -50,8 +50,9 @@ __device__ __forceinline__ const void* part_ptr(const void* const (&p)[kLnGemvMa
 }
 
 // The finished output v (the sum over K) of (row b, column n): bias and activation, rounded
-// once, then stored or (argmax, kKeys: out_in only, the head; compiled into the in_out
-// variants it made sm_90 spill) its key folded into best[r], this pass's shared max for row r.
+// once, then stored, or with argmax keys its key folded into best[r], this pass's shared max
+// for row r. kKeys: the argmax code is compiled in (out_in only, the head's layout: in the
+// in_out variants it made sm_90 spill).
 template <typename T, bool kKeys>
 __device__ __forceinline__ void finish(const LnGemvArgs& a, unsigned long long* best, int r, int b,
                                        int n, float v) {

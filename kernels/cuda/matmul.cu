@@ -15,6 +15,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/blas.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/convert.cuh"
@@ -183,7 +184,7 @@ std::map<Problem, Plan>& plans_of(int device) {
 }
 
 // The fallback's epilogue, in place on out (N, OC), rows ld_out apart: + bias, then the
-// activation, in f32 with the accurate tanhf, as the CPU twin computes it.
+// activation in f32 (kernels/cuda/activation.cuh: the CPU twin's formulas, accurate tanhf).
 template <typename T>
 __global__ void bias_epilogue_kernel(T* __restrict__ out, const T* __restrict__ bias, std::size_t n,
                                      int OC, int ld_out, Epilogue epilogue) {
@@ -194,10 +195,9 @@ __global__ void bias_epilogue_kernel(T* __restrict__ out, const T* __restrict__ 
     float v = to_f32(out[i]);
     if (bias) v += to_f32(bias[col]);
     if (epilogue == Epilogue::relu) {
-      v = v > 0.f ? v : 0.f;
+      v = activate(v, Activation::relu);
     } else if (epilogue == Epilogue::gelu_tanh) {
-      const float k = 0.7978845608028654f;  // sqrt(2 / pi)
-      v = 0.5f * v * (1.f + tanhf(k * (v + 0.044715f * v * v * v)));
+      v = activate(v, Activation::gelu_tanh);
     }
     out[i] = from_f32<T>(v);
   }

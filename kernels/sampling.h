@@ -69,6 +69,9 @@ void sample_tokens_cpu(const SamplingArgs& a);
 // (row_params are the caller's to validate; invalid ones behave as stated above).
 void sample_tokens_cuda(const SamplingArgs& a, Stream stream);
 
+// keys[b] = max(keys[b], the largest order key of row b of the (B, ld) f32 logits' first V
+// columns): what the argmax epilogue of kernels/ln_gemv.h computes, on the host.
+void max_order_keys_cpu(std::uint64_t* keys, const float* logits, int B, int V, int ld);
 // Greedy ids from argmax keys (kernels/ln_gemv.h's argmax epilogue, B rows of V logits): each
 // row's id is its key's (sampling_rule::key_id), the greedy pick of the logits the keys were
 // made from, and the key goes back to 0 for the next product. cuda: device memory, one launch.

@@ -99,14 +99,10 @@ class CpuBackend final : public Backend {
                                     as_int(Np, "N"), w_in_out, as_int(N, "N"));
     });
     if (act) activation(o, o, *act);
-    if (!keys) return;
-    const auto* logits = static_cast<const float*>(o.data());  // f32: ln_linear_argmax_fits
-    auto* k = static_cast<std::uint64_t*>(keys->data());
-    const int idb = kernels::sampling_rule::id_bits(as_int(N, "N"));
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t n = 0; n < N; ++n)
-        k[r] = std::max(
-            k[r], kernels::sampling_rule::order_key(logits[r * N + n], static_cast<int>(n), idb));
+    if (keys)  // f32 logits: ln_linear_argmax_fits
+      kernels::max_order_keys_cpu(static_cast<std::uint64_t*>(keys->data()),
+                                  static_cast<const float*>(o.data()), as_int(rows, "rows"),
+                                  as_int(N, "N"), as_int(N, "N"));
   }
 
   void activation(Tensor& o, const Tensor& x, kernels::Activation act) const override {

@@ -81,10 +81,6 @@ Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // ln_linear's shape checks; N, the output width.
 std::int64_t ln_linear_width(const char* op, const Tensor& x, const Tensor& weight,
                              const Tensor& bias, const Tensor& w, const Tensor* w_bias,
@@ -152,7 +148,7 @@ Tensor ln_linear_parts(const Tensor& x, const Tensor& weight, const Tensor& bias
   std::int64_t Np = 0;
   for (int i = 0; i < parts.count; ++i) {
     if (!parts.w[i]) throw Error("ln_linear_parts: weight " + std::to_string(i) + " is missing");
-    backend_of("ln_linear_parts", x, {parts.w[i], parts.bias[i]});
+    check_same("ln_linear_parts", x, {parts.w[i], parts.bias[i]});
     const std::int64_t n =
         ln_linear_width("ln_linear_parts", x, weight, bias, *parts.w[i], parts.bias[i], false);
     if (i > 0 && n != Np)

@@ -239,8 +239,9 @@ class CudaLnGemv : public testing::CudaTest {
     arena_ = Arena::create(Device::cuda(0), 1ull << 30);
   }
 
-  // One launch into a fresh poisoned output; the (B, ld) values come back.
-  std::vector<float> run(const Case& c, const Inputs& in) {
+  // One launch into a fresh poisoned output (with epi's activation, if any); the (B, ld) values
+  // come back.
+  std::vector<float> run(const Case& c, const Inputs& in, const kernels::LnGemvEpilogue& epi = {}) {
     const int ld = c.ld ? c.ld : c.N;
     const auto K = static_cast<std::size_t>(c.K), N = static_cast<std::size_t>(c.N);
     DeviceArray x(arena_, in.x.size(), c.dtype), g(arena_, K, c.dtype), b(arena_, K, c.dtype),
@@ -251,7 +252,7 @@ class CudaLnGemv : public testing::CudaTest {
     DeviceArray ws(arena_, ws_bytes / 4 + 1, DType::f32);  // NaN: a partial never written shows
     kernels::ln_gemv_cuda(out.ptr(), x.ptr(), g.ptr(), b.ptr(), w.ptr(),
                           c.bias ? bias.ptr() : nullptr, c.B, c.K, c.N, kEps, c.in_out, c.dtype,
-                          ws.ptr(), ws_bytes, nullptr, c.ld);
+                          ws.ptr(), ws_bytes, nullptr, c.ld, epi);
     return out.download();
   }
 
@@ -340,20 +341,8 @@ TEST_F(CudaLnGemv, ActivationEpilogueMatchesCpu) {
                             Case{16, 64, 101, true, false, t}}) {
         SCOPED_TRACE(describe(c) + " act " + std::to_string(static_cast<int>(act)));
         const Inputs in = make_inputs(c, 9);
-        DeviceArray x(arena_, in.x.size(), c.dtype), g(arena_, in.gamma.size(), c.dtype),
-            b(arena_, in.beta.size(), c.dtype), w(arena_, in.w.size(), c.dtype),
-            bias(arena_, in.bias.size(), c.dtype),
-            out(arena_, static_cast<std::size_t>(c.B) * c.N, c.dtype);
-        x.upload(in.x), g.upload(in.gamma), b.upload(in.beta), w.upload(in.w);
-        bias.upload(in.bias);
-        const std::size_t ws_bytes =
-            kernels::ln_gemv_workspace_bytes(c.B, c.K, c.N, c.dtype, c.in_out);
-        DeviceArray ws(arena_, ws_bytes / 4 + 1, DType::f32);
-        kernels::ln_gemv_cuda(out.ptr(), x.ptr(), g.ptr(), b.ptr(), w.ptr(),
-                              c.bias ? bias.ptr() : nullptr, c.B, c.K, c.N, kEps, c.in_out, c.dtype,
-                              ws.ptr(), ws_bytes, nullptr, 0, epi);
         EXPECT_TRUE(
-            testing::close(out.download(), reference(c, in, epi), testing::tolerance(c.dtype)));
+            testing::close(run(c, in, epi), reference(c, in, epi), testing::tolerance(c.dtype)));
       }
   }
 }

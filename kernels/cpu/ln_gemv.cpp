@@ -82,9 +82,7 @@ void ln_gemv_cpu(float* out, const float* x, const float* gamma, const float* be
     for (int n = 0; n < N; ++n) o[n] = static_cast<float>(acc[n] + (bias ? bias[n] : 0.0));
     if (epi.act) activation_forward_cpu(o.data(), o.data(), o.size(), *epi.act);
     if (epi.argmax_keys) {
-      const int idb = sampling_rule::id_bits(N);
-      for (int n = 0; n < N; ++n)
-        epi.argmax_keys[b] = std::max(epi.argmax_keys[b], sampling_rule::order_key(o[n], n, idb));
+      max_order_keys_cpu(epi.argmax_keys + b, o.data(), 1, N, N);
     } else {
       std::copy(o.begin(), o.end(), out + static_cast<std::size_t>(b) * ld_out);
     }

@@ -87,6 +87,15 @@ void sample_tokens_cpu(const SamplingArgs& a) {
   }
 }
 
+void max_order_keys_cpu(std::uint64_t* keys, const float* logits, int B, int V, int ld) {
+  const int idb = sampling_rule::id_bits(V);
+  for (int b = 0; b < B; ++b) {
+    const float* row = logits + static_cast<std::size_t>(b) * static_cast<std::size_t>(ld);
+    for (int n = 0; n < V; ++n)
+      keys[b] = std::max(keys[b], sampling_rule::order_key(row[n], n, idb));
+  }
+}
+
 void argmax_ids_cpu(std::int32_t* ids, std::uint64_t* keys, int B, int V) {
   CUGPT_CHECK(B >= 0 && V > 0 && (B == 0 || (ids && keys)), "argmax_ids_cpu: bad arguments");
   const int idb = sampling_rule::id_bits(V);

@@ -40,8 +40,6 @@ struct LnGemvArgs {
   int idb;                   // sampling_rule::id_bits(N)
 };
 
-constexpr int kMaxRows = 4;  // rows per pass, at most
-
 // Part i's pointer by selects: indexing the argument array with a runtime value made the
 // compiler copy it to the stack (a 4-byte spill in some variants).
 __device__ __forceinline__ const void* part_ptr(const void* const (&p)[kLnGemvMaxParts], int i) {
@@ -240,9 +238,9 @@ __device__ __forceinline__ void product_in_out(const LnGemvArgs& a, float* smem,
 // grid (tiles, splits), kThreads threads, plan.smem_bytes of dynamic shared memory.
 template <typename T, bool kVecW, bool kInOut, int R>
 __global__ void __launch_bounds__(kThreads) ln_gemv_kernel(LnGemvArgs a) {
-  extern __shared__ float4 smem4[];              // 16-byte aligned for the float4 reads of xs
-  __shared__ unsigned long long best[kMaxRows];  // the argmax epilogue's keys, this pass
-  static_assert(R <= kMaxRows, "rows per pass");
+  extern __shared__ float4 smem4[];  // 16-byte aligned for the float4 reads of xs
+  __shared__ unsigned long long best[kLnGemvOnePassRows];  // the argmax keys, this pass
+  static_assert(R <= kLnGemvOnePassRows, "rows per pass");
   float* smem = reinterpret_cast<float*>(smem4);
   const int k0 = blockIdx.y * a.chunk;
   const int klen = min(a.chunk, a.K - k0);

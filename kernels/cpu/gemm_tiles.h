@@ -20,18 +20,22 @@ inline std::int64_t tile_cols(std::int64_t rows) {
   return rows <= 8 ? 64 : 128;
 }
 
-// Calls tile(r0, rows, c0, cols) for every tile of an (M, N) output, in parallel.
+// Calls tile(r0, rows, c0, cols) for every tile of an (M, N) output whose elements are sums
+// over `depth` products, in parallel (inline when the whole product is too small to share).
 template <typename Tile>
-void for_each_tile(std::int64_t M, std::int64_t N, const Tile& tile) {
+void for_each_tile(std::int64_t M, std::int64_t N, std::int64_t depth, const Tile& tile) {
   if (M <= 0 || N <= 0) return;
   const std::int64_t tr = std::min(M, kTileRows), tc = std::min(N, tile_cols(M));
   const std::int64_t row_tiles = chunk_count(M, tr), col_tiles = chunk_count(N, tc);
-  parallel_chunks(row_tiles * col_tiles, 1, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t t = begin; t < end; ++t) {
-      const std::int64_t r0 = (t / col_tiles) * tr, c0 = (t % col_tiles) * tc;
-      tile(r0, std::min(tr, M - r0), c0, std::min(tc, N - c0));
-    }
-  });
+  parallel_chunks(
+      row_tiles * col_tiles, 1,
+      [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t t = begin; t < end; ++t) {
+          const std::int64_t r0 = (t / col_tiles) * tr, c0 = (t % col_tiles) * tc;
+          tile(r0, std::min(tr, M - r0), c0, std::min(tc, N - c0));
+        }
+      },
+      2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(depth));
 }
 
 }  // namespace cugpt::kernels::cpu_detail

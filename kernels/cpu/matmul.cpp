@@ -23,7 +23,7 @@ void matmul(T* out, const T* x, const T* w, const T* bias, int N, int IC, int OC
   Eigen::Map<const RowMajor<T>> X(x, N, IC);
   Pitched<T> Y(out, N, OC, Eigen::OuterStride<>(ld_out));
   cpu_detail::for_each_tile(
-      N, OC, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
+      N, OC, IC, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
         auto y = Y.block(r0, c0, rows, cols);
         const auto xs = X.middleRows(r0, rows);
         if (w_in_out) {

@@ -26,7 +26,7 @@ void matmul_backward(T* dx, T* dw, T* dbias, const T* dout, const T* x, const T*
   if (dx) {
     Eigen::Map<RowMajor<T>> DX(dx, N, IC);
     cpu_detail::for_each_tile(
-        N, IC, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
+        N, IC, OC, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
           auto d = DX.block(r0, c0, rows, cols);
           const auto g = G.middleRows(r0, rows);
           if (w_in_out) {  // W is (IC, OC): dX = G W^T
@@ -41,14 +41,14 @@ void matmul_backward(T* dx, T* dw, T* dbias, const T* dout, const T* x, const T*
     if (w_in_out) {  // dW (IC, OC) += X^T G
       Eigen::Map<RowMajor<T>> DW(dw, IC, OC);
       cpu_detail::for_each_tile(
-          IC, OC, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
+          IC, OC, N, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
             DW.block(r0, c0, rows, cols).noalias() +=
                 X.middleCols(r0, rows).transpose() * G.middleCols(c0, cols);
           });
     } else {  // dW (OC, IC) += G^T X
       Eigen::Map<RowMajor<T>> DW(dw, OC, IC);
       cpu_detail::for_each_tile(
-          OC, IC, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
+          OC, IC, N, [&](Eigen::Index r0, Eigen::Index rows, Eigen::Index c0, Eigen::Index cols) {
             DW.block(r0, c0, rows, cols).noalias() +=
                 G.middleCols(r0, rows).transpose() * X.middleCols(c0, cols);
           });

@@ -11,13 +11,19 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "io/checkpoint_dir.h"
@@ -174,6 +180,169 @@ TEST(Sharding, EachRankHoldsCeilNOverWorldElements) {
       EXPECT_GT(split, 0u) << "world " << world;
     }
   }
+}
+
+// Ranks as threads of one process, for the traffic of the optimizer itself (the norm's sums, the
+// split tensors' pieces): all_reduce_sum in rank order, send and receive through mailboxes.
+struct ThreadWorld {
+  explicit ThreadWorld(int n) : size(n), values(static_cast<std::size_t>(n)) {}
+  int size;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::vector<double>> values, sum;
+  int arrived = 0;
+  long generation = 0;
+  std::map<std::pair<int, int>, std::deque<std::vector<unsigned char>>> mail;
+};
+
+class ThreadCommunicator : public Communicator {
+ public:
+  ThreadCommunicator(ThreadWorld& world, int rank) : world_(world), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return world_.size; }
+  std::string name() const override { return "threads"; }
+  void reduce_scatter_sum(void*, void*, const std::vector<std::size_t>&, DType) override {
+    throw Error("threads: no reduce-scatter");
+  }
+  void all_gather(void*, const std::vector<std::size_t>&, DType) override {
+    throw Error("threads: no all-gather");
+  }
+  void all_reduce_sum(std::vector<double>& v) override {
+    std::unique_lock<std::mutex> lock(world_.mutex);
+    world_.values[static_cast<std::size_t>(rank_)] = v;
+    const long generation = world_.generation;
+    if (++world_.arrived == world_.size) {
+      std::vector<double> sum = world_.values[0];
+      for (int r = 1; r < world_.size; ++r)
+        for (std::size_t j = 0; j < sum.size(); ++j) sum[j] += world_.values[r][j];
+      world_.sum = {sum};
+      world_.arrived = 0;
+      ++world_.generation;
+      world_.changed.notify_all();
+    } else {
+      world_.changed.wait(lock, [&] { return world_.generation != generation; });
+    }
+    v = world_.sum[0];
+  }
+  void send(const void* data, std::size_t bytes, int to) override {
+    std::lock_guard<std::mutex> lock(world_.mutex);
+    const auto* b = static_cast<const unsigned char*>(data);
+    world_.mail[{rank_, to}].emplace_back(b, b + bytes);
+    world_.changed.notify_all();
+  }
+  void receive(void* data, std::size_t bytes, int from) override {
+    std::unique_lock<std::mutex> lock(world_.mutex);
+    auto& box = world_.mail[{from, rank_}];
+    world_.changed.wait(lock, [&] { return !box.empty(); });
+    ASSERT_EQ(box.front().size(), bytes);
+    std::memcpy(data, box.front().data(), bytes);
+    box.pop_front();
+  }
+  void barrier() override { throw Error("threads: no barrier"); }
+  void abort(int) override { throw Error("threads: no abort"); }
+
+ private:
+  ThreadWorld& world_;
+  int rank_;
+};
+
+// 16-bit parameters through f32 master weights (the cuda path's arithmetic, which the cpu's
+// host updates reproduce): 3 ranks' pieces, split tensors included, hold the bits of one
+// unsharded optimizer's parameters, m, v and masters after 3 clipped AdamW steps, and every
+// rank returns the unsharded global norm.
+TEST(Sharding, PiecesOfSixteenBitParametersUpdateAsTheWhole) {
+  constexpr int kWorld = 3, kSteps = 3;
+  const std::vector<Shape> shapes = {{40, 25}, {37}, {50, 100}, {3}, {64, 64}};
+  auto arena = Arena::create(Device::cpu(), 16ull << 20);
+  const auto values = [](std::size_t n, int salt) {
+    std::vector<float> v(n);
+    for (std::size_t j = 0; j < n; ++j)
+      v[j] = 0.01f * static_cast<float>(static_cast<int>((j * 7919 + salt * 104729) % 201) - 100);
+    return v;
+  };
+  struct Rank {
+    Module model;
+    TrainingState state;
+    std::unique_ptr<Optimizer> opt;
+    std::vector<double> norms;
+  };
+  OptimizerOptions o;
+  o.lr = 1e-2;
+  o.clip = 0.5;  // the gradients' norm is larger: every step clips
+  // rank -1: the unsharded optimizer.
+  const auto build = [&](Rank& r, int rank, Communicator* comm) {
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      Tensor t = Tensor::empty(arena, shapes[i], DType::bf16, Category::parameter);
+      t.copy_from_floats(values(static_cast<std::size_t>(t.numel()), static_cast<int>(i)));
+      r.model.register_parameter("p" + std::to_string(i), t);
+    }
+    if (rank < 0) {
+      r.state = allocate_training_state(r.model, OptimizerKind::adamw);
+      r.opt = std::make_unique<Optimizer>(r.model, o, std::move(r.state.optimizer));
+    } else {
+      const ShardLayout mine = ShardLayout::of(r.model, kWorld, rank);
+      r.state = allocate_training_state(r.model, OptimizerKind::adamw, mine);
+      r.opt = std::make_unique<Optimizer>(r.model, o, std::move(r.state.optimizer),
+                                          OptimizerShard{mine, comm});
+    }
+  };
+  const auto run = [&](Rank& r) {
+    for (int step = 0; step < kSteps; ++step) {
+      for (std::size_t i = 0; i < r.state.gradients.size(); ++i) {
+        Tensor& g = r.state.gradients[i];
+        g.copy_from_floats(values(static_cast<std::size_t>(g.numel()), 10 * step + 3));
+      }
+      r.norms.push_back(r.opt->step(r.state.gradients, o.lr));
+    }
+  };
+  Rank whole;
+  build(whole, -1, nullptr);
+  run(whole);
+  ThreadWorld world(kWorld);
+  std::vector<std::unique_ptr<ThreadCommunicator>> comms;
+  std::vector<Rank> ranks(kWorld);
+  for (int r = 0; r < kWorld; ++r) {
+    comms.push_back(std::make_unique<ThreadCommunicator>(world, r));
+    build(ranks[static_cast<std::size_t>(r)], r, comms.back().get());
+  }
+  std::vector<std::thread> threads;
+  for (auto& r : ranks) threads.emplace_back([&r, &run] { run(r); });
+  for (auto& t : threads) t.join();
+
+  const ShardLayout layout = ShardLayout::of(whole.model, kWorld, 0);
+  std::size_t split = 0;
+  for (std::size_t i = 0; i < layout.parameters(); ++i) split += !layout.whole(i);
+  EXPECT_EQ(split, 2u);
+  const auto bits = [](const Tensor& t) {
+    std::vector<std::uint16_t> b(static_cast<std::size_t>(t.numel()));
+    t.copy_to_host(b.data(), b.size() * 2);
+    return b;
+  };
+  std::map<std::string, std::vector<float>> want;
+  for (const auto& [name, t] : whole.opt->named_state()) want[name] = t.to_floats();
+  std::size_t compared = 0;
+  for (int r = 0; r < kWorld; ++r) {
+    const Rank& rank = ranks[static_cast<std::size_t>(r)];
+    EXPECT_EQ(rank.norms, whole.norms) << "rank " << r;
+    const auto params = rank.model.named_parameters();
+    const auto ref = whole.model.named_parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const ElementRange p = layout.piece(i, r);
+      const std::vector<std::uint16_t> got = bits(params[i].tensor), full = bits(ref[i].tensor);
+      for (std::int64_t j = p.first; j < p.last; ++j)
+        ASSERT_EQ(got[static_cast<std::size_t>(j)], full[static_cast<std::size_t>(j)])
+            << "rank " << r << " p" << i << "[" << j << "]";
+    }
+    for (const StateSlot& s : rank.opt->state_slots()) {
+      if (!s.tensor) continue;
+      const std::vector<float> got = s.tensor->to_floats();
+      const std::vector<float>& full = want.at(s.name);
+      for (std::size_t j = 0; j < got.size(); ++j)
+        ASSERT_EQ(got[j], full[static_cast<std::size_t>(s.first) + j]) << s.name << "[" << j << "]";
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 3 * (shapes.size() + split));  // m, v and master of every piece
 }
 
 TEST(Sharding, SumsInRankOrder) {

@@ -74,7 +74,7 @@ struct StateSlot {
   std::string name;
   Shape shape;
   std::size_t param = 0;           // the trainable parameter's index
-  const Tensor* tensor = nullptr;  // null: another rank's shard
+  const Tensor* tensor = nullptr;  // null: this rank holds none of it
   std::int64_t first = 0;          // the element of the full state where `tensor` starts
 };
 

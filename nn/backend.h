@@ -99,11 +99,14 @@ class Backend {
   // The sum of the squares of every element of every tensor, in double; workspace: f64 slots,
   // 2 * (tensors + kernels::kSumSquaresBlocks) floats.
   virtual double sum_squares(const std::vector<Tensor>& tensors, Tensor& workspace) const = 0;
-  virtual void copy_to_master(Tensor& master, const Tensor& param) const = 0;
-  virtual void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, Tensor* master,
-                          const kernels::AdamwHyper& h) const = 0;
-  virtual void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buf, Tensor* master,
-                        float lr, float momentum, float weight_decay, float grad_scale) const = 0;
+  // The updates touch the elements [first, first + n) of param (and grad), n being the states'
+  // (and the master's) element count: the whole tensor, or a ZeRO-1 piece of it.
+  virtual void copy_to_master(Tensor& master, const Tensor& param, std::int64_t first) const = 0;
+  virtual void adamw_step(Tensor& param, const Tensor& grad, std::int64_t first, Tensor& m,
+                          Tensor& v, Tensor* master, const kernels::AdamwHyper& h) const = 0;
+  virtual void sgd_step(Tensor& param, const Tensor& grad, std::int64_t first, Tensor& momentum_buf,
+                        Tensor* master, float lr, float momentum, float weight_decay,
+                        float grad_scale) const = 0;
 
   // ---- Sampling (models/device_sampler.h): one id per row of logits, from the rows' streams,
   // where the logits are (kernels/sampling.h: the cpu runs the kernel's twin).

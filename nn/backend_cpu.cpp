@@ -293,38 +293,39 @@ class CpuBackend final : public Backend {
     return squares;
   }
 
-  void copy_to_master(Tensor& master, const Tensor& param) const override {
-    kernels::copy_to_master_cpu(out<float>(master), in<std::uint16_t>(param),
-                                static_cast<std::size_t>(param.numel()), param.dtype());
+  void copy_to_master(Tensor& master, const Tensor& param, std::int64_t first) const override {
+    kernels::copy_to_master_cpu(out<float>(master), in<std::uint16_t>(param) + first,
+                                static_cast<std::size_t>(master.numel()), param.dtype());
   }
 
-  void adamw_step(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, Tensor* master,
-                  const kernels::AdamwHyper& h) const override {
-    const auto n = static_cast<std::size_t>(p.numel());
+  void adamw_step(Tensor& p, const Tensor& g, std::int64_t first, Tensor& m, Tensor& v,
+                  Tensor* master, const kernels::AdamwHyper& h) const override {
+    const auto n = static_cast<std::size_t>(m.numel());
     if (master) {
-      kernels::adamw_step_cpu(out<std::uint16_t>(p), in<std::uint16_t>(g), out<float>(m),
-                              out<float>(v), out<float>(*master), n, h, p.dtype());
+      kernels::adamw_step_cpu(out<std::uint16_t>(p) + first, in<std::uint16_t>(g) + first,
+                              out<float>(m), out<float>(v), out<float>(*master), n, h, p.dtype());
       return;
     }
     by_dtype(p.dtype(), [&](auto zero) {
       using T = decltype(zero);
-      kernels::adamw_step_cpu(out<T>(p), in<T>(g), out<float>(m), out<float>(v), n, h);
+      kernels::adamw_step_cpu(out<T>(p) + first, in<T>(g) + first, out<float>(m), out<float>(v), n,
+                              h);
     });
   }
 
-  void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, Tensor* master, float lr, float momentum,
-                float weight_decay, float grad_scale) const override {
-    const auto n = static_cast<std::size_t>(p.numel());
+  void sgd_step(Tensor& p, const Tensor& g, std::int64_t first, Tensor& buf, Tensor* master,
+                float lr, float momentum, float weight_decay, float grad_scale) const override {
+    const auto n = static_cast<std::size_t>(buf.numel());
     if (master) {
-      kernels::sgd_step_cpu(out<std::uint16_t>(p), in<std::uint16_t>(g), out<float>(buf),
-                            out<float>(*master), n, lr, momentum, weight_decay, grad_scale,
-                            p.dtype());
+      kernels::sgd_step_cpu(out<std::uint16_t>(p) + first, in<std::uint16_t>(g) + first,
+                            out<float>(buf), out<float>(*master), n, lr, momentum, weight_decay,
+                            grad_scale, p.dtype());
       return;
     }
     by_dtype(p.dtype(), [&](auto zero) {
       using T = decltype(zero);
-      kernels::sgd_step_cpu(out<T>(p), in<T>(g), out<float>(buf), n, lr, momentum, weight_decay,
-                            grad_scale);
+      kernels::sgd_step_cpu(out<T>(p) + first, in<T>(g) + first, out<float>(buf), n, lr, momentum,
+                            weight_decay, grad_scale);
     });
   }
 

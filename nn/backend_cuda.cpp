@@ -302,21 +302,22 @@ class CudaBackend final : public Backend {
     return squares;
   }
 
-  void copy_to_master(Tensor& master, const Tensor& p) const override {
-    kernels::copy_to_master_cuda(f32(master), p.data(), static_cast<std::size_t>(p.numel()),
-                                 p.dtype(), current_stream());
+  void copy_to_master(Tensor& master, const Tensor& p, std::int64_t first) const override {
+    kernels::copy_to_master_cuda(f32(master), at(p, first),
+                                 static_cast<std::size_t>(master.numel()), p.dtype(),
+                                 current_stream());
   }
 
-  void adamw_step(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, Tensor* master,
-                  const kernels::AdamwHyper& h) const override {
-    kernels::adamw_step_cuda(p.data(), g.data(), f32(m), f32(v), f32_or_null(master),
-                             static_cast<std::size_t>(p.numel()), h, p.dtype(), current_stream());
+  void adamw_step(Tensor& p, const Tensor& g, std::int64_t first, Tensor& m, Tensor& v,
+                  Tensor* master, const kernels::AdamwHyper& h) const override {
+    kernels::adamw_step_cuda(at(p, first), at(g, first), f32(m), f32(v), f32_or_null(master),
+                             static_cast<std::size_t>(m.numel()), h, p.dtype(), current_stream());
   }
 
-  void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, Tensor* master, float lr, float momentum,
-                float weight_decay, float grad_scale) const override {
-    kernels::sgd_step_cuda(p.data(), g.data(), f32(buf), f32_or_null(master),
-                           static_cast<std::size_t>(p.numel()), lr, momentum, weight_decay,
+  void sgd_step(Tensor& p, const Tensor& g, std::int64_t first, Tensor& buf, Tensor* master,
+                float lr, float momentum, float weight_decay, float grad_scale) const override {
+    kernels::sgd_step_cuda(at(p, first), at(g, first), f32(buf), f32_or_null(master),
+                           static_cast<std::size_t>(buf.numel()), lr, momentum, weight_decay,
                            grad_scale, p.dtype(), current_stream());
   }
 

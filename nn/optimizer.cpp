@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "kernels/adamw.h"
+#include "kernels/runtime.h"
 #include "nn/backend.h"
 
 namespace cugpt {
@@ -87,8 +88,15 @@ Optimizer::Optimizer(std::vector<NamedParameter> params, std::vector<bool> decay
   if (decay_.size() != params_.size())
     throw Error("optimizer: " + std::to_string(decay_.size()) + " decay flags for " +
                 std::to_string(params_.size()) + " parameters");
-  if (sharded() && (shard_.owned.size() != params_.size() || !shard_.comm))
-    throw Error("optimizer: a shard needs a flag per trainable parameter and a communicator");
+  if (sharded() && (shard_.layout.parameters() != params_.size() || !shard_.comm ||
+                    shard_.comm->size() != shard_.layout.world()))
+    throw Error("optimizer: a shard needs the layout of these parameters and its communicator");
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const std::int64_t n = params_[i].tensor.numel();
+    if (sharded() && shard_.layout.size(i) != n)
+      throw Error("optimizer: the shard layout is not these parameters'");
+    piece_.push_back(sharded() ? shard_.layout.piece(i) : ElementRange{0, n});
+  }
   int owned = 0;
   for (std::size_t i = 0; i < params_.size(); ++i) state_of_.push_back(owns(i) ? owned++ : -1);
   if (state_.states.size() != per_param() * static_cast<std::size_t>(owned))
@@ -121,7 +129,7 @@ bool Optimizer::decays(const Tensor& param) const {
 // The sum of the squares of every gradient, in double, in parameter order. The workspace (f64
 // slots for the cuda backend's per-tensor sums and partials) is allocated on every device, as
 // every op's is, so that a meta run predicts the step's memory.
-double Optimizer::global_squares(const Gradients& grads) const {
+double Optimizer::global_squares(Gradients& grads) const {
   const auto count = static_cast<std::int64_t>(grads.size());
   // Doubles, in an f32 tensor of twice the elements (f64 tensors are for cpu references only).
   Tensor ws =
@@ -130,15 +138,44 @@ double Optimizer::global_squares(const Gradients& grads) const {
   const Backend* b = update_backend(grads[0]);
   if (!b) return 0.0;
   if (!sharded()) return b->sum_squares(grads.tensors(), ws);
-  // Each owner's per-tensor sums, then every rank adds them in parameter order: on cpu the
-  // unsharded sum's very additions.
+  // Each tensor's sum by one rank, then every rank adds them in parameter order: the unsharded
+  // sum's very additions (x + 0 is x: the ranks that did not sum a tensor add zeros).
   std::vector<double> per(params_.size(), 0.0);
-  for (std::size_t i = 0; i < params_.size(); ++i)
-    if (owns(i)) per[i] = b->sum_squares({grads[i]}, ws);
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (!shard_.layout.whole(i)) gather_for_norm(i, grads[i]);
+    if (shard_.layout.norm_rank(i) == shard_.layout.rank()) per[i] = b->sum_squares({grads[i]}, ws);
+  }
   shard_.comm->all_reduce_sum(per);
   double squares = 0;
   for (const double v : per) squares += v;
   return squares;
+}
+
+void Optimizer::gather_for_norm(std::size_t i, Tensor& grad) const {
+  const ShardLayout& layout = shard_.layout;
+  const int to = layout.norm_rank(i), me = layout.rank();
+  const std::size_t es = dtype_size(grad.dtype());
+  const bool host = grad.device().is_cpu();
+  // The gradient's elements outside this rank's piece are stale after the exchange: the summer
+  // receives the others' pieces into them.
+  char* data = static_cast<char*>(grad.data());
+  std::vector<unsigned char> staging;
+  // Every rank walks the same (piece, rank) sequence, so the blocking transfers pair up in order.
+  for (int r = 0; r < layout.world(); ++r) {
+    const ElementRange p = layout.piece(i, r);
+    if (r == to || p.empty() || (me != r && me != to)) continue;
+    char* at = data + static_cast<std::size_t>(p.first) * es;
+    const std::size_t bytes = static_cast<std::size_t>(p.size()) * es;
+    if (!host) staging.resize(bytes);
+    void* buf = host ? static_cast<void*>(at) : staging.data();
+    if (me == r) {
+      if (!host) cuda_memcpy_d2h(buf, at, bytes);
+      shard_.comm->send(buf, bytes, to);
+    } else {
+      shard_.comm->receive(buf, bytes, r);
+      if (!host) cuda_memcpy_h2d(at, buf, bytes);
+    }
+  }
 }
 
 double Optimizer::step(Gradients& grads, double lr, double grad_scale,
@@ -165,7 +202,7 @@ double Optimizer::step(Gradients& grads, double lr, double grad_scale,
     for (std::size_t i = 0; i < params_.size(); ++i) {
       if (master_of_[i] < 0) continue;
       const Tensor& p = params_[i].tensor;
-      update_backend(p)->copy_to_master(master_of(i), p);
+      update_backend(p)->copy_to_master(master_of(i), p, piece_[i].first);
     }
     master_ready_ = true;
   }
@@ -189,7 +226,7 @@ void Optimizer::update(std::size_t i, Tensor& g, double lr, double scale, long a
   const float wd = decay_[i] ? static_cast<float>(options_.weight_decay) : 0.0f;
   Tensor* master = master_of_[i] >= 0 ? &master_of(i) : nullptr;
   if (options_.kind == OptimizerKind::sgd) {
-    b.sgd_step(p, g, state(i, 0), master, static_cast<float>(lr),
+    b.sgd_step(p, g, piece_[i].first, state(i, 0), master, static_cast<float>(lr),
                static_cast<float>(options_.momentum), wd, static_cast<float>(scale));
     return;
   }
@@ -201,7 +238,7 @@ void Optimizer::update(std::size_t i, Tensor& g, double lr, double scale, long a
   h.weight_decay = wd;
   h.grad_scale = static_cast<float>(scale);
   h.step = applied_steps;
-  b.adamw_step(p, g, state(i, 0), state(i, 1), master, h);
+  b.adamw_step(p, g, piece_[i].first, state(i, 0), state(i, 1), master, h);
 }
 
 std::vector<StateSlot> Optimizer::state_slots() const {
@@ -212,7 +249,7 @@ std::vector<StateSlot> Optimizer::state_slots() const {
     const Tensor& p = params_[i].tensor;
     const bool mine = owns(i);
     const auto slot = [&](const std::string& key, const Tensor* t) {
-      out.push_back({key + name, p.shape(), i, mine ? t : nullptr});
+      out.push_back({key + name, p.shape(), i, mine ? t : nullptr, piece_[i].first});
     };
     if (adamw) {
       slot("optimizer.m.", mine ? &state(i, 0) : nullptr);

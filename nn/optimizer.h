@@ -56,22 +56,26 @@ struct OptimizerOptions {
   long loss_scale_growth_interval = 2000;  // applied steps before the scale doubles
 };
 
-// ZeRO-1 (train/distributed.h): this rank holds the states of, and updates, only the parameters
-// `owned` marks (one flag per trainable parameter, as given to allocate_training_state); their
-// gradients are reduced here, the others are stale. The global norm's per-tensor sums of squares
-// are each computed by the owner and added in parameter order, as the unsharded sum adds them,
-// after `comm` sums them over the ranks. No owned flags: an unsharded optimizer.
+// ZeRO-1 (train/distributed.h): this rank holds the states of, and updates, only its piece of
+// each parameter (`layout`, as given to allocate_training_state); the gradients of those elements
+// are reduced here, the others are stale. The global norm adds per-tensor sums of squares in
+// parameter order, as the unsharded sum does, each computed by one rank (ShardLayout::norm_rank)
+// over the whole tensor with the unsharded code: the other ranks' pieces of a split tensor travel
+// to it first (`comm`'s send and receive), so the sum has the unsharded bits on every device.
+// A default layout: an unsharded optimizer.
 struct OptimizerShard {
-  std::vector<bool> owned;
+  ShardLayout layout;
   Communicator* comm = nullptr;
 };
 
-// One optimizer state tensor under its checkpoint name, on whichever rank holds it.
+// One optimizer state tensor under its checkpoint name (its parameter's shape), and the piece of
+// it this rank holds.
 struct StateSlot {
   std::string name;
   Shape shape;
   std::size_t param = 0;           // the trainable parameter's index
-  const Tensor* tensor = nullptr;  // null: another rank's shard
+  const Tensor* tensor = nullptr;  // null: this rank holds none of it
+  std::int64_t first = 0;          // the element of the full state where `tensor` starts
 };
 
 class Optimizer {
@@ -118,9 +122,12 @@ class Optimizer {
   std::vector<std::pair<std::string, Tensor>> named_state() const;
   // Every state of every rank, in named_state()'s order for an unsharded optimizer.
   std::vector<StateSlot> state_slots() const;
-  // Whether this rank updates trainable parameter i (always, unsharded).
-  bool owns(std::size_t i) const { return shard_.owned.empty() || shard_.owned[i]; }
-  bool sharded() const { return !shard_.owned.empty(); }
+  // Whether this rank updates (some of) trainable parameter i (always, unsharded), and which
+  // of its elements.
+  bool owns(std::size_t i) const { return !piece_[i].empty(); }
+  const ElementRange& piece(std::size_t i) const { return piece_[i]; }
+  bool sharded() const { return shard_.layout.sharded(); }
+  const ShardLayout& layout() const { return shard_.layout; }
   // Whether the parameter is decayed (for tests and reports).
   bool decays(const Tensor& param) const;
   const std::vector<NamedParameter>& parameters() const { return params_; }
@@ -133,6 +140,7 @@ class Optimizer {
   std::vector<int> master_of_;  // per parameter: its master weight, or -1
   std::vector<int> state_of_;   // per parameter: its first state's slot / states per parameter
   OptimizerShard shard_;
+  std::vector<ElementRange> piece_;  // per parameter: this rank's elements (all, unsharded)
   std::unordered_map<const void*, std::size_t> index_;
   long steps_ = 0;
   bool scaling_ = false;
@@ -140,7 +148,10 @@ class Optimizer {
   bool last_skipped_ = false;
   bool master_ready_ = false;
 
-  double global_squares(const Gradients& grads) const;
+  double global_squares(Gradients& grads) const;
+  // ZeRO-1: the other ranks' reduced pieces of split parameter i into this rank's gradient, if
+  // this rank sums its squares, or this rank's piece to the one that does.
+  void gather_for_norm(std::size_t i, Tensor& grad) const;
   Tensor& master_of(std::size_t i);
   Tensor& state(std::size_t i, std::size_t k) {
     return state_.states[static_cast<std::size_t>(state_of_[i]) * per_param() + k];

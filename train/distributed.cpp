@@ -18,29 +18,6 @@ void copy_bytes(const Device& device, void* dst, const void* src, std::size_t by
 
 }  // namespace
 
-std::vector<int> shard_owners(const Module& model, int world) {
-  if (world < 1) throw Error("data parallel: the world needs at least one rank");
-  const std::vector<Tensor> params = trainable_parameters(model);
-  std::int64_t total = 0;
-  for (const Tensor& t : params) total += t.numel();
-  std::vector<int> owners;
-  std::int64_t seen = 0;
-  int rank = 0;
-  for (const Tensor& t : params) {
-    owners.push_back(rank);
-    seen += t.numel();
-    // Rank k's run ends once the running count reaches (k + 1)/N of the total.
-    while (rank + 1 < world && seen * world >= total * (rank + 1)) ++rank;
-  }
-  return owners;
-}
-
-std::vector<bool> owned_by(const std::vector<int>& owners, int rank) {
-  std::vector<bool> out;
-  for (const int o : owners) out.push_back(o == rank);
-  return out;
-}
-
 GradientSync::GradientSync(const Module& model, Communicator& comm, bool zero,
                            std::uint64_t bucket_bytes)
     : GradientSync(model, comm, SyncOptions{zero, bucket_bytes, false, {}}) {}
@@ -63,19 +40,11 @@ GradientSync::GradientSync(const Module& model, Communicator& comm, const SyncOp
     throw Error("data parallel on cpu needs MPI: the NCCL communicator moves device memory");
   const int n = comm.size();
   if (zero_) {
-    const std::vector<int> owners = shard_owners(model, n);
-    lo_.assign(static_cast<std::size_t>(n), total);
-    hi_.assign(static_cast<std::size_t>(n), total);
-    for (std::size_t i = params_.size(); i-- > 0;) {
-      const auto r = static_cast<std::size_t>(owners[i]);
-      lo_[r] = offsets_[i];
-      if (i + 1 == params_.size() || owners[i + 1] != owners[i])
-        hi_[r] = offsets_[i] + params_[i].numel();
+    const ShardLayout layout = ShardLayout::of(model, n, comm.rank());
+    for (int r = 0; r < n; ++r) {
+      lo_.push_back(layout.flat(r).first);
+      hi_.push_back(layout.flat(r).last);
     }
-    // A rank that owns nothing has an empty range where the next one starts.
-    for (std::size_t r = static_cast<std::size_t>(n); r-- > 0;)
-      if (lo_[r] == total && hi_[r] == total && r + 1 < static_cast<std::size_t>(n))
-        lo_[r] = hi_[r] = lo_[r + 1];
   } else {
     for (int r = 0; r < n; ++r) {
       lo_.push_back(total * r / n);

@@ -23,10 +23,11 @@
 // communicator that may not be called from another thread, or a cuda model, exchanges each
 // segment at once in block_done (the same order, no thread).
 //
-// ZeRO-1 (`zero`): the ranges follow parameter boundaries (shard_owners): rank r owns the
-// parameters of its range, holds their optimizer states and master weights (nn/optimizer.h,
-// OptimizerShard) and is the only one to receive their summed gradients (reduce-scatter, no
-// all-gather). After the update each owner's parameters are all-gathered (gather_parameters).
+// ZeRO-1 (`zero`): the ranges are ShardLayout's (nn/training_state.h): rank r holds the
+// optimizer states and master weights of flat elements [r S, (r + 1) S), S = ceil(N / world),
+// wherever the parameters' boundaries fall (nn/optimizer.h, OptimizerShard), and is the only one
+// to receive their summed gradients (reduce-scatter, no all-gather). After the update each rank's
+// run of updated parameter elements is all-gathered (gather_parameters).
 #pragma once
 
 #include <condition_variable>
@@ -40,14 +41,9 @@
 #include "nn/communicator.h"
 #include "nn/gradients.h"
 #include "nn/module.h"
+#include "nn/training_state.h"
 
 namespace cugpt {
-
-// The rank that owns each trainable parameter under ZeRO-1: runs of parameters in registry order,
-// cut where the running element count first reaches k/N of the total, so each rank holds about
-// 1/N of the states (a parameter is never split).
-std::vector<int> shard_owners(const Module& model, int world);
-std::vector<bool> owned_by(const std::vector<int>& owners, int rank);
 
 // The default bucket: 8 MiB a round, all ranks' pieces together (and as much again of scratch).
 constexpr std::uint64_t kDefaultBucketBytes = 8ull << 20;

@@ -49,11 +49,15 @@ int planned_rank(const Module& model, const MemoryQuery& q) {
                 std::to_string(q.world) + " ranks");
   if (q.rank >= 0) return q.rank;
   if (q.zero == 0 || q.world == 1) return 0;
-  const std::vector<int> owners = shard_owners(model, q.world);
-  std::vector<std::int64_t> held(static_cast<std::size_t>(q.world), 0);
-  std::size_t i = 0;
-  for (const auto& p : model.named_parameters())
-    if (p.trainable) held[static_cast<std::size_t>(owners[i++])] += p.tensor.numel();
+  // The ranks hold S elements each (the last one fewer) but in different numbers of pieces,
+  // each an allocation rounded up to kArenaAlignment bytes: the most bytes of f32 states.
+  const ShardLayout layout = ShardLayout::of(model, q.world, 0);
+  std::vector<std::uint64_t> held(static_cast<std::size_t>(q.world), 0);
+  for (int r = 0; r < q.world; ++r)
+    for (std::size_t i = 0; i < layout.parameters(); ++i)
+      held[static_cast<std::size_t>(r)] +=
+          (static_cast<std::uint64_t>(layout.piece(i, r).size()) * 4 + kArenaAlignment - 1) /
+          kArenaAlignment * kArenaAlignment;
   return static_cast<int>(std::max_element(held.begin(), held.end()) - held.begin());
 }
 

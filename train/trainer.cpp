@@ -32,11 +32,11 @@ double learning_rate(const TrainOptions& o, std::int64_t step) {
 }
 
 namespace {
-// ZeRO-1 on several ranks: the parameters whose states this rank holds; else none (all).
-std::vector<bool> owned_here(const Module& model, const TrainOptions& o, const Communicator* comm) {
+// ZeRO-1 on several ranks: the elements whose states this rank holds; else unsharded (all).
+ShardLayout layout_here(const Module& model, const TrainOptions& o, const Communicator* comm) {
   if (o.zero != 0 && o.zero != 1) throw Error("--zero must be 0 or 1");
   if (o.zero == 0 || !comm || comm->size() < 2) return {};
-  return owned_by(shard_owners(model, comm->size()), comm->rank());
+  return ShardLayout::of(model, comm->size(), comm->rank());
 }
 }  // namespace
 
@@ -50,7 +50,7 @@ Trainer::State Trainer::allocate(Gpt& model, const TrainOptions& o, const Commun
   State s;
   s.decay = decay_flags(model);
   if (o.offload == OffloadMode::none) {
-    s.training = allocate_training_state(model, o.optim.kind, owned_here(model, o, comm));
+    s.training = allocate_training_state(model, o.optim.kind, layout_here(model, o, comm));
     for (const auto& p : model.named_parameters())
       if (p.trainable) s.params.push_back(p);
     return s;
@@ -73,7 +73,7 @@ Trainer::Trainer(Gpt& model, const Dataset& data, const TrainOptions& options, C
       offload_(std::move(state.offload)),
       grads_(std::move(state.training.gradients)),
       optimizer_(std::move(state.params), std::move(state.decay), options.optim,
-                 std::move(state.training.optimizer), {owned_here(model, options, comm), comm}),
+                 std::move(state.training.optimizer), {layout_here(model, options, comm), comm}),
       comm_(comm && comm->size() > 1 ? comm : nullptr) {
   // The exchange buffers come right after the training state, as a meta run predicts them.
   if (comm_) {
@@ -178,26 +178,37 @@ void Trainer::save(CheckpointDir& out) const {
 }
 
 void Trainer::save(CheckpointDir* out) const {
-  // ZeRO: the other ranks' states travel to the writer, in slot order, through host memory.
+  // ZeRO: the states' pieces travel to the writer, in slot order, through host memory; it
+  // assembles each state that it does not hold whole, so the file is an unsharded run's.
   std::vector<std::pair<std::string, Tensor>> states;
   std::shared_ptr<Arena> gathered;
   if (optimizer_.sharded()) {
     const std::vector<StateSlot> slots = optimizer_.state_slots();
+    const ShardLayout& layout = optimizer_.layout();
+    const auto mine_whole = [&](const StateSlot& s) {
+      return s.tensor && s.tensor->numel() == s.shape.numel();
+    };
     std::uint64_t bytes = 0;
     for (const StateSlot& s : slots)
-      if (!s.tensor) bytes += (static_cast<std::uint64_t>(s.shape.numel()) * 4 + 255) / 256 * 256;
+      if (!mine_whole(s))
+        bytes += (static_cast<std::uint64_t>(s.shape.numel()) * 4 + 255) / 256 * 256;
     if (out) gathered = Arena::create(Device::cpu(), std::max<std::uint64_t>(bytes, 256));
     std::vector<unsigned char> buf;
-    const std::vector<int> owners = shard_owners(model_, world());
     for (const StateSlot& s : slots) {
-      const int owner = owners[s.param];
-      if (out && s.tensor) {
+      if (out && mine_whole(s)) {
         states.emplace_back(s.name, *s.tensor);
       } else if (out) {
         Tensor t = Tensor::empty(gathered, s.shape, DType::f32, Category::optimizer_state);
-        buf.resize(t.nbytes());
-        comm_->receive(buf.data(), buf.size(), owner);
-        t.copy_from_host(buf.data(), buf.size());
+        auto* data = static_cast<unsigned char*>(t.data());
+        for (int r = 0; r < world(); ++r) {
+          const ElementRange p = layout.piece(s.param, r);
+          if (p.empty()) continue;
+          unsigned char* at = data + static_cast<std::size_t>(p.first) * 4;
+          if (r == rank())
+            s.tensor->copy_to_host(at, s.tensor->nbytes());
+          else
+            comm_->receive(at, static_cast<std::size_t>(p.size()) * 4, r);
+        }
         states.emplace_back(s.name, t);
       } else if (s.tensor) {
         buf.resize(s.tensor->nbytes());
@@ -274,15 +285,9 @@ void Trainer::resume(const std::string& dir, const CheckpointManifest& manifest)
   const std::string* opt_name = field(opt_file, "optimizer");
   if (!opt_name || *opt_name != optimizer_name(options_.optim.kind))
     throw Error("'" + opt_path + "' holds the state of another optimizer");
-  // Validate every state tensor before loading any (name, shape, dtype), then copy.
-  auto state = optimizer_.named_state();
-  for (auto& [name, t] : state) {
-    const SafetensorsEntry* e = opt_file.find(name);
-    if (!e) throw Error("'" + opt_path + "' lacks '" + name + "'");
-    if (Shape(e->shape) != t.shape() || e->dtype != t.dtype())
-      throw Error("'" + opt_path + "': '" + name + "' does not match the model");
-  }
-  // Sharded (ZeRO-1), the file holds every rank's states: this rank loads its own.
+  // Validate every state tensor before loading any (name, shape, dtype), then copy. Sharded
+  // (ZeRO-1), the file holds every rank's states, as an unsharded run's: this rank loads its
+  // pieces.
   const std::vector<StateSlot> slots = optimizer_.state_slots();
   for (const StateSlot& slot : slots) {
     const SafetensorsEntry* e = opt_file.find(slot.name);
@@ -305,10 +310,14 @@ void Trainer::resume(const std::string& dir, const CheckpointManifest& manifest)
     good_value = parse_int(where(opt_file, "loss_scale_good_steps"), *good, 0, step);
   }
   load_checkpoint(model_, model_path);
-  for (auto& [name, t] : state) {
-    std::vector<unsigned char> buf(t.nbytes());
-    opt_file.read(name, buf.data(), buf.size());
-    t.copy_from_host(buf.data(), buf.size());
+  std::vector<unsigned char> buf;
+  for (const StateSlot& slot : slots) {
+    if (!slot.tensor) continue;
+    buf.resize(static_cast<std::size_t>(slot.shape.numel()) * 4);
+    opt_file.read(slot.name, buf.data(), buf.size());
+    // A copy of the handle: the optimizer's storage, writable.
+    Tensor t = *slot.tensor;
+    t.copy_from_host(buf.data() + static_cast<std::size_t>(slot.first) * 4, t.nbytes());
   }
   if (offload_) offload_->mark_stale();  // the host's copies follow the loaded parameters
   optimizer_.set_steps(static_cast<long>(step));

@@ -2,6 +2,7 @@
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/runtime.h"
+#include "kernels/runtime_message.h"
 
 namespace cugpt {
 
@@ -14,7 +15,15 @@ int cuda_device_count(std::string* reason) {
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
     cudaGetLastError();  // clear the sticky error so later calls report their own
-    if (reason) *reason = std::string("no CUDA device: ") + cudaGetErrorString(err);
+    if (reason) {
+      const CudaProbeFailure failure = err == cudaErrorInsufficientDriver
+                                           ? CudaProbeFailure::insufficient_driver
+                                       : err == cudaErrorNoDevice ? CudaProbeFailure::no_device
+                                                                  : CudaProbeFailure::other;
+      // Only the first two depend on whether a driver is there.
+      const bool driver = failure == CudaProbeFailure::other || nvidia_driver_present();
+      *reason = cuda_unavailable_reason(failure, driver, cudaGetErrorString(err));
+    }
     return 0;
   }
   if (count == 0 && reason) *reason = "no CUDA device: the driver reports 0 devices";

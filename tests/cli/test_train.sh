@@ -158,6 +158,11 @@ echo mine >"$tmp/R/notes.txt"
 expect_error "overwrite still refuses what no manifest lists" "did not write: notes.txt\." \
   "${tiny[@]}" --steps 3 --out "$tmp/R" --overwrite
 [ -f "$tmp/R/notes.txt" ] && ok || bad "--overwrite removed notes.txt"
+# A manifest with a key twice (JSON readers keep the last one silently) is refused.
+cp -r "$tmp/R" "$tmp/dup" && rm "$tmp/dup/notes.txt"
+sed -i '0,/{/s//{"step": 999,/' "$tmp/dup/manifest.json"
+expect_error "resume a manifest with a duplicate step" "checkpoint '$tmp/dup': manifest.json: field 'step' appears twice" \
+  "${tiny[@]}" --steps 9 --resume "$tmp/dup"
 expect_error "keep without out" '--keep needs --out' "${tiny[@]}" --steps 3 --keep 3
 expect_error "overwrite without out" '--overwrite needs --out' "${tiny[@]}" --steps 3 --overwrite
 

@@ -54,10 +54,10 @@ expect_ranks_error "batch 0" 1 "^cugpt: error: train: --batch must be a positive
 expect_ranks_error "zero 2" 2 "^cugpt: error: --zero: .*2.* \(see cugpt --help\)$" "${mpi[@]}" "${train[@]}" --steps 1 --zero 2
 expect_ranks_error "bucket 0" 2 "^cugpt: error: --bucket: " "${mpi[@]}" "${train[@]}" --steps 1 --bucket 0
 expect_ranks_error "lr nan" 2 "^cugpt: error: --lr: 'nan' is not a finite number" "${mpi[@]}" "${train[@]}" --steps 1 --lr nan
-expect_ranks_error "seq past the positions" 1 "^cugpt: error: train: --seq 65 is longer than the 64 positions of gpt2-bytes-tiny$" \
-  "${mpi[@]}" "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --batch 2 --seq 65 --steps 1
 expect_ranks_error "keep without out" 1 "^cugpt: error: train: --keep needs --out" "${mpi[@]}" "${train[@]}" --steps 1 --keep 3
 # Found after MPI starts, on every rank: agreed, said once.
+expect_ranks_error "seq past the positions" 1 "^cugpt: error: --seq 65 is longer than the 64 positions of gpt2-bytes-tiny$" \
+  "${mpi[@]}" "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --batch 2 --seq 65 --steps 1
 expect_ranks_error "missing data" 1 "^cugpt: error: data '$tmp/nowhere.txt': " \
   "${mpi[@]}" "$cugpt" train gpt2-bytes-tiny --data "$tmp/nowhere.txt" --batch 2 --seq 16 --steps 1
 mkfifo "$tmp/fifo"

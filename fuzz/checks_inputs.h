@@ -35,7 +35,8 @@ inline void check_manifest(const std::string& text) {
             "a file name that is not plain: " + f.name);
   const CheckpointManifest back = parse_manifest(manifest_text(m), "again");
   require(back.step == m.step && back.directory == m.directory && back.previous == m.previous &&
-              back.files.size() == m.files.size() && back.metadata == m.metadata,
+              back.files.size() == m.files.size() && back.metadata == m.metadata &&
+              back.run == m.run,
           "the manifest does not survive a round trip");
 }
 

@@ -98,4 +98,11 @@ int launched_world_size() {
   return 1;
 }
 
+int launched_rank() {
+  // The same launchers, in the same order: the first variable set answers ("0" included).
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"})
+    if (const char* v = std::getenv(name); v && *v) return env_int(name);
+  return 0;
+}
+
 }  // namespace cugpt

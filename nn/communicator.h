@@ -58,6 +58,8 @@ std::unique_ptr<Communicator> simulated_communicator(int rank, int size);
 bool mpi_built();
 // The world size the launcher (mpirun, srun) gave this process through its environment, or 1.
 int launched_world_size();
+// This process's rank among them (the launcher's environment, read before MPI_Init), or 0.
+int launched_rank();
 // MPI_Init once and the world communicator; a one-line error in a build without MPI. The last
 // communicator destroyed finalizes MPI.
 std::unique_ptr<Communicator> mpi_communicator();

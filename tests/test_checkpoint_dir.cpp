@@ -1,6 +1,8 @@
 // Training checkpoints as one unit (io/checkpoint_dir.h): the manifest, the lock, torn and mixed
 // pairs refused by name, and fault injection: a full disk at many byte offsets of a save, and a
-// writer killed (SIGKILL) at many instants, each leave a checkpoint that resumes.
+// writer killed (SIGKILL) at many instants, each leave a checkpoint that resumes. A writer
+// deletes or replaces nothing it did not write, nor another run's checkpoint unless told to
+// (issue 29).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -8,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "byte_text.h"
 #include "io/checkpoint.h"
@@ -64,6 +67,25 @@ class CheckpointUnit : public TempDirTest {
     TinyRun r(data_);
     r.trainer->resume(dir);
     return r.trainer->steps_done();
+  }
+  // A file holding `text`, written as a checkpoint's files are.
+  static CheckpointDir::Writer text_file(const std::string& text) {
+    return [text](const std::string& p) {
+      AtomicFile f(p);
+      f.write(text);
+      f.commit();
+      return f.digest();
+    };
+  }
+  static void write(const std::string& path, const std::string& text) {
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream(path) << text;
+  }
+  static std::string read(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
   }
   std::vector<std::string> step_dirs(const std::string& dir) {
     std::vector<std::string> out;
@@ -170,6 +192,172 @@ TEST_F(CheckpointUnit, ResumeMetadataIsValidatedLikeAnOption) {
   }
   const std::string e = error_of([&] { resumed_step(dir); });
   EXPECT_NE(e.find("metadata 'step' = -5 is out of range"), std::string::npos) << e;
+}
+
+// What cugpt did not write is refused by name before anything is added to the directory, and
+// stays as it was: a step directory of the user's, a regular file where a link goes, another
+// tool's manifest.json, a file beside a checkpoint (issue 29: each was deleted or replaced).
+TEST_F(CheckpointUnit, RefusesWhatItDidNotWriteAndTouchesNothing) {
+  const auto refusal = [&](const std::string& dir) {
+    return error_of([&] { CheckpointDir out(dir); });
+  };
+  write(path("a/step-1/precious.txt"), "x");
+  std::string e = refusal(path("a"));
+  EXPECT_NE(e.find("holds what cugpt did not write: step-1/ (with precious.txt)"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("give an empty or new --out"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos);
+  EXPECT_EQ(read(path("a/step-1/precious.txt")), "x");
+  EXPECT_FALSE(fs::exists(path("a/.lock")));  // nothing added either
+
+  write(path("b/step-7/chapter1.txt"), "It was a dark night.");
+  EXPECT_NE(refusal(path("b")).find("step-7/ (with chapter1.txt)"), std::string::npos);
+  EXPECT_EQ(read(path("b/step-7/chapter1.txt")), "It was a dark night.");
+
+  write(path("c/model.safetensors"), "mine");
+  EXPECT_NE(refusal(path("c")).find("did not write: model.safetensors."), std::string::npos)
+      << refusal(path("c"));
+  EXPECT_FALSE(fs::is_symlink(path("c/model.safetensors")));
+  EXPECT_EQ(read(path("c/model.safetensors")), "mine");
+
+  write(path("d/manifest.json"), R"({"tool": "another", "version": 3})");
+  e = refusal(path("d"));
+  EXPECT_NE(e.find("manifest.json (not a cugpt checkpoint's: manifest.json: missing field "
+                   "'format')"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(read(path("d/manifest.json")), R"({"tool": "another", "version": 3})");
+
+  // A file beside a checkpoint of cugpt's is refused too, and the checkpoint stays.
+  {
+    CheckpointDir out(path("e"));
+    out.publish(1, {{"model.safetensors", text_file("one")}});
+  }
+  write(path("e/notes.txt"), "mine");
+  EXPECT_NE(refusal(path("e")).find("did not write: notes.txt."), std::string::npos);
+  EXPECT_EQ(verify_checkpoint(path("e")).directory, "step-1");
+  // An empty directory is taken.
+  fs::create_directories(path("f"));
+  EXPECT_EQ(refusal(path("f")), "(no error)");
+}
+
+// Another run's checkpoint is refused unless this writer continues that run; --overwrite replaces
+// it, removing only the step directories its manifest listed, once this run's first checkpoint is
+// committed.
+TEST_F(CheckpointUnit, AnotherRunsCheckpointIsReplacedOnlyWhenAsked) {
+  const std::string dir = path("run");
+  const std::string first = new_run_id(), second = new_run_id();
+  ASSERT_NE(first, second);
+  {
+    CheckpointDir out(dir, CheckpointDirOptions{2, first, false});
+    out.publish(2, {{"model.safetensors", text_file("first 2")}});
+    out.publish(4, {{"model.safetensors", text_file("first 4")}});
+  }
+  EXPECT_EQ(verify_checkpoint(dir).run, first);
+  const std::string e = error_of([&] {
+    CheckpointDir out(dir, CheckpointDirOptions{2, second, false});
+  });
+  EXPECT_NE(e.find("holds the checkpoint of another run (step 4, step-4/): continue it with "
+                   "--resume"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("--overwrite"), std::string::npos) << e;
+  EXPECT_EQ(step_dirs(dir), (std::vector<std::string>{"step-2", "step-4"}));
+  // The same run continues (and so does the library's default, which adopts any run).
+  { CheckpointDir same(dir, CheckpointDirOptions{2, first, false}); }
+  { CheckpointDir any(dir); }
+  EXPECT_EQ(step_dirs(dir), (std::vector<std::string>{"step-2", "step-4"}));
+  // --overwrite: the first run's checkpoint stays until the second run's first commit.
+  CheckpointDir out(dir, CheckpointDirOptions{2, second, true});
+  EXPECT_EQ(step_dirs(dir), (std::vector<std::string>{"step-2", "step-4"}));
+  out.publish(1, {{"model.safetensors", text_file("second 1")}});
+  CheckpointManifest m = verify_checkpoint(dir);
+  EXPECT_EQ(m.run, second);
+  EXPECT_EQ(m.previous, "");  // no checkpoint of another run is this run's previous
+  EXPECT_EQ(step_dirs(dir), (std::vector<std::string>{"step-1"}));
+  EXPECT_EQ(fs::read_symlink(dir + "/model.safetensors"), "step-1/model.safetensors");
+  out.publish(2, {{"model.safetensors", text_file("second 2")}});
+  m = verify_checkpoint(dir);
+  EXPECT_EQ(m.previous, "step-1");
+  EXPECT_EQ(step_dirs(dir), (std::vector<std::string>{"step-1", "step-2"}));
+}
+
+// --overwrite never removes what no manifest lists; pruning by --keep removes only cugpt's files
+// from the step directories the manifest listed: a file someone put there keeps the directory,
+// which a later writer then refuses by name.
+TEST_F(CheckpointUnit, PruningRemovesOnlyCugptsFiles) {
+  const std::string dir = path("run");
+  {
+    CheckpointDir out(dir);
+    out.publish(1, {{"model.safetensors", text_file("1")}});
+    out.publish(2, {{"model.safetensors", text_file("2")}});
+    write(dir + "/step-1/notes.txt", "mine");
+    out.publish(3, {{"model.safetensors", text_file("3")}});
+  }
+  EXPECT_EQ(read(dir + "/step-1/notes.txt"), "mine");
+  EXPECT_FALSE(fs::exists(dir + "/step-1/model.safetensors"));
+  const std::string e = error_of([&] { CheckpointDir again(dir); });
+  EXPECT_NE(e.find("did not write: step-1/ (with notes.txt)"), std::string::npos) << e;
+  // --overwrite does not lift that.
+  const std::string o = error_of([&] {
+    CheckpointDir out(dir, CheckpointDirOptions{2, new_run_id(), true});
+  });
+  EXPECT_NE(o.find("did not write: step-1/"), std::string::npos) << o;
+  EXPECT_EQ(read(dir + "/step-1/notes.txt"), "mine");
+}
+
+// A step directory no manifest lists with cugpt's marker and only its files is an interrupted
+// save (killed between its rename and the manifest's commit): cleaned, as the hidden temporaries.
+TEST_F(CheckpointUnit, InterruptedSavesAreCleaned) {
+  const std::string dir = path("run");
+  {
+    CheckpointDir out(dir);
+    out.publish(1, {{"model.safetensors", text_file("1")}});
+  }
+  fs::copy(dir + "/step-1", dir + "/step-2");
+  write(dir + "/.step-3.tmp.12345.0/model.safetensors", "half");
+  write(dir + "/manifest.json.tmp.12345.1", "{");
+  fs::create_symlink("step-2/model.safetensors", dir + "/model.safetensors.tmp.12345");
+  { CheckpointDir again(dir); }
+  EXPECT_EQ(step_dirs(dir), (std::vector<std::string>{"step-1"}));
+  EXPECT_FALSE(fs::exists(dir + "/manifest.json.tmp.12345.1"));
+  EXPECT_FALSE(fs::is_symlink(dir + "/model.safetensors.tmp.12345"));
+  // Without the marker, the same directory is not known as cugpt's: refused, kept.
+  fs::copy(dir + "/step-1", dir + "/step-5");
+  fs::remove(dir + "/step-5/.cugpt-step");
+  EXPECT_NE(error_of([&] { CheckpointDir again(dir); }).find("did not write: step-5/"),
+            std::string::npos);
+  EXPECT_TRUE(fs::exists(dir + "/step-5/model.safetensors"));
+}
+
+TEST_F(CheckpointUnit, ManifestWithADuplicateKeyIsRefused) {
+  const auto parse = [](const std::string& text) {
+    return error_of([&] { parse_manifest(text, "m"); });
+  };
+  const std::string files =
+      R"("files": {"model.safetensors": {"bytes": 1, "fnv1a64": "00000000000000ff"}})";
+  const std::string head = R"({"format": "cugpt-checkpoint", "version": 1, )";
+  EXPECT_EQ(parse(head + R"("step": 4, "directory": "step-4", )" + files + "}"), "(no error)");
+  // nlohmann keeps the last of two keys: this manifest read as step 9.
+  EXPECT_EQ(parse(head + R"("step": 4, "directory": "step-4", "step": 9, )" + files + "}"),
+            "m: field 'step' appears twice");
+  EXPECT_EQ(parse(head + R"("step": 4, "directory": "step-4", "files": {"model.safetensors": )" +
+                  R"({"bytes": 1, "bytes": 2, "fnv1a64": "00000000000000ff"}}})"),
+            "m: key 'bytes' appears twice in one object");
+  EXPECT_EQ(parse(head + R"("step": 4, "directory": "step-4", )" + files +
+                  R"(, "metadata": {"config": "a", "config": "b"}})"),
+            "m: key 'config' appears twice in one object");
+  // The same key in two objects is no duplicate; the run id travels through a round trip.
+  CheckpointManifest m;
+  m.step = 3;
+  m.directory = "step-3";
+  m.files = {{"model.safetensors", 1, 2}, {"optimizer.safetensors", 1, 2}};
+  m.run = new_run_id();
+  EXPECT_EQ(parse_manifest(manifest_text(m), "m").run, m.run);
+  EXPECT_NE(parse(head + R"("step": 4, "directory": "step-4", "run": "x", )" + files + "}")
+                .find("field 'run' must be 16 lowercase hex digits"),
+            std::string::npos);
 }
 
 // A full disk at every one of many byte offsets of a save: the save fails with one line, the

@@ -5,13 +5,21 @@
 #include <exception>
 #include <new>
 #include <stdexcept>
+#include <string>
 
 #include "io/printable.h"
 
 #include "kernels/cpu/threads.h"
+#include "nn/communicator.h"
 #include "tools/commands.h"
 
 int main(int argc, char** argv) {
+  // Under mpirun every rank parses the same arguments and meets the same error before MPI
+  // starts: rank 0 says it, the others exit with the same code in silence (issue 29).
+  const bool speaks = cugpt::launched_world_size() < 2 || cugpt::launched_rank() == 0;
+  const auto error = [speaks](const std::string& message, const char* suffix = "") {
+    if (speaks) std::fprintf(stderr, "cugpt: error: %s%s\n", message.c_str(), suffix);
+  };
   CLI::App app{"cugpt: a from-scratch C++/CUDA GPT framework for small GPUs"};
   app.set_version_flag("--version", std::string("cugpt ") + CUGPT_VERSION);
   app.require_subcommand(1);
@@ -46,8 +54,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // One line, like every other error; --help lists the options.
-    std::fprintf(stderr, "cugpt: error: %s (see cugpt --help)\n",
-                 cugpt::one_line(e.what()).c_str());
+    error(cugpt::one_line(e.what()), " (see cugpt --help)");
     return 2;
   }
   try {
@@ -57,19 +64,15 @@ int main(int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     // Not "std::bad_alloc": what the user can act on. (Plans are checked before allocating;
     // this is the net under them.)
-    std::fprintf(stderr,
-                 "cugpt: error: out of host memory (the request is larger than this "
-                 "machine can allocate)\n");
+    error("out of host memory (the request is larger than this machine can allocate)");
     return 1;
   } catch (const std::length_error&) {
-    std::fprintf(stderr,
-                 "cugpt: error: out of host memory (a size beyond what a container "
-                 "can hold)\n");
+    error("out of host memory (a size beyond what a container can hold)");
     return 1;
   } catch (const std::exception& e) {
     // cugpt's own errors are one line already; control characters from a file or an argument
     // are escaped here once more, whatever path they took.
-    std::fprintf(stderr, "cugpt: error: %s\n", cugpt::one_line(e.what()).c_str());
+    error(cugpt::one_line(e.what()));
     return 1;
   }
 }

@@ -3,13 +3,17 @@
 // [--resume DIR [--allow-change LIST]] [--init-from FILE] [--eval-every N] [--zero 0|1]
 // [--bucket SIZE] [--overlap 0|1]`; under `mpirun -n N`, N data-parallel ranks
 // (docs/distributed.md). Checkpoints describe themselves (train/run_record.h): a resumed run that
-// differs from the recorded one in what it computes is refused, naming the difference.
+// differs from the recorded one in what it computes is refused, naming the difference. --out is
+// new, empty, or this run's own (io/checkpoint_dir.h); --overwrite replaces another run's
+// checkpoints there. Bad options fail before MPI starts; the rest of the setup fails on every
+// rank together, in one line (tools/rank_agreement.h).
 #include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -25,6 +29,7 @@
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
 #include "tools/options.h"
+#include "tools/rank_agreement.h"
 #include "tools/tokenizer_choice.h"
 #include "train/memory_plan.h"
 #include "train/run_record.h"
@@ -51,7 +56,7 @@ struct TrainCli {
                             bucket, offload = "none", host_ram;
   std::int64_t log_every = 1, save_every = 0, keep = 2;
   int overlap = 1;
-  bool tokenizer_given = false;
+  bool tokenizer_given = false, keep_given = false, overwrite = false;
   TrainOptions o;
 };
 
@@ -65,13 +70,15 @@ void check_resume_step(const TrainCli& c, const CheckpointManifest& m) {
                 std::to_string(m.step) + ")");
 }
 
-void check_resume(const TrainCli& c, const CheckpointManifest& m, const Metadata& requested) {
+void check_resume(const TrainCli& c, const CheckpointManifest& m, const Metadata& requested,
+                  bool root) {
   const std::string where = "train: --resume '" + printable(c.resume) + "'";
   if (!records_run(m.metadata)) {
-    std::fprintf(stderr,
-                 "cugpt: note: %s records no training arguments (written before checkpoints "
-                 "described themselves): they are not compared\n",
-                 where.c_str() + 7);
+    if (root)
+      std::fprintf(stderr,
+                   "cugpt: note: %s records no training arguments (written before checkpoints "
+                   "described themselves): they are not compared\n",
+                   where.c_str() + 7);
     return;
   }
   const std::set<std::string> allowed = parse_allowed_changes(c.allow_change);
@@ -138,11 +145,29 @@ std::int64_t fitting_batch(const MemoryQuery& q, const ModelConfig& config, std:
   return fit;
 }
 
+// --batch N (checked before anything else runs).
+std::int64_t explicit_batch(const TrainCli& c) {
+  std::size_t used = 0;
+  long long b = 0;
+  try {
+    b = std::stoll(c.batch, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != c.batch.size() || b <= 0)
+    throw Error("train: --batch must be a positive integer or 'auto', not '" + c.batch + "'");
+  if (b > opt::kMaxBatch)
+    throw Error("train: --batch " + c.batch + " is out of range [1, " +
+                std::to_string(opt::kMaxBatch) + "]");
+  return b;
+}
+
 // --batch N, or "auto": the largest batch whose training step fits the arena this run will
 // get, found by running the step on the meta device before anything is allocated.
 // Under mpirun the batch is per rank: the step is the rank with the most optimizer state (ZeRO-1),
 // its exchange buffers included (train/memory_world.h), in the smallest of the ranks' arenas;
-// rank 0 searches and sends the answer, so every rank trains at the same batch.
+// rank 0 searches and sends the answer, so every rank trains at the same batch. Every rank
+// reaches both collectives: a failed search is agreed on between them.
 std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::uint64_t budget,
                            Device device, const Dataset& data, Communicator* comm) {
   // Whole sequences (with their next-token targets) in the training split, per micro-batch of a
@@ -150,21 +175,7 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
   const int world = comm ? comm->size() : 1;
   const std::int64_t per_step = c.o.seq * c.o.accum * world;
   const std::int64_t data_batch = std::max<std::int64_t>(1, (data.train_tokens() - 1) / per_step);
-  if (c.batch != "auto") {
-    std::size_t used = 0;
-    long long b = 0;
-    try {
-      b = std::stoll(c.batch, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != c.batch.size() || b <= 0)
-      throw Error("train: --batch must be a positive integer or 'auto', not '" + c.batch + "'");
-    if (b > opt::kMaxBatch)
-      throw Error("train: --batch " + c.batch + " is out of range [1, " +
-                  std::to_string(opt::kMaxBatch) + "]");
-    return b;
-  }
+  if (c.batch != "auto") return explicit_batch(c);
   MemoryQuery q;
   q.mode = MemoryMode::train;
   q.seq = c.o.seq;
@@ -182,33 +193,24 @@ std::int64_t resolve_batch(const TrainCli& c, const ModelConfig& config, std::ui
   q.vram = static_cast<std::uint64_t>(*std::min_element(budgets.begin(), budgets.end()));
   set_world(q, c, world);
   std::vector<double> answer = {0.0};
-  if (comm->rank() == 0)
-    answer[0] =
-        static_cast<double>(fitting_batch(q, config, q.vram, device, data, data_batch, world));
+  agree(comm, [&] {
+    if (comm->rank() == 0)
+      answer[0] =
+          static_cast<double>(fitting_batch(q, config, q.vram, device, data, data_batch, world));
+  });
   comm->all_reduce_sum(answer);
   return static_cast<std::int64_t>(answer[0]);
 }
 
-int run_train(TrainCli& c, Communicator* comm) {
-  const bool root = !comm || comm->rank() == 0;
-  // Only rank 0 speaks; the others' stdout goes nowhere.
-  if (!root && !std::freopen("/dev/null", "w", stdout))
-    throw Error("train: cannot silence rank " + std::to_string(comm->rank()));
-  if (!c.bucket.empty()) c.o.bucket_bytes = opt::parse_size("--bucket", c.bucket);
-  c.o.overlap = c.overlap == 1;
-  const ModelConfig config = load_config(c.config);
-  if (!is_causal_lm(config))
-    throw Error("train: " + config.name + " is a roberta encoder; cugpt trains the GPT families");
-  c.o.optim.kind = parse_optimizer(c.optimizer);
-  const Device device = parse_device(c.device);
-  if (device.is_meta()) throw Error("train needs a device that computes (see `cugpt memory`)");
-  // An unwritable --out, or one another run writes to, fails now, not after the training it
-  // was to keep; the lock is held until the run ends.
-  std::unique_ptr<CheckpointDir> out;
-  if (!c.out.empty() && root)
-    out = std::make_unique<CheckpointDir>(c.out, static_cast<int>(c.keep));
+// What the arguments alone decide, checked before MPI starts (every rank would find the same,
+// and rank 0 alone says it: tools/main.cpp) and before any file is written. Returns the config.
+ModelConfig check_arguments(TrainCli& c) {
   if (c.save_every > 0 && c.out.empty())
     throw Error("train: --save-every needs --out (the directory the checkpoints go to)");
+  if (c.keep_given && c.out.empty())
+    throw Error("train: --keep needs --out (it counts the checkpoints kept there)");
+  if (c.overwrite && c.out.empty())
+    throw Error("train: --overwrite needs --out (the directory whose checkpoints it replaces)");
   if (!c.resume.empty() && !c.init_from.empty())
     throw Error(
         "train: --resume continues a run and --init-from starts one from weights: "
@@ -216,110 +218,170 @@ int run_train(TrainCli& c, Communicator* comm) {
   if (!c.allow_change.empty() && c.resume.empty())
     throw Error("train: --allow-change applies to --resume");
   parse_allowed_changes(c.allow_change);  // a bad name fails now, before any work
-  // The checkpoint first: a torn or mixed one is refused before anything is read from it, and
-  // its step and record are checked before anything is loaded.
-  CheckpointManifest resumed;
-  if (!c.resume.empty()) {
-    resumed = verify_checkpoint(c.resume);
-    check_resume_step(c, resumed);
-  }
-  // The tokenizer the weights carry unless --tokenizer says otherwise.
-  const std::string source = !c.resume.empty() ? c.resume : c.init_from;
-  const auto tokenizer =
-      c.tokenizer_given || source.empty() ? choose_tokenizer(c.tokenizer, c.tokenizer_given) : [&] {
-        auto t = checkpoint_tokenizer(source);
-        return t ? std::move(t) : load_tokenizer("byte");
-      }();
-  const Dataset data = Dataset::load(c.data, config.vocab_size, 0.1, tokenizer.get());
-  const std::string data_name =
-      data_format(c.data) == DataFormat::text ? c.data + " [" + tokenizer->name() + "]" : c.data;
-  std::uint64_t budget =
-      c.arena.empty() ? default_budget(device) : opt::parse_size("--arena", c.arena);
-  // A cpu arena sized by default is held to what the machine can give now (less a margin for the
-  // process itself): sized from physical memory, a --batch auto step was killed by the kernel.
-  const std::uint64_t available = opt::available_memory();
-  if (device.is_cpu() && c.arena.empty() && available > 0)
-    budget = std::min(budget, available / 10 * 8);
-  // A cpu arena is host memory: one above the machine's would be found out only by swapping
-  // or the OOM killer, long after the work began. (A cuda arena is reserved at once and fails.)
-  const std::uint64_t physical = opt::physical_memory();
-  if (device.is_cpu() && physical > 0 && budget > physical)
-    throw Error("train: --arena " + format_bytes(budget) + " is more than this machine's " +
-                format_bytes(physical) + " of memory");
-  // Everything the run will hold is checked before anything is allocated: the data against one
-  // sequence, the step's plan (meta) against the arena, the ids against the machine's memory.
-  data.require_sequence(c.data, c.o.seq, c.o.eval_every > 0);
-  // Offload: the host arena (pinned on cuda), by default what the machine can give now less a
-  // margin, as a cpu arena is. Created now, committed only as the run allocates it.
+  if (!c.bucket.empty()) c.o.bucket_bytes = opt::parse_size("--bucket", c.bucket);
+  c.o.overlap = c.overlap == 1;
+  c.o.optim.kind = parse_optimizer(c.optimizer);
+  const Device device = parse_device(c.device);
+  if (device.is_meta()) throw Error("train needs a device that computes (see `cugpt memory`)");
+  parse_dtype(c.dtype);
   c.o.offload = parse_offload(c.offload);
   if (c.o.offload == OffloadMode::none && !c.host_ram.empty())
     throw Error("train: --host-ram sizes the host arena of --offload");
-  std::uint64_t host_ram = 0;
-  if (c.o.offload != OffloadMode::none) {
-    host_ram = !c.host_ram.empty() ? opt::parse_size("--host-ram", c.host_ram)
-               : available > 0     ? available / 10 * 8
-                                   : default_budget(Device::cpu());
-    if (physical > 0 && host_ram > physical)
-      throw Error("train: --host-ram " + format_bytes(host_ram) + " is more than this machine's " +
+  if (c.batch != "auto") explicit_batch(c);
+  const ModelConfig config = load_config(c.config);
+  if (!is_causal_lm(config))
+    throw Error("train: " + config.name + " is a roberta encoder; cugpt trains the GPT families");
+  // (--seq against the positions waits for the plan: a data file that cannot serve this model
+  // is the first thing to hear about, as in one process.)
+  return config;
+}
+
+// The run id of the checkpoints this run writes: a resumed run's own (the checkpoint's; one from
+// before run ids continues in its own directory as whatever run that holds), a new one otherwise.
+CheckpointDirOptions out_options(const TrainCli& c, const CheckpointManifest& resumed) {
+  CheckpointDirOptions o;
+  o.keep = static_cast<int>(c.keep);
+  o.overwrite = c.overwrite;
+  std::error_code ec;
+  if (c.resume.empty())
+    o.run = new_run_id();
+  else if (!resumed.run.empty())
+    o.run = resumed.run;
+  else if (!std::filesystem::equivalent(c.resume, c.out, ec))
+    o.run = new_run_id();
+  return o;
+}
+
+int run_train(TrainCli& c, const ModelConfig& config, Communicator* comm) {
+  const bool root = !comm || comm->rank() == 0;
+  const Device device = parse_device(c.device);
+  // The setup in two steps, each agreed on by every rank (one line, from rank 0, if any fails);
+  // their state lives on after them.
+  CheckpointManifest resumed;
+  std::unique_ptr<CheckpointDir> out;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::optional<Dataset> data;
+  std::string data_name;
+  std::uint64_t budget = 0, physical = 0, host_ram = 0;
+  agree(comm, [&] {
+    // Only rank 0 speaks; the others' stdout goes nowhere.
+    if (!root && !std::freopen("/dev/null", "w", stdout))
+      throw Error("train: cannot silence rank " + std::to_string(comm->rank()));
+    // The checkpoint first: a torn or mixed one is refused before anything is read from it, and
+    // its step and record are checked before anything is loaded.
+    if (!c.resume.empty()) {
+      resumed = verify_checkpoint(c.resume);
+      check_resume_step(c, resumed);
+    }
+    // An unwritable --out, one another process writes to, or one holding what this run did not
+    // write fails now, not after the training it was to keep; the lock is held until the run
+    // ends.
+    if (!c.out.empty() && root)
+      out = std::make_unique<CheckpointDir>(c.out, out_options(c, resumed));
+    // The tokenizer the weights carry unless --tokenizer says otherwise.
+    const std::string source = !c.resume.empty() ? c.resume : c.init_from;
+    tokenizer = c.tokenizer_given || source.empty()
+                    ? choose_tokenizer(c.tokenizer, c.tokenizer_given)
+                    : [&] {
+                        auto t = checkpoint_tokenizer(source);
+                        return t ? std::move(t) : load_tokenizer("byte");
+                      }();
+    data.emplace(Dataset::load(c.data, config.vocab_size, 0.1, tokenizer.get()));
+    data_name =
+        data_format(c.data) == DataFormat::text ? c.data + " [" + tokenizer->name() + "]" : c.data;
+    budget = c.arena.empty() ? default_budget(device) : opt::parse_size("--arena", c.arena);
+    // A cpu arena sized by default is held to what the machine can give now (less a margin for
+    // the process itself): sized from physical memory, a --batch auto step was killed by the
+    // kernel.
+    const std::uint64_t available = opt::available_memory();
+    if (device.is_cpu() && c.arena.empty() && available > 0)
+      budget = std::min(budget, available / 10 * 8);
+    // A cpu arena is host memory: one above the machine's would be found out only by swapping
+    // or the OOM killer, long after the work began. (A cuda arena is reserved at once and
+    // fails.)
+    physical = opt::physical_memory();
+    if (device.is_cpu() && physical > 0 && budget > physical)
+      throw Error("train: --arena " + format_bytes(budget) + " is more than this machine's " +
                   format_bytes(physical) + " of memory");
-    c.o.host_arena = Arena::create(Device::cpu(), host_ram);
-  }
-  c.o.batch = resolve_batch(c, config, budget, device, data, comm);
-  TrainPlanInput plan;
-  plan.config_arg = c.config;
-  plan.query.batch = c.o.batch;
-  plan.query.seq = c.o.seq;
-  plan.query.dtype = parse_dtype(c.dtype);
-  plan.query.optimizer = c.o.optim.kind;
-  plan.query.recompute = c.o.recompute;
-  plan.query.offload = c.o.offload;
-  plan.query.host_ram = host_ram;
-  set_world(plan.query, c, comm ? comm->size() : 1);
-  plan.budget = budget;
-  plan.device = device;
-  plan.physical = physical;
-  check_train_plan(config, plan);
-  // Said once the run is sure to start (an explicit --batch; auto never exceeds the data).
-  if (c.o.batch * c.o.seq * c.o.accum >= data.train_tokens())
-    std::fprintf(
-        stderr,
-        "cugpt: warning: a step of %lld x %lld tokens%s covers the %lld training tokens "
-        "of %s more than once\n",
-        static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
-        c.o.accum > 1 ? (" x " + std::to_string(c.o.accum) + " micro-batches").c_str() : "",
-        static_cast<long long>(data.train_tokens()), printable(c.data).c_str());
-  auto arena = Arena::create(device, budget);
-  auto gpt = build_gpt(config, arena, parse_dtype(c.dtype), "training");
-  init_parameters(*gpt, c.o.seed);
-  if (!c.init_from.empty()) {
-    print_load_warnings(load_weights(*gpt, c.init_from), c.init_from);
-    std::printf("starting from the weights of %s\n", c.init_from.c_str());
-  }
-  Trainer trainer(*gpt, data, c.o, comm);
+    // Everything the run will hold is checked before anything is allocated: the data against
+    // one sequence, the step's plan (meta) against the arena, the ids against the machine's
+    // memory.
+    data->require_sequence(c.data, c.o.seq, c.o.eval_every > 0);
+    // Offload: the host arena (pinned on cuda), by default what the machine can give now less a
+    // margin, as a cpu arena is. Created now, committed only as the run allocates it.
+    if (c.o.offload != OffloadMode::none) {
+      host_ram = !c.host_ram.empty() ? opt::parse_size("--host-ram", c.host_ram)
+                 : available > 0     ? available / 10 * 8
+                                     : default_budget(Device::cpu());
+      if (physical > 0 && host_ram > physical)
+        throw Error("train: --host-ram " + format_bytes(host_ram) +
+                    " is more than this machine's " + format_bytes(physical) + " of memory");
+      c.o.host_arena = Arena::create(Device::cpu(), host_ram);
+    }
+  });
+  c.o.batch = resolve_batch(c, config, budget, device, *data, comm);
+  std::shared_ptr<Arena> arena;
+  std::unique_ptr<Gpt> gpt;
+  std::unique_ptr<Trainer> trainer;
   RunRecord record;
-  record.config = &config;
-  record.dtype = parse_dtype(c.dtype);
-  record.tokenizer = tokenizer.get();
-  record.data = c.data;
-  record.data_fnv1a64 = file_fnv1a64("--data", c.data);
-  record.init_from = c.init_from;
-  record.options = &c.o;
-  trainer.describe(run_metadata(record, true), run_metadata(record, false));
-  if (!c.resume.empty()) {
-    check_resume(c, resumed, run_metadata(record, false));
-    trainer.resume(c.resume, resumed);  // verified above, before anything was loaded
-    std::printf("resumed from %s at step %lld\n", c.resume.c_str(),
-                static_cast<long long>(trainer.steps_done()));
-  }
+  agree(comm, [&] {
+    TrainPlanInput plan;
+    plan.config_arg = c.config;
+    plan.query.batch = c.o.batch;
+    plan.query.seq = c.o.seq;
+    plan.query.dtype = parse_dtype(c.dtype);
+    plan.query.optimizer = c.o.optim.kind;
+    plan.query.recompute = c.o.recompute;
+    plan.query.offload = c.o.offload;
+    plan.query.host_ram = host_ram;
+    set_world(plan.query, c, comm ? comm->size() : 1);
+    plan.budget = budget;
+    plan.device = device;
+    plan.physical = physical;
+    check_train_plan(config, plan);
+    // Said once the run is sure to start (an explicit --batch; auto never exceeds the data), by
+    // rank 0 for all.
+    if (root && c.o.batch * c.o.seq * c.o.accum >= data->train_tokens())
+      std::fprintf(
+          stderr,
+          "cugpt: warning: a step of %lld x %lld tokens%s covers the %lld training tokens "
+          "of %s more than once\n",
+          static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
+          c.o.accum > 1 ? (" x " + std::to_string(c.o.accum) + " micro-batches").c_str() : "",
+          static_cast<long long>(data->train_tokens()), printable(c.data).c_str());
+    arena = Arena::create(device, budget);
+    gpt = build_gpt(config, arena, parse_dtype(c.dtype), "training");
+    init_parameters(*gpt, c.o.seed);
+    if (!c.init_from.empty()) {
+      const auto report = load_weights(*gpt, c.init_from);
+      if (root) print_load_warnings(report, c.init_from);
+      std::printf("starting from the weights of %s\n", c.init_from.c_str());
+    }
+    trainer = std::make_unique<Trainer>(*gpt, *data, c.o, comm);
+    record.config = &config;
+    record.dtype = parse_dtype(c.dtype);
+    record.tokenizer = tokenizer.get();
+    record.data = c.data;
+    record.data_fnv1a64 = file_fnv1a64("--data", c.data);
+    record.init_from = c.init_from;
+    record.options = &c.o;
+    trainer->describe(run_metadata(record, true), run_metadata(record, false));
+    if (!c.resume.empty()) {
+      check_resume(c, resumed, run_metadata(record, false), root);
+      trainer->resume(c.resume, resumed);  // verified above, before anything was loaded
+      std::printf("resumed from %s at step %lld\n", c.resume.c_str(),
+                  static_cast<long long>(trainer->steps_done()));
+    }
+  });
   std::printf(
       "training %s on %s (%s): %s parameters; data %s: %lld train / %lld validation "
       "tokens; B=%lld T=%lld accum %lld, %s, recompute %d\n",
       config.name.c_str(), device.str().c_str(), c.dtype.c_str(),
       std::to_string(gpt->parameter_count()).c_str(), data_name.c_str(),
-      static_cast<long long>(data.train_tokens()), static_cast<long long>(data.val_tokens()),
+      static_cast<long long>(data->train_tokens()), static_cast<long long>(data->val_tokens()),
       static_cast<long long>(c.o.batch), static_cast<long long>(c.o.seq),
       static_cast<long long>(c.o.accum), c.optimizer.c_str(), c.o.recompute);
-  if (const Offload* o = trainer.offload())
+  if (const Offload* o = trainer->offload())
     std::printf(
         "offload %s: host arena %s of %s in use (optimizer states, master weights, the "
         "host's copies of parameters and gradients)\n",
@@ -330,21 +392,25 @@ int run_train(TrainCli& c, Communicator* comm) {
         "data parallel: %d ranks (%s), B=%lld per rank, global batch %lld, zero %d, overlap %s\n",
         comm->size(), comm->name().c_str(), static_cast<long long>(c.o.batch),
         static_cast<long long>(c.o.batch * comm->size()), c.o.zero,
-        !c.o.overlap                                   ? "0"
-        : trainer.sync() && trainer.sync()->threaded() ? "1 (a communication thread)"
-                                                       : "1 (each block's exchange in turn)");
+        !c.o.overlap                                     ? "0"
+        : trainer->sync() && trainer->sync()->threaded() ? "1 (a communication thread)"
+                                                         : "1 (each block's exchange in turn)");
+  // The header now, not with the first step's line: through a pipe a first step of a large
+  // model is a minute of silence otherwise.
+  std::fflush(stdout);
   std::signal(SIGINT, on_sigint);
   const auto save = [&] {
     if (c.out.empty()) return;
-    trainer.save(out.get());
+    trainer->save(out.get());
     std::printf("checkpoint: %s (step %lld)\n", c.out.c_str(),
-                static_cast<long long>(trainer.steps_done()));
+                static_cast<long long>(trainer->steps_done()));
+    std::fflush(stdout);
   };
-  while (trainer.steps_done() < c.o.steps) {
-    const StepReport r = trainer.step();
+  while (trainer->steps_done() < c.o.steps) {
+    const StepReport r = trainer->step();
     const ArenaStats s = arena->stats();
     // With f16 loss scaling: the scale this step used, and the steps skipped for overflow.
-    const std::string scaling = trainer.optimizer().loss_scaling()
+    const std::string scaling = trainer->optimizer().loss_scaling()
                                     ? " | loss scale " + format_scale(r.loss_scale) +
                                           (r.skipped ? " (overflow: skipped)" : "")
                                     : "";
@@ -355,9 +421,11 @@ int run_train(TrainCli& c, Communicator* comm) {
           static_cast<long long>(r.step), static_cast<long long>(c.o.steps), r.loss, r.lr,
           r.grad_norm, r.tokens_per_s, r.ms, format_bytes(s.in_use).c_str(),
           format_bytes(s.peak).c_str(), static_cast<long long>(r.skipped_steps), scaling.c_str());
+    // Each line as it is made, before the evaluation or the save that may follow.
+    std::fflush(stdout);
     if (c.o.eval_every > 0 && (r.step % c.o.eval_every == 0 || r.step == c.o.steps))
       std::printf("step %5lld | validation loss %.4f\n", static_cast<long long>(r.step),
-                  trainer.evaluate());
+                  trainer->evaluate());
     if (c.save_every > 0 && r.step % c.save_every == 0 && r.step < c.o.steps) save();
     std::fflush(stdout);
     if (g_interrupted) {
@@ -379,17 +447,26 @@ int run_train(TrainCli& c, Communicator* comm) {
   return 0;
 }
 
-// Under mpirun (or srun) every rank runs this; an error on one ends them all.
+// Under mpirun (or srun) every rank runs this. The arguments are checked before MPI starts; a
+// setup that fails ends every rank through MPI_Finalize with one line from rank 0
+// (tools/rank_agreement.h); a fault in the step loop ends them all with MPI_Abort, each failing
+// rank naming itself.
 int run_ranks(TrainCli& c) {
-  if (launched_world_size() < 2) return run_train(c, nullptr);
+  const ModelConfig config = check_arguments(c);
+  if (launched_world_size() < 2) return run_train(c, config, nullptr);
   std::unique_ptr<Communicator> comm = mpi_communicator();
   std::unique_ptr<Communicator> nccl;
   try {
     // On cuda the gradients are device memory: NCCL moves them, MPI the host values.
-    if (parse_device(c.device).is_cuda()) nccl = nccl_communicator(*comm);
-    return run_train(c, nccl ? nccl.get() : comm.get());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cugpt: error: rank %d: %s\n", comm->rank(), one_line(e.what()).c_str());
+    agree(comm.get(), [&] {
+      if (parse_device(c.device).is_cuda()) nccl = nccl_communicator(*comm);
+    });
+    return run_train(c, config, nccl ? nccl.get() : comm.get());
+  } catch (const RanksFailed& f) {
+    return f.code;  // said by rank 0; MPI_Finalize follows as the communicators go
+  } catch (...) {
+    std::fprintf(stderr, "cugpt: error: rank %d: %s\n", comm->rank(),
+                 error_text(std::current_exception()).c_str());
     std::fflush(stderr);
     comm->abort(1);
     return 1;
@@ -468,10 +545,14 @@ void add_train(CLI::App& app) {
   sub->add_option("--save-every", c->save_every, "Also save a checkpoint every N steps (0: off)")
       ->check(opt::count(0, opt::kMaxSteps))
       ->capture_default_str();
-  sub->add_option("--keep", c->keep,
-                  "Complete checkpoints kept in --out, the newest and the previous included")
-      ->check(opt::count(2, 1000))
-      ->capture_default_str();
+  auto* keep =
+      sub->add_option("--keep", c->keep,
+                      "Complete checkpoints kept in --out, the newest and the previous included")
+          ->check(opt::count(2, 1000))
+          ->capture_default_str();
+  sub->add_flag("--overwrite", c->overwrite,
+                "Let --out replace another run's checkpoints (only the step directories its "
+                "manifest lists; anything else there is still refused)");
   sub->add_option("--resume", c->resume,
                   "Continue from this checkpoint directory (the same data, batch, sequence and "
                   "schedule: see --allow-change)");
@@ -501,8 +582,9 @@ void add_train(CLI::App& app) {
                   "(the same bits), 0 after the backward")
       ->check(CLI::Range(0, 1))
       ->capture_default_str();
-  on_run(sub, [c, tokenizer] {
+  on_run(sub, [c, tokenizer, keep] {
     c->tokenizer_given = tokenizer->count() > 0;
+    c->keep_given = keep->count() > 0;
     return run_ranks(*c);
   });
 }

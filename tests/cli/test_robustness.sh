@@ -269,8 +269,9 @@ expect_ok "resume verifies the manifest" '^resumed from .* at step 2' tr --steps
 # A second writer while the first holds the lock: one line, nothing mixed.
 # (cugpt itself in the background, not the tr function: $! must be the writer, or the kill -9
 # below kills a subshell and leaves the writer training for ever.)
+# (--overwrite: ck holds the checkpoint of the run above, another run's; issue 29.)
 "$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --batch 2 --seq 16 --steps 100000 \
-  --log-every 100000 --out "$tmp/ck" >"$tmp/long.out" 2>&1 &
+  --log-every 100000 --overwrite --out "$tmp/ck" >"$tmp/long.out" 2>&1 &
 pid=$!
 for _ in $(seq 300); do grep -q "^training" "$tmp/long.out" && break; sleep 0.1; done
 expect_fail "second writer" "checkpoint directory '$tmp/ck' is in use by another cugpt process" - \

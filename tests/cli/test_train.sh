@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checkpoints that describe themselves, end to end: the tokenizer travels with the weights; a
 # resumed run that differs from the recorded one is refused naming the difference (unless
-# allowed); --steps is the total; --init-from starts from weights; --save-every and --keep.
+# allowed); --steps is the total; --init-from starts from weights; --save-every and --keep; --out
+# never deletes or replaces what this run did not write (issue 29); the header is flushed before
+# the first step.
 # Usage: test_train.sh path/to/cugpt
 set -u
 cugpt=$1
@@ -113,5 +115,73 @@ expect_out "batch auto bounded by the data" "^batch auto: 112, the training spli
   >/dev/null 2>"$tmp/err"
 grep -q "warning: a step of 200 x 16 tokens covers the 1800 training tokens of .*small.txt more than once" \
   "$tmp/err" && ok || bad "no warning for a step larger than the data: $(cat "$tmp/err")"
+
+# --- issue 29: --out deletes or replaces nothing this run did not write -----------------------
+tiny=("$cugpt" train gpt2-bytes-tiny --data "$tmp/text.txt" --batch 2 --seq 16)
+mkdir -p "$tmp/user1/step-1" "$tmp/user7/step-7"
+echo x >"$tmp/user1/step-1/precious.txt"
+echo "It was a dark night." >"$tmp/user7/step-7/chapter1.txt"
+expect_error "out over a user's step-1" "holds what cugpt did not write: step-1/ \(with precious.txt\)\. .*give an empty or new --out" \
+  "${tiny[@]}" --steps 2 --out "$tmp/user1"
+[ "$(cat "$tmp/user1/step-1/precious.txt")" = x ] && [ ! -e "$tmp/user1/.lock" ] && ok ||
+  bad "out over a user's step-1: $(ls -a "$tmp/user1" "$tmp/user1/step-1")"
+expect_error "out over a user's step-7" "did not write: step-7/ \(with chapter1.txt\)" \
+  "${tiny[@]}" --steps 8 --save-every 1 --out "$tmp/user7"
+[ "$(cat "$tmp/user7/step-7/chapter1.txt")" = "It was a dark night." ] && ok ||
+  bad "out over a user's step-7 lost the chapter"
+mkdir -p "$tmp/userfile" "$tmp/usermanifest"
+echo mine >"$tmp/userfile/model.safetensors"
+echo '{"tool": "another", "entries": []}' >"$tmp/usermanifest/manifest.json"
+expect_error "out over a user's model.safetensors" "did not write: model.safetensors\." \
+  "${tiny[@]}" --steps 1 --out "$tmp/userfile"
+[ ! -L "$tmp/userfile/model.safetensors" ] && [ "$(cat "$tmp/userfile/model.safetensors")" = mine ] &&
+  ok || bad "the user's model.safetensors was replaced"
+expect_error "out over another tool's manifest.json" "manifest.json \(not a cugpt checkpoint's: manifest.json: missing field 'format'\)" \
+  "${tiny[@]}" --steps 1 --out "$tmp/usermanifest"
+grep -q '"tool": "another"' "$tmp/usermanifest/manifest.json" && ok || bad "another tool's manifest was overwritten"
+
+# Another run's finished checkpoint: refused without --resume (it deleted step-4 at the second
+# save); --overwrite replaces it, removing only the step directories its manifest listed.
+"${tiny[@]}" --steps 4 --save-every 2 --seed 2 --out "$tmp/R" >/dev/null 2>&1
+expect_error "out over another run's checkpoint" "checkpoint directory '$tmp/R' holds the checkpoint of another run \(step 4, step-4/\): continue it with --resume $tmp/R, give another --out, or replace its checkpoints with --overwrite" \
+  "${tiny[@]}" --steps 3 --save-every 1 --out "$tmp/R"
+[ -d "$tmp/R/step-4" ] && grep -q '"step": 4' "$tmp/R/manifest.json" && ok ||
+  bad "the first run's step-4 is gone: $(ls "$tmp/R")"
+expect_out "its own run continues with --resume" '^step +6/6' "${tiny[@]}" --steps 6 --seed 2 \
+  --save-every 2 --resume "$tmp/R" --allow-change steps --out "$tmp/R"
+expect_out "overwrite replaces another run's checkpoints" '^checkpoint: .*R \(step 3\)' \
+  "${tiny[@]}" --steps 3 --save-every 1 --out "$tmp/R" --overwrite
+steps=$(cd "$tmp/R" && ls -d step-* | sort -t- -k2 -n | tr '\n' ' ')
+[ "$steps" = "step-2 step-3 " ] && grep -q '"step": 3' "$tmp/R/manifest.json" && ok ||
+  bad "--overwrite left: $steps"
+echo mine >"$tmp/R/notes.txt"
+expect_error "overwrite still refuses what no manifest lists" "did not write: notes.txt\." \
+  "${tiny[@]}" --steps 3 --out "$tmp/R" --overwrite
+[ -f "$tmp/R/notes.txt" ] && ok || bad "--overwrite removed notes.txt"
+# A manifest with a key twice (JSON readers keep the last one silently) is refused.
+cp -r "$tmp/R" "$tmp/dup" && rm "$tmp/dup/notes.txt"
+sed -i '0,/{/s//{"step": 999,/' "$tmp/dup/manifest.json"
+expect_error "resume a manifest with a duplicate step" "checkpoint '$tmp/dup': manifest.json: field 'step' appears twice" \
+  "${tiny[@]}" --steps 9 --resume "$tmp/dup"
+expect_error "keep without out" '--keep needs --out' "${tiny[@]}" --steps 3 --keep 3
+expect_error "overwrite without out" '--overwrite needs --out' "${tiny[@]}" --steps 3 --overwrite
+
+# The header is written before the first step computes, not with its line (issue 29: a minute of
+# silence through a pipe on gpt2-124m). A first step of ~1.5 s here: the first bytes that
+# reach the file are the header alone; before the fix they were the header and step 1 together,
+# in one write. (Flushing is what is tested: the step's duration only has to exceed the polling.)
+head -c 300000 /dev/urandom | base64 >"$tmp/big.txt"
+"$cugpt" train gpt2-bytes-tiny --data "$tmp/big.txt" --batch 1024 --seq 64 --steps 2 \
+  >"$tmp/header.out" 2>/dev/null &
+pid=$!
+first=
+for _ in $(seq 3000); do
+  [ -s "$tmp/header.out" ] && { first=$(cat "$tmp/header.out"); break; }
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.01
+done
+kill $pid 2>/dev/null; wait $pid 2>/dev/null
+grep -q '^training gpt2-bytes-tiny' <<<"$first" && ! grep -q '^step' <<<"$first" && ok ||
+  bad "the first output was not the header alone: '$first'"
 
 finish "cli train"

@@ -28,11 +28,12 @@ constexpr std::size_t kResearch = 4096;
 }  // namespace
 
 StreamEncoder::StreamEncoder(const Tokenizer& tok, std::uint64_t max_held, std::string what,
-                             Emit emit, std::size_t min_part)
+                             Emit emit, std::size_t min_part, std::string raise)
     : tok_(tok),
       max_held_(max_held),
       min_part_(min_part),
       what_(std::move(what)),
+      raise_(std::move(raise)),
       emit_(std::move(emit)) {}
 
 void StreamEncoder::emit_part(std::size_t cut, bool last) {
@@ -61,7 +62,8 @@ void StreamEncoder::feed(std::string_view bytes) {
     throw Error(what_ + ": " + size_text(held_.size()) +
                 " of text with no place to cut it for streaming (a run without whitespace "
                 "longer than the " +
-                size_text(max_held_) + " held at most: raise --max-bytes)");
+                size_text(max_held_) + " held at most" + (raise_.empty() ? "" : ": " + raise_) +
+                ")");
 }
 
 void StreamEncoder::finish() {

@@ -22,11 +22,12 @@ class StreamEncoder {
 
   static constexpr std::size_t kMinPart = 64 << 10;
 
-  // `what` names the input in messages ("tokenize: --file 'x'"). A part is encoded once
+  // `what` names the input in messages ("tokenize: --file 'x'"), `raise` says how to lift
+  // max_held ("raise --max-bytes"). A part is encoded once
   // `min_part` bytes wait: fewer, larger parts (the BPE caches a part's repeated words); tests
   // take small ones, to cut in many places.
   StreamEncoder(const Tokenizer& tok, std::uint64_t max_held, std::string what, Emit emit,
-                std::size_t min_part = kMinPart);
+                std::size_t min_part = kMinPart, std::string raise = "");
 
   // Appends bytes; emits the ids of the text up to the last place it can be cut, once at least
   // min_part bytes wait.
@@ -45,7 +46,7 @@ class StreamEncoder {
   const Tokenizer& tok_;
   std::uint64_t max_held_;
   std::size_t min_part_;
-  std::string what_;
+  std::string what_, raise_;
   Emit emit_;
   std::string held_;
   std::size_t searched_ = 0;  // no cut in held_ before this (less a margin for special tokens)

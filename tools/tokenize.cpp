@@ -121,13 +121,15 @@ int run_tokenize(const TokenizeCli& o) {
                  " --max-bytes limit for ids that are printed (raise --max-bytes, or write "
                  "them with --out FILE.bin, which streams)");
   };
-  StreamEncoder encoder(*tok, cap, "tokenize: " + source,
-                        [&](const std::vector<std::int32_t>& part) {
-                          if (writer)
-                            writer->write(part);
-                          else
-                            ids.insert(ids.end(), part.begin(), part.end());
-                        });
+  StreamEncoder encoder(
+      *tok, cap, "tokenize: " + source,
+      [&](const std::vector<std::int32_t>& part) {
+        if (writer)
+          writer->write(part);
+        else
+          ids.insert(ids.end(), part.begin(), part.end());
+      },
+      StreamEncoder::kMinPart, "raise --max-bytes");
   if (in) {
     if (!writer && in->size() > 0 && static_cast<std::uint64_t>(in->size()) > cap)
       throw too_large(format_bytes(static_cast<std::uint64_t>(in->size())));

@@ -123,18 +123,37 @@ printf 'the cat sat on the mat. ' >"$tmp/cat.txt"
 for _ in 1 2 3 4 5 6 7 8; do cat "$tmp/cat.txt" "$tmp/cat.txt" >"$tmp/cat2.txt"; mv "$tmp/cat2.txt" "$tmp/cat.txt"; done
 "$cugpt" tokenize --file "$tmp/cat.txt" --out "$tmp/cat.bin" 2>/dev/null
 "$cugpt" tokenize --file "$tmp/cat.txt" --out "$tmp/cat_raw.bin" --format raw 2>/dev/null
-for data in cat.txt cat.bin cat_raw.bin; do
+"$cugpt" tokenize --file "$tmp/cat.txt" --out "$tmp/cat.u32.bin" 2>/dev/null  # llm.c version 2
+for data in cat.txt cat.bin cat_raw.bin cat.u32.bin; do
   "$cugpt" train gpt2-bytes-tiny --data "$tmp/$data" --steps 2 --batch 2 --seq 16 2>/dev/null |
     grep '^step' | cut -d'|' -f1-4 >"$tmp/losses.$data"  # step, loss, lr, gradient norm
 done
 if [ -s "$tmp/losses.cat.txt" ] && cmp -s "$tmp/losses.cat.txt" "$tmp/losses.cat.bin" &&
-  cmp -s "$tmp/losses.cat.txt" "$tmp/losses.cat_raw.bin"; then ok
+  cmp -s "$tmp/losses.cat.txt" "$tmp/losses.cat_raw.bin" &&
+  cmp -s "$tmp/losses.cat.txt" "$tmp/losses.cat.u32.bin"; then ok
 else bad "train on the token files: $(cat "$tmp/losses.cat.txt") vs $(cat "$tmp/losses.cat.bin")"; fi
 # Output paths: the extension train reads as ids; the rules of every output; a failed stream
 # leaves the earlier file whole and no temporary.
 expect_code "tokenize --out a text name" 1 "the ids go to a .bin" "$cugpt" tokenize --text hi \
   --out "$tmp/ids.txt"
 if [ -e "$tmp/ids.txt" ]; then bad "tokenize --out a text name left a file"; else ok; fi
+# A vocabulary beyond uint16 (65,540 ids): refused for .bin before a byte is written, uint32
+# (llm.c version 2) in a .u32.bin.
+mkdir -p "$tmp/big"
+cp "$bpe/merges.txt" "$tmp/big/"
+python3 -c "
+import json
+v = json.load(open('$bpe/vocab.json'))
+n = max(v.values()) + 1
+v.update({'tok%d' % i: n + i for i in range(65540 - n)})
+json.dump(v, open('$tmp/big/vocab.json', 'w'))"
+expect_code "tokenize --out uint16 for a large vocabulary" 1 \
+  "a vocabulary of 65540 ids does not fit uint16: name it .u32.bin" "$cugpt" tokenize \
+  --tokenizer "$tmp/big" --text "hello world" --out "$tmp/big.bin"
+if compgen -G "$tmp/big.bin*" >/dev/null; then bad "the refused .bin left a file"; else ok; fi
+if "$cugpt" tokenize --tokenizer "$tmp/big" --text "hello world" --out "$tmp/big.u32.bin" 2>/dev/null &&
+  [ "$(od -An -tu4 -N12 "$tmp/big.u32.bin" | tr -s ' ')" = " 20240520 2 $(("$(stat -c %s "$tmp/big.u32.bin")" / 4 - 256))" ]
+then ok; else bad "tokenize --out .u32.bin: header $(od -An -tu4 -N12 "$tmp/big.u32.bin")"; fi
 mkdir -p "$tmp/dir.bin"
 expect_code "tokenize --out a directory" 1 "cannot write .*dir.bin': it is a directory" "$cugpt" \
   tokenize --text hi --out "$tmp/dir.bin"

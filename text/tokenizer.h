@@ -49,14 +49,12 @@ class Tokenizer {
   // RoBERTa's <s> and </s>).
   virtual std::vector<std::int32_t> encode_part(std::string_view text, bool first,
                                                 bool last) const {
-    (void)first, (void)last;
     return encode(text);
   }
   // The largest place c in [max(from, 1), text.size()] where the text seen so far may be cut,
   // whatever bytes follow it; 0 when there is none. A cut here never splits a character.
   // (`from` lets a caller that found no cut in a shorter prefix skip what it already searched.)
   virtual std::size_t last_cut(std::string_view text, std::size_t from = 0) const {
-    (void)from;
     return text.size();
   }
 };

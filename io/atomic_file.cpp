@@ -189,6 +189,24 @@ void AtomicFile::write(const void* data, std::size_t bytes) {
   }
 }
 
+void AtomicFile::write_at(std::uint64_t offset, const void* data, std::size_t bytes) {
+  if (fd_ < 0) throw Error("cannot write '" + path_ + "': file already committed or failed");
+  if (offset > size_ || bytes > size_ - offset)
+    throw Error("cannot write '" + path_ + "': write_at past the bytes written");
+  flush_buffer();
+  const char* p = static_cast<const char*>(data);
+  while (bytes > 0) {
+    const ssize_t n = ::pwrite(fd_, p, bytes, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(errno);
+    }
+    p += n;
+    offset += static_cast<std::uint64_t>(n);
+    bytes -= static_cast<std::size_t>(n);
+  }
+}
+
 void AtomicFile::flush_buffer() {
   const char* p = buffer_.data();
   std::size_t left = buffer_.size();

@@ -32,6 +32,10 @@ class AtomicFile {
 
   void write(const void* data, std::size_t bytes);
   void write(const std::string& bytes) { write(bytes.data(), bytes.size()); }
+  // Overwrites `bytes` already written, from `offset` (a header whose count is known only at
+  // the end, as in llm.c's token files). The digest stays that of the bytes as first written:
+  // writers that record a digest do not call it.
+  void write_at(std::uint64_t offset, const void* data, std::size_t bytes);
   // Flushes, fsyncs and renames over `path`. Further writes are errors.
   void commit();
   FileDigest digest() const { return {size_, checksum_}; }

@@ -1,9 +1,11 @@
 #include "io/input_file.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -109,6 +111,72 @@ std::uint64_t file_fnv1a64(const std::string& what, const std::string& path, std
   }
   if (bytes) *bytes = total;
   return h;
+}
+
+InputStream::InputStream(const std::string& what, const std::string& path)
+    : what_(what), path_(path) {
+  if (path == "-") {
+    fd_ = STDIN_FILENO;
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) {
+      if (errno == EBADF) fail("is closed");
+      fail(std::string("cannot stat: ") + std::strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) fail("is a directory, not a file");
+    if (S_ISREG(st.st_mode)) size_ = static_cast<std::int64_t>(st.st_size);
+    return;
+  }
+  Fd fd;
+  size_ = static_cast<std::int64_t>(open_regular(what, path, fd));
+  ::fcntl(fd.fd, F_SETFL, ::fcntl(fd.fd, F_GETFL) & ~O_NONBLOCK);
+  fd_ = fd.fd;
+  fd.fd = -1;
+  owned_ = true;
+}
+
+InputStream::~InputStream() {
+  if (owned_ && fd_ >= 0) ::close(fd_);
+}
+
+std::string InputStream::name() const {
+  return path_ == "-" ? std::string("- (standard input)") : "'" + printable(path_) + "'";
+}
+
+void InputStream::fail(const std::string& why) const {
+  throw Error(what_ + " " + name() + ": " + why);
+}
+
+std::size_t InputStream::read(char* buf, std::size_t n) {
+  // A regular file ends at the size it had when opened; one byte more means it grew.
+  const bool sized = size_ >= 0;
+  if (sized && read_ >= static_cast<std::uint64_t>(size_)) {
+    char extra;
+    ssize_t got;
+    do got = ::read(fd_, &extra, 1);
+    while (got < 0 && errno == EINTR);
+    if (got > 0) fail("file changed while it was read");
+    return 0;
+  }
+  if (sized)
+    n = static_cast<std::size_t>(
+        std::min<std::uint64_t>(n, static_cast<std::uint64_t>(size_) - read_));
+  for (;;) {
+    const ssize_t got = ::read(fd_, buf, n);
+    if (got >= 0) {
+      read_ += static_cast<std::uint64_t>(got);
+      if (got == 0 && sized) fail("file changed while it was read");  // shrank
+      return static_cast<std::size_t>(got);
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {  // a non-blocking pipe: wait for it
+      struct pollfd p {
+        fd_, POLLIN, 0
+      };
+      ::poll(&p, 1, -1);
+      continue;
+    }
+    fail(std::string("cannot read: ") + std::strerror(errno));
+  }
 }
 
 }  // namespace cugpt

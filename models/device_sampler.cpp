@@ -13,6 +13,14 @@ Tensor buffer(const Tensor& like, std::int64_t words) {
 }
 }  // namespace
 
+void check_device_sampler_dtype(DType dtype) {
+  if (dtype == DType::f64)
+    throw Error(
+        "--dtype f64: the device sampler (--sampler device, --decode device, graph or fused) "
+        "takes f32, bf16 or f16 logits; f64 samples on the host (--sampler host, --decode "
+        "host)");
+}
+
 DeviceSampler::DeviceSampler(const Tensor& like, std::int64_t B, std::int64_t V,
                              const SamplingOptions& o, const std::vector<std::uint64_t>& streams)
     : B_(B), V_(V) {
@@ -35,6 +43,7 @@ DeviceSampler::DeviceSampler(const Tensor& like, std::int64_t B, std::int64_t V,
 }
 
 void DeviceSampler::check_logits(const Tensor& logits) const {
+  check_device_sampler_dtype(logits.dtype());
   if (logits.numel() != B_ * V_)
     throw Error("device sampler: logits of " + std::to_string(logits.numel()) + " values for " +
                 std::to_string(B_) + " rows of " + std::to_string(V_));

@@ -15,6 +15,11 @@
 
 namespace cugpt {
 
+// The device sampler's kernels read f32, bf16 or f16 logits; an f64 model samples on the host.
+// Throws a one-line Error for f64, so that a command refuses `--dtype f64 --sampler device`
+// before it loads a model (the kernel's own check is an internal message).
+void check_device_sampler_dtype(DType dtype);
+
 class DeviceSampler {
  public:
   // For B rows of V logits on the device of `like` (its arena holds the ids, the streams, the

@@ -339,10 +339,11 @@ void BpeTokenizer::encode_ordinary(std::string_view text, std::vector<std::int32
   });
 }
 
-std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text) const {
+std::vector<std::int32_t> BpeTokenizer::encode_part(std::string_view text, bool first,
+                                                    bool last) const {
   std::vector<std::int32_t> out;
   const bool wrap = kind_ == TokenizerKind::roberta && add_special_tokens_;
-  if (wrap) out.push_back(specials_.bos);
+  if (wrap && first) out.push_back(specials_.bos);
   // Cut the text at special tokens (the earliest match; the longest at the same place).
   std::vector<std::size_t> next;
   for (const auto& special : special_list_) next.push_back(text.find(special.first));
@@ -359,8 +360,36 @@ std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text) const {
     out.push_back(special_list_[which].second);
     pos = at + special_list_[which].first.size();
   }
-  if (wrap) out.push_back(specials_.eos);
+  if (wrap && last) out.push_back(specials_.eos);
   return out;
+}
+
+std::size_t BpeTokenizer::last_cut(std::string_view text, std::size_t from) const {
+  // Why a cut at c (text[c - 1] an ASCII non-space, text[c] ASCII whitespace) gives the ids of
+  // the whole: the piece holding text[c - 1] is a contraction or ` ?X+` run, which never holds
+  // whitespace after its first byte, so a piece starts at c; pieces before c look at text[c] only
+  // to find it is not a letter, number or other character, or not the 'e' or 'l' of a
+  // contraction, and the end of the text answers the same; `\s+(?!\S)` runs end before
+  // c - 1. ASCII bytes never occur inside a multi-byte character. Special tokens are matched
+  // before pre-tokenization, so no occurrence (or possible start of one) may cover the cut.
+  const auto ascii_class = [](char ch) {
+    return char_class(static_cast<std::uint32_t>(static_cast<unsigned char>(ch)));
+  };
+  for (std::size_t c = text.size(); c-- > std::max<std::size_t>(from, 1);) {
+    const auto a = static_cast<unsigned char>(text[c - 1]), b = static_cast<unsigned char>(text[c]);
+    if (a >= 0x80 || b >= 0x80 || ascii_class(text[c - 1]) == CharClass::space ||
+        ascii_class(text[c]) != CharClass::space)
+      continue;
+    bool covered = false;
+    for (const auto& [special, id] : special_list_) {
+      const std::size_t L = special.size();
+      for (std::size_t s = c >= L ? c - L + 1 : 0; s < c && !covered; ++s)
+        covered = text.substr(s, L) == std::string_view(special).substr(0, text.size() - s);
+      if (covered) break;
+    }
+    if (!covered) return c;
+  }
+  return 0;
 }
 
 std::string BpeTokenizer::decode(const std::vector<std::int32_t>& ids) const {

@@ -36,7 +36,14 @@ class BpeTokenizer final : public Tokenizer {
   // files.source + "/vocab.json" and "/merges.txt".
   BpeTokenizer(TokenizerFiles files, const TokenizerOptions& options);
 
-  std::vector<std::int32_t> encode(std::string_view text) const override;
+  std::vector<std::int32_t> encode(std::string_view text) const override {
+    return encode_part(text, true, true);
+  }
+  std::vector<std::int32_t> encode_part(std::string_view text, bool first,
+                                        bool last) const override;
+  // After a non-space ASCII character followed by ASCII whitespace (a place every alternative
+  // of GPT-2's pre-tokenizer ends at and none looks across), not inside a special token.
+  std::size_t last_cut(std::string_view text, std::size_t from = 0) const override;
   std::string decode(const std::vector<std::int32_t>& ids) const override;
   // The token as vocab.json writes it ("Ġthe", "<|endoftext|>"), with characters outside
   // printable text shown as <0xNN>.

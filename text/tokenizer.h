@@ -40,6 +40,23 @@ class Tokenizer {
   virtual TokenizerFiles files() const = 0;
   // The id that ends a text (GPT-2's <|endoftext|>, RoBERTa's </s>), or -1 when there is none.
   virtual std::int32_t end_of_text() const { return -1; }
+
+  // Streaming (text/stream_encoder.h). A text cut at a place last_cut() gives encodes to the
+  // ids of the whole: encode(a + b) == encode_part(a, true, false) + encode_part(b, false, true)
+  // whenever last_cut(a + p) == a.size() for a prefix p of b.
+  // (Nothing to override for a tokenizer that encodes each byte alone.)
+  // The ids of a part of a text; `first` and `last` say whether it begins or ends the text (for
+  // RoBERTa's <s> and </s>).
+  virtual std::vector<std::int32_t> encode_part(std::string_view text, bool first,
+                                                bool last) const {
+    return encode(text);
+  }
+  // The largest place c in [max(from, 1), text.size()] where the text seen so far may be cut,
+  // whatever bytes follow it; 0 when there is none. A cut here never splits a character.
+  // (`from` lets a caller that found no cut in a shorter prefix skip what it already searched.)
+  virtual std::size_t last_cut(std::string_view text, std::size_t from = 0) const {
+    return text.size();
+  }
 };
 
 class ByteTokenizer final : public Tokenizer {

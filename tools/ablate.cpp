@@ -13,6 +13,7 @@
 #include "tools/analysis_input.h"
 #include "tools/batch.h"
 #include "tools/commands.h"
+#include "tools/options.h"
 #include "viz/grid.h"
 
 namespace cugpt::tools {
@@ -47,8 +48,13 @@ int run_ablate(AblateCli& o) {
          o.distractor.empty() ? -1 : o.in.token(o.distractor, as_ids, "distractor")};
   }
   std::vector<std::int64_t> layers;
-  if (!o.layers.empty() && o.layers != "all")
-    for (std::int32_t l : parse_token_rows(o.layers, "layers")[0]) layers.push_back(l);
+  if (!o.layers.empty() && o.layers != "all") {
+    // Held by name: a range-for over parse_token_rows(...)[0] would walk a row of a temporary
+    // destroyed before the loop body runs (every --layers list crashed).
+    const auto rows = parse_token_rows(o.layers, "--layers");
+    if (rows.size() != 1) throw Error("--layers: one list of layers (no ';')");
+    layers.assign(rows[0].begin(), rows[0].end());
+  }
   const auto r = analysis::ablate(
       *o.in.model, batch, m, o.mode == "mean" ? analysis::Ablation::mean : analysis::Ablation::zero,
       has_ref ? &ref : nullptr, !o.no_heads, !o.no_mlps, layers);
@@ -106,14 +112,21 @@ void add_ablate(CLI::App& app) {
   sub->add_option("--mode", o->mode, "zero or mean")->capture_default_str();
   sub->add_option("--ref-tokens", o->ref_tokens, "Reference batch for the means: \"1,2;3,4\"");
   sub->add_option("--ref-text", o->ref_text, "Reference text for the means");
-  sub->add_option("--target", o->target, "Measure this token's logit instead of the loss");
-  sub->add_option("--distractor", o->distractor, "... minus this token's logit");
+  auto* target =
+      sub->add_option("--target", o->target, "Measure this token's logit instead of the loss");
+  // Without --target the metric is the loss, which a distractor cannot change: refused rather
+  // than ignored.
+  sub->add_option("--distractor", o->distractor, "... minus this token's logit (needs --target)")
+      ->needs(target);
   sub->add_option("--position", o->position, "Position of the logit (-1: last)")
       ->capture_default_str();
   sub->add_option("--layers", o->layers, "Layers to ablate: \"0,2\" or all");
-  sub->add_flag("--no-heads", o->no_heads, "Skip the heads");
-  sub->add_flag("--no-mlps", o->no_mlps, "Skip the MLPs");
-  sub->add_option("--top", o->top, "Rows of the table")->capture_default_str();
+  // Both would leave nothing to ablate: an empty table that looks like a result.
+  auto* no_heads = sub->add_flag("--no-heads", o->no_heads, "Skip the heads");
+  sub->add_flag("--no-mlps", o->no_mlps, "Skip the MLPs")->excludes(no_heads);
+  sub->add_option("--top", o->top, "Rows of the table")
+      ->check(opt::count(1, opt::kMaxTokens))
+      ->capture_default_str();
   on_run(sub, [o] { return run_ablate(*o); });
 }
 

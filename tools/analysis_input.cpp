@@ -53,6 +53,12 @@ std::int32_t AnalysisInput::token(const std::string& spec, bool as_ids,
   if (as_ids) {
     const auto rows = parse_token_rows(spec, what.c_str());
     if (rows.size() != 1 || rows[0].size() != 1) throw Error(what + ": one token id");
+    // Checked here, not left to the analysis: -1 is what "no target" is stored as, so a
+    // negative id would silently become the default target (or no distractor).
+    const std::int64_t vocab = model ? model->config().vocab_size : tok->vocab_size();
+    if (rows[0][0] < 0 || rows[0][0] >= vocab)
+      throw Error(what + ": token id " + std::to_string(rows[0][0]) + " is out of range [0, " +
+                  std::to_string(vocab) + ")");
     return rows[0][0];
   }
   const auto ids = tok->encode(spec);

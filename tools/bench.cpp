@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/cost.h"
+#include "models/device_sampler.h"
 #include "models/factory.h"
 #include "models/generate.h"
 #include "models/init.h"
@@ -22,6 +23,7 @@
 #include "tools/commands.h"
 #include "tools/load_warnings.h"
 #include "tools/options.h"
+#include "train/memory_plan.h"
 
 namespace cugpt::tools {
 
@@ -48,6 +50,53 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Before anything is allocated, as `train` plans its step: the forward's lower bound
+// (parameters and the embedding output, no B x T work) against the arena, the host ids against
+// the machine's memory, then the forward itself on the meta device. `bench --batch 89478485
+// --seq 24` used to build 8 GB of ids and grow past 6 GB before any check.
+void check_bench_plan(const BenchOptions& o, const ModelConfig& config, Device device, DType dtype,
+                      std::uint64_t budget) {
+  MemoryQuery q;
+  q.mode = MemoryMode::forward;
+  q.batch = o.batch;
+  q.seq = o.seq;
+  q.dtype = dtype;
+  q.device = Device::meta();
+  q.vram = budget;
+  q.reserve = 0;
+  const std::string case_name =
+      "bench: one forward of B=" + std::to_string(o.batch) + " x T=" + std::to_string(o.seq);
+  const std::string where = format_bytes(budget) + " arena on " + device.str();
+  const std::string details = "see `cugpt memory " + o.config + " --mode forward --batch " +
+                              std::to_string(o.batch) + " --seq " + std::to_string(o.seq) +
+                              " --dtype " + dtype_name(dtype) + " --vram " +
+                              std::to_string(budget) + "B --reserve 0`";
+  const PeakBound bound = peak_lower_bound(config, q);
+  if (bound.total > budget)
+    throw Error(case_name + " needs at least " + format_bytes(bound.total) + " (parameters " +
+                format_bytes(bound.parameters) + " + the embedding output " +
+                format_bytes(bound.embedding) + "), more than the " + where + " (" + details + ")");
+  // The ids are a host vector on every device (B and T are capped by the options: no overflow).
+  const std::uint64_t ids =
+      static_cast<std::uint64_t>(o.batch) * static_cast<std::uint64_t>(o.seq) * 4;
+  const std::uint64_t physical = opt::physical_memory();
+  if (physical > 0 && ids > physical)
+    throw Error(case_name + ": its token ids take " + format_bytes(ids) +
+                " of host memory, more than this machine's " + format_bytes(physical));
+  if (o.batch > kMaxStepTokens / o.seq)
+    throw Error(case_name + " is more than the " + std::to_string(kMaxStepTokens) +
+                " tokens cugpt plans (" + details + ")");
+  const MemoryResult r = simulate_memory(config, q);
+  if (!r.card_fits && r.peak > budget)
+    throw Error(case_name + " peaks at " + format_bytes(r.peak) + " during '" + r.peak_at + "', " +
+                format_bytes(r.peak - budget) + " more than the " + where + " (" + details + ")");
+  if (!r.card_fits)
+    throw Error(case_name + " peaks at " + format_bytes(r.peak) + ", under the " + where +
+                ", but at '" + r.ran_out_at + "' no free block of " +
+                format_bytes(r.ran_out_requested) + " is left (the arena fragments; " + details +
+                ")");
+}
+
 nlohmann::json run_bench(const BenchOptions& o) {
   const ModelConfig config = load_config(o.config);
   const Device device = parse_device(o.device);
@@ -64,7 +113,12 @@ nlohmann::json run_bench(const BenchOptions& o) {
   if (o.batch > (std::int64_t{1} << 31) / o.seq)
     throw Error("--batch " + std::to_string(o.batch) + " x --seq " + std::to_string(o.seq) +
                 " is more than 2^31 tokens");
-  auto arena = Arena::create(device, default_budget(device));
+  if (dtype == DType::f64)
+    for (const std::string& m : decode_modes)
+      if (m != "host" && o.decode > 0 && is_causal_lm(config)) check_device_sampler_dtype(dtype);
+  const std::uint64_t budget = default_budget(device);
+  check_bench_plan(o, config, device, dtype, budget);
+  auto arena = Arena::create(device, budget);
   // A causal LM is built as one, so the decode case below can use it; an encoder as a model.
   std::unique_ptr<Gpt> gpt;
   std::unique_ptr<Model> encoder;

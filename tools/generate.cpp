@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/device_sampler.h"
 #include "models/factory.h"
 #include "models/generate.h"
 #include "models/weights.h"
@@ -135,6 +136,7 @@ int run_generate(const GenerateCli& o) {
   options.decode = parse_decode(o.decode);
   if (options.decode != GenerateOptions::Decode::host && o.sampler == "host")
     throw Error("generate: --decode " + o.decode + " samples on the device; give --sampler device");
+  if (options.device_sampler) check_device_sampler_dtype(parse_dtype(o.dtype));
 
   check_generation(config, prompts, options);  // before the prompt is echoed
 

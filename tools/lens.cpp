@@ -11,6 +11,7 @@
 #include "io/npy.h"
 #include "tools/analysis_input.h"
 #include "tools/commands.h"
+#include "tools/options.h"
 #include "viz/grid.h"
 
 namespace cugpt::tools {
@@ -96,7 +97,9 @@ void add_lens(CLI::App& app) {
   sub->add_option("--target", o->target,
                   "Token to follow (an id with --tokens, text with --text); default: the "
                   "model's top token at each position");
-  sub->add_option("--top", o->top, "Top tokens to list")->capture_default_str();
+  sub->add_option("--top", o->top, "Top tokens to list")
+      ->check(opt::count(1, opt::kMaxTokens))
+      ->capture_default_str();
   on_run(sub, [o] { return run_lens(*o); });
 }
 

@@ -405,13 +405,16 @@ void add_memory(CLI::App& app) {
                       ": CUDA context + cuBLAS state)")
       ->check(opt::size(0));
   auto* max_batch = sub->add_flag("--max-batch", c->max_batch, "Print the largest batch that fits");
-  sub->add_flag("--max-seq", c->max_seq, "Print the longest sequence that fits")
-      ->excludes(max_batch);
+  auto* max_seq = sub->add_flag("--max-seq", c->max_seq, "Print the longest sequence that fits")
+                      ->excludes(max_batch);
   sub->add_flag("--json", c->json, "Machine-readable output");
   sub->add_option("--plot", c->plot,
                   "Write a PNG of the step's memory timeline (with --max-batch/--max-seq: of "
                   "the largest case that fits)");
   add_world_options(sub, c->world);
+  // --min-world is a search of its own, answered before the others would run: asked together,
+  // one would be dropped without a word.
+  sub->get_option("--min-world")->excludes(max_batch)->excludes(max_seq);
   add_offload_options(sub, c->offload);
   on_run(sub, [c, optimizer, recompute, batch, seq] {
     c->optimizer_given = optimizer->count() > 0;

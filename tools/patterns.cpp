@@ -12,6 +12,7 @@
 #include "io/input_file.h"
 #include "tools/analysis_input.h"
 #include "tools/commands.h"
+#include "tools/options.h"
 #include "viz/grid.h"
 
 namespace cugpt::tools {
@@ -95,8 +96,11 @@ void add_patterns(CLI::App& app) {
   auto* sub = app.add_subcommand("patterns", "Previous-token and induction scores of every head");
   o->in.add_options(sub, "Folder for patterns_previous.png and patterns_induction.png");
   sub->add_option("--length", o->length, "Random tokens before the repeat (0: up to 50)")
+      ->check(opt::count(0, opt::kMaxTokens))
       ->capture_default_str();
-  sub->add_option("--seed", o->seed, "Seed of the random tokens")->capture_default_str();
+  sub->add_option("--seed", o->seed, "Seed of the random tokens")
+      ->check(opt::seed())
+      ->capture_default_str();
   sub->add_option("--draw-from", o->draw_from,
                   "Draw the random tokens from the ids this text file encodes to (default: the "
                   "whole vocabulary)");

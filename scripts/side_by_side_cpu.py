@@ -13,8 +13,8 @@ model with requires_grad, cross-entropy, backward and torch.optim.AdamW (f32, fo
 `cugpt bench --decode` against a KV-cache decode of the Day-18 GPT written here in PyTorch.
 Wait policies, printed with the table: PyTorch's OpenMP (libgomp) runs with OMP_WAIT_POLICY
 (passive unless set, since libgomp's default spinning collapses on a machine shared with other
-work); cugpt runs on its own pool, which spins 50 us and then sleeps whatever the environment
-says (kernels/cpu/threads.h).
+work); cugpt runs on its own pool, whose workers spin 50 us, yield their core up to 1 ms and
+then sleep, whatever the environment says (kernels/cpu/threads.h).
 """
 import argparse
 import json
@@ -199,7 +199,7 @@ def main():
 
     print(f"cpu, f32, {args.threads} threads, PyTorch {torch.__version__} with {blas}, "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; cugpt: its own pool "
-          f"(spin 50 us, then sleep)")
+          f"(spin 50 us, yield up to 1 ms, then sleep)")
     print(f"{'case':34} {'cugpt ms':>10} {'torch ms':>10} {'ratio':>7} {'target':>7}")
     for case, ours, theirs, target in rows:
         t = f"<={target:.1f}x" if target else ""

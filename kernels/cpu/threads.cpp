@@ -51,32 +51,40 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until pred() holds, for at most kSpinMicroseconds; returns pred(). The spin catches the
-// next job of a forward pass (microseconds apart) without a futex round trip; past it the
-// thread sleeps, so an idle pool, or one whose caller is descheduled, costs other programs
-// nothing.
+// Waits until pred() holds, for at most kSpinMicroseconds of plain spinning and then, where
+// `yield_micros` is longer, by giving the core away (sched_yield) until that many microseconds
+// have passed; returns pred(). The plain spin catches the next job of a forward pass without a
+// futex round trip; the yielding part bridges the longer gaps between parallel ops (a futex
+// wake costs tens of microseconds on a virtual machine) while any other runnable thread gets
+// the core first. Past both the thread sleeps, so an idle pool costs other programs nothing.
 template <typename Pred>
-bool spin_briefly(const Pred& pred) {
+bool wait_briefly(const Pred& pred, int yield_micros = 0) {
   using Clock = std::chrono::steady_clock;
-  const auto until = Clock::now() + std::chrono::microseconds(kSpinMicroseconds);
+  const auto start = Clock::now();
+  const auto spin_until = start + std::chrono::microseconds(kSpinMicroseconds);
   for (int i = 1;; ++i) {
     if (pred()) return true;
     cpu_relax();
-    if (i % 64 == 0 && Clock::now() >= until) return pred();
+    if (i % 64 == 0 && Clock::now() >= spin_until) break;
   }
+  const auto yield_until = start + std::chrono::microseconds(yield_micros);
+  while (Clock::now() < yield_until) {
+    if (pred()) return true;
+    sched_yield();
+  }
+  return pred();
 }
 
 using Body = std::function<void(std::int64_t, std::int64_t)>;
 
-// One parallel_chunks call. Chunks are claimed one at a time from `next` by the caller and by
-// whichever workers are awake, so a worker the scheduler has not run yet delays nothing: the
-// caller waits only for chunks already claimed and still running.
+// The chunks of one parallel_chunks call, claimed one at a time from `next` by the caller and
+// by whichever workers are awake: a worker the scheduler has not run yet delays nothing, and
+// the caller waits only for chunks already claimed and still running.
 struct Job {
   std::int64_t n = 0, chunk = 1, chunks = 0;
   const Body* body = nullptr;
   std::atomic<std::int64_t> next{0};
-  std::atomic<std::int64_t> done{0};  // chunks finished
-  std::atomic<int> active{0};         // workers inside work(); changed under the pool's mutex
+  std::atomic<int> slots{0};  // workers still wanted
   std::mutex error_mutex;
   std::exception_ptr error;
 
@@ -85,7 +93,7 @@ struct Job {
     std::int64_t ran = 0;
     for (;;) {
       const std::int64_t c = next.fetch_add(1, std::memory_order_relaxed);
-      if (c >= chunks) break;
+      if (c >= chunks) return ran;
       try {
         (*body)(c * chunk, std::min(n, (c + 1) * chunk));
       } catch (...) {
@@ -94,29 +102,32 @@ struct Job {
       }
       ++ran;
     }
-    done.fetch_add(ran, std::memory_order_acq_rel);
-    return ran;
-  }
-
-  bool finished() const {
-    return done.load(std::memory_order_acquire) == chunks &&
-           active.load(std::memory_order_acquire) == 0;
   }
 };
 
 thread_local bool t_in_job = false;  // a chunk's body that calls parallel_chunks runs it inline
 
-// Worker threads that sleep on a condition variable between jobs, after a short spin. A pool
-// of our own rather than OpenMP: libgomp's idle workers spin for about 300,000 iterations
-// (OMP_WAIT_POLICY and GOMP_SPINCOUNT are read from the environment when the library loads,
-// and no call changes them afterwards), and its parallel-for ends in a barrier that waits for
-// every thread of the team, descheduled ones included. On a machine where other programs run,
-// both made the default thread count many times slower than one thread (issue 29).
+// Worker threads that wait briefly for the next job (kYieldMicroseconds) and then sleep on a
+// condition variable. A pool of our own rather than OpenMP: libgomp's idle workers spin for
+// about 300,000 iterations (OMP_WAIT_POLICY and GOMP_SPINCOUNT are read from the environment
+// when the library loads, and no call changes them afterwards), and its parallel-for ends in a
+// barrier that waits for every thread of the team, descheduled ones included. On a machine
+// where other programs run, both made the default thread count many times slower than one
+// thread (issue 29).
+//
+// While workers wait awake, a job takes no lock: the pool owns one Job, opened by making
+// generation_ odd and closed by making it even. A worker announces itself in active_ and then
+// checks that the generation it saw is still open before it touches the job, so once the caller has
+// closed the job and seen active_ at zero, no worker can touch it again and the slot is free for
+// the next job. Sleeping and waking go through mutex_ and the two condition variables, with the
+// seq_cst counters sleepers_ and caller_sleeping_ saying whether anyone must be woken.
 class Pool {
  public:
-  // Runs the job on the caller and up to `helpers` workers. False (nothing run) when another
-  // thread's job holds the pool; that caller then runs its chunks itself.
-  bool run(Job& job, int helpers) {
+  // Runs [0, chunks) of body on the caller and up to `helpers` workers. False (nothing run)
+  // when another thread's job holds the pool or the pool runs jobs inline for now (account());
+  // the caller then runs the chunks itself.
+  bool run(std::int64_t n, std::int64_t chunk, const Body& body, int helpers,
+           std::exception_ptr& error) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     const auto start = Clock::now();
@@ -127,33 +138,60 @@ class Pool {
       // No more threads to be had (a process or container limit): go on with those there are.
       helpers = static_cast<int>(workers_.size());
     }
-    {
+    job_.n = n;
+    job_.chunk = chunk;
+    job_.chunks = chunk_count(n, chunk);
+    job_.body = &body;
+    job_.error = nullptr;
+    job_.next.store(0, std::memory_order_relaxed);
+    job_.slots.store(helpers, std::memory_order_relaxed);
+    generation_.fetch_add(1);  // odd: open
+    if (sleepers_.load() > 0) {
       std::lock_guard<std::mutex> lock(mutex_);
-      job_ = &job;
-      wanted_ = helpers;
-      generation_.fetch_add(1, std::memory_order_release);
+      wake_.notify_all();
     }
-    if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
     t_in_job = true;
-    const std::int64_t mine = job.work();
+    const std::int64_t mine = job_.work();
     t_in_job = false;
     const auto own_end = Clock::now();
-    {
-      // Every chunk is claimed: no worker joins from here on.
-      std::lock_guard<std::mutex> lock(mutex_);
-      job_ = nullptr;
-      wanted_ = 0;
-    }
-    if (!spin_briefly([&] { return job.finished(); })) {
+    generation_.fetch_add(1);  // even: closed; every chunk is claimed
+    // Spin, then sleep (not yield: see kYieldMicroseconds); the last worker out wakes it.
+    const auto idle = [&] { return active_.load() == 0; };
+    if (!wait_briefly(idle)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [&] { return job.finished(); });
+      caller_sleeping_.store(true);
+      finished_.wait(lock, idle);
+      caller_sleeping_.store(false);
     }
-    if (mine > 0) account(job.chunks, mine, start, own_end, Clock::now());
+    error = job_.error;
+    if (mine > 0) account(job_.chunks, mine, start, own_end, Clock::now());
     return true;
   }
 
  private:
   using Clock = std::chrono::steady_clock;
+
+  void loop() {
+    t_in_job = true;  // a worker never starts a nested job
+    std::uint64_t seen = 0;
+    for (;;) {
+      const auto news = [&] { return generation_.load() != seen; };
+      if (!wait_briefly(news, kYieldMicroseconds)) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        sleepers_.fetch_add(1);
+        wake_.wait(lock, news);
+        sleepers_.fetch_sub(1);
+      }
+      seen = generation_.load();
+      if (seen % 2 == 0) continue;  // closed already
+      active_.fetch_add(1);
+      if (generation_.load() == seen && job_.slots.fetch_sub(1) > 0) job_.work();
+      if (active_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        finished_.notify_all();
+      }
+    }
+  }
 
   // Whether sharing jobs pays on this machine now. On a machine whose cores are busy with other
   // programs, a worker is sometimes descheduled in the middle of a chunk, and the caller then
@@ -182,46 +220,15 @@ class Pool {
   static constexpr double kLossAllowed = 1e-3, kGainToReset = 20e-3;  // seconds
   static constexpr double kMinInline = 10e-3, kMaxInline = 1.0;
 
-  void loop() {
-    t_in_job = true;  // a worker never starts a nested job
-    std::uint64_t seen = 0;
-    for (;;) {
-      const auto news = [&] { return generation_.load(std::memory_order_acquire) != seen; };
-      if (!spin_briefly(news)) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        sleepers_.fetch_add(1, std::memory_order_acq_rel);
-        wake_.wait(lock, news);
-        sleepers_.fetch_sub(1, std::memory_order_acq_rel);
-      }
-      Job* job = nullptr;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        seen = generation_.load(std::memory_order_acquire);
-        if (job_ && wanted_ > 0) {
-          job = job_;
-          --wanted_;
-          job->active.fetch_add(1, std::memory_order_acq_rel);
-        }
-      }
-      if (!job) continue;
-      job->work();
-      {
-        // The last touch of the job: its caller may return, and the job vanish, right after.
-        std::lock_guard<std::mutex> lock(mutex_);
-        job->active.fetch_sub(1, std::memory_order_acq_rel);
-      }
-      done_.notify_all();
-    }
-  }
-
-  std::mutex busy_;   // one job at a time
-  std::mutex mutex_;  // job_, wanted_ and the changes of generation_ and a job's active
-  std::condition_variable wake_, done_;
+  std::mutex busy_;  // one job at a time
+  Job job_;
   std::vector<std::thread> workers_;
-  Job* job_ = nullptr;
-  int wanted_ = 0;
-  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::uint64_t> generation_{0};  // odd while job_ is open
+  std::atomic<int> active_{0};                // workers that may be touching job_
+  std::mutex mutex_;                          // for the condition variables only
+  std::condition_variable wake_, finished_;
   std::atomic<int> sleepers_{0};
+  std::atomic<bool> caller_sleeping_{false};
   // The caller's side, under busy_: account()'s state.
   double score_ = 0, window_ = kMinInline;
   Clock::time_point inline_until_{};
@@ -279,13 +286,9 @@ void parallel_chunks(std::int64_t n, std::int64_t chunk, const Body& body, doubl
   const int threads = static_cast<int>(std::min<std::int64_t>(cpu_threads(), chunks));
   const bool small = work >= 0 && work < 2 * kMinChunkWork;
   if (threads > 1 && !small && !t_in_job) {
-    Job job;
-    job.n = n;
-    job.chunk = chunk;
-    job.chunks = chunks;
-    job.body = &body;
-    if (pool().run(job, threads - 1)) {
-      if (job.error) std::rethrow_exception(job.error);
+    std::exception_ptr error;
+    if (pool().run(n, chunk, body, threads - 1, error)) {
+      if (error) std::rethrow_exception(error);
       return;
     }
   }

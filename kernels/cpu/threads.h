@@ -28,11 +28,16 @@ int default_cpu_threads();
 // 1 us, and 64K units take 5-30 us on one core (bench/bench_threads.cpp measures both).
 constexpr double kMinChunkWork = 65536;
 
-// How long a worker spins for the next job, and the caller for its helpers' last chunks,
-// before sleeping on a condition variable: long enough to bridge the gap between two ops of a
-// forward pass, short enough that a pool whose process is idle or descheduled takes no core
-// from other programs.
+// How a worker waits for the next job: it spins for kSpinMicroseconds, then gives its core to
+// any other runnable thread (sched_yield) in a loop until kYieldMicroseconds have passed, then
+// sleeps on a condition variable. The spin catches the next op of a forward pass, the yielding
+// part the longer gaps between parallel ops (waking a sleeping thread costs tens of
+// microseconds on a virtual machine: at 50 us alone the tiny models' forward was 1.5x slower
+// than OpenMP's), and neither keeps a core from another program that wants it. The caller
+// waits for its helpers' last chunks by spinning kSpinMicroseconds, then sleeping: yielding,
+// it could lose its core for a whole time slice on a busy machine.
 constexpr int kSpinMicroseconds = 50;
+constexpr int kYieldMicroseconds = 1000;
 
 // Runs body(begin, end) for the chunks [0, chunk), [chunk, 2 chunk), ... of [0, n), each chunk
 // on one thread, as many threads at once as cpu_threads() allows: the caller and the pool's

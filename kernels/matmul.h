@@ -9,7 +9,11 @@
 
 #include <cstddef>
 
+#include <string>
+
+#include "kernels/activation.h"
 #include "kernels/dtype.h"
+#include "kernels/error.h"
 #include "kernels/runtime.h"
 
 namespace cugpt::kernels {
@@ -30,6 +34,23 @@ void matmul_backward_cpu(double* dx, double* dw, double* dbias, const double* do
 // CUDA through cuBLASLt (cuBLAS when cuBLASLt has no algorithm for the shape), dtype
 // f32/bf16/f16 with f32 accumulation. The epilogue runs after the bias inside the GEMM.
 enum class Epilogue { none, relu, gelu_tanh };
+
+// The epilogue that computes `act` inside the GEMM, or none where the GEMM has none for it
+// (cuBLASLt has no erf GELU: the activation then runs after the product, on every device
+// alike, nn/ops.cpp). One exhaustive switch: an Activation added without its case here is a
+// -Wswitch warning and, until it has one, an Error, never another activation's epilogue.
+inline Epilogue gemm_epilogue(Activation act) {
+  switch (act) {
+    case Activation::relu:
+      return Epilogue::relu;
+    case Activation::gelu_tanh:
+      return Epilogue::gelu_tanh;
+    case Activation::gelu_erf:
+      return Epilogue::none;
+  }
+  throw Error("gemm_epilogue: activation " + std::to_string(static_cast<int>(act)) +
+              " has no case (kernels/matmul.h)");
+}
 
 // The forward and the backward share one cuBLAS and one cuBLASLt handle per device
 // (kernels/cuda/blas.cuh), created on first use, destroyed at exit.

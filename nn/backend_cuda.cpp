@@ -60,10 +60,11 @@ class CudaBackend final : public Backend {
 
   void linear(Tensor& o, const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,
               const kernels::Activation* act, Tensor& ws, const Tensor* residual) const override {
-    kernels::Epilogue epi = kernels::Epilogue::none;
-    if (act)
-      epi = *act == kernels::Activation::relu ? kernels::Epilogue::relu
-                                              : kernels::Epilogue::gelu_tanh;
+    const kernels::Epilogue epi = act ? kernels::gemm_epilogue(*act) : kernels::Epilogue::none;
+    // ops::linear passes only activations with an epilogue (fusable_in_gemm); anything else
+    // would be dropped here, so it is an error rather than a product without its activation.
+    CUGPT_CHECK(!act || epi != kernels::Epilogue::none,
+                "linear: this activation has no GEMM epilogue on cuda");
     const std::int64_t IC = x.size(-1), OC = w.size(w_in_out ? 1 : 0), ld = o.size(-1);
     kernels::matmul_forward_cuda(o.data(), x.data(), w.data(), ptr_or_null(bias),
                                  as_int(x.numel() / IC, "rows"), as_int(IC, "IC"), as_int(OC, "OC"),

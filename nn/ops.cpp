@@ -49,7 +49,7 @@ Shape with_last(const Shape& s, std::int64_t last) {
 // Whether the activation runs inside the GEMM's epilogue (cuBLASLt has relu and gelu_tanh; the
 // cpu applies those in place), decided alike for every device so that all allocate alike.
 bool fusable_in_gemm(kernels::Activation act) {
-  return act != kernels::Activation::gelu_erf;
+  return kernels::gemm_epilogue(act) != kernels::Epilogue::none;
 }
 
 Tensor linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, bool w_in_out,

@@ -168,6 +168,16 @@ AttentionArgs<Real> attention_args(int B, int T, int H, int D, const Real* q, co
   return a;
 }
 
+// Each activation maps to its own GEMM epilogue or to none (computed after the product), and a
+// value without a case is an error: the cuda backend once sent every activation but relu to the
+// gelu_tanh epilogue, so a new one would have computed GELU there in silence (issue 30).
+TEST(CpuKernel, EachActivationHasItsOwnGemmEpilogueOrNone) {
+  EXPECT_EQ(Epilogue::relu, gemm_epilogue(Activation::relu));
+  EXPECT_EQ(Epilogue::gelu_tanh, gemm_epilogue(Activation::gelu_tanh));
+  EXPECT_EQ(Epilogue::none, gemm_epilogue(Activation::gelu_erf));
+  EXPECT_THROW(gemm_epilogue(static_cast<Activation>(99)), Error);
+}
+
 TEST(CpuKernel, NegativeSizesAreRejected) {
   std::vector<float> buf(64, 1.0f);
   float* p = buf.data();

@@ -89,12 +89,12 @@ int run_ablate(AblateCli& o) {
                   r.baseline + all[i].effect);
   }
   if (!o.in.out.empty() && !r.heads.empty()) {
-    o.in.make_out();
     std::vector<std::string> rows, cols;
     for (std::int64_t l = 0; l < r.L; ++l) rows.push_back("layer " + std::to_string(l));
     for (std::int64_t h = 0; h < r.H; ++h) cols.push_back("head " + std::to_string(h));
     viz::write_grid(o.in.path("ablate_heads.png"), r.heads, r.L, r.H, rows, cols,
                     o.mode + " ablation: change of " + metric, {true});
+    o.in.commit_out();  // with --no-heads there is no set, and DIR is left as it was
     if (!o.in.json) std::printf("wrote %s/ablate_heads.png\n", o.in.out.c_str());
   }
   return 0;
@@ -106,7 +106,7 @@ void add_ablate(CLI::App& app) {
   auto o = std::make_shared<AblateCli>();
   auto* sub =
       app.add_subcommand("ablate", "Zero- or mean-ablate each head and MLP, measure the change");
-  o->in.add_options(sub, "Folder for ablate_heads.png");
+  o->in.add_options(sub, "Folder for ablate_heads.png", "ablate_heads.png");
   sub->add_option("--tokens", o->tokens, "Prompt ids: \"1,2,3\"");
   sub->add_option("--text", o->text, "Prompt text, encoded by --tokenizer");
   sub->add_option("--mode", o->mode, "zero or mean")->capture_default_str();

@@ -1,7 +1,6 @@
 #include "tools/analysis_input.h"
 
 #include <cstdio>
-#include <filesystem>
 
 #include "models/weights.h"
 #include "tools/batch.h"
@@ -10,7 +9,9 @@
 
 namespace cugpt::tools {
 
-void AnalysisInput::add_options(CLI::App* sub, const std::string& out_help) {
+void AnalysisInput::add_options(CLI::App* sub, const std::string& out_help,
+                                const std::string& marker) {
+  out_marker = marker;
   sub->add_option("config", config, "Config path or bundled name")->required();
   sub->add_option("--weights", weights, "safetensors checkpoint")->required();
   tokenizer_option =
@@ -25,6 +26,7 @@ void AnalysisInput::add_options(CLI::App* sub, const std::string& out_help) {
 }
 
 void AnalysisInput::load() {
+  if (!out.empty()) out_dir = std::make_unique<AtomicDir>(out, out_marker);
   const ModelConfig c = load_config(config);
   const Device d = parse_device(device);
   if (d.is_meta()) throw Error("the analyses need a device with values: cpu or cuda");
@@ -90,8 +92,8 @@ std::vector<std::string> AnalysisInput::labels(const std::vector<std::int32_t>& 
   return out;
 }
 
-void AnalysisInput::make_out() const {
-  if (!out.empty()) std::filesystem::create_directories(out);
+void AnalysisInput::commit_out() {
+  if (out_dir) out_dir->commit();
 }
 
 }  // namespace cugpt::tools

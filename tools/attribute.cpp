@@ -53,12 +53,12 @@ int run_attribute(AttributeCli& o) {
     }
   }
   if (!o.in.out.empty()) {
-    o.in.make_out();
     std::vector<std::string> rows, cols;
     for (std::int64_t l = 0; l < a.L; ++l) rows.push_back("layer " + std::to_string(l));
     for (std::int64_t h = 0; h < a.H; ++h) cols.push_back("head " + std::to_string(h));
     viz::write_grid(o.in.path("attribute_heads.png"), a.heads, a.L, a.H, rows, cols,
                     "direct attribution of " + metric, {true});
+    o.in.commit_out();
     if (!o.in.json) std::printf("wrote %s/attribute_heads.png\n", o.in.out.c_str());
   }
   return 0;
@@ -69,7 +69,7 @@ int run_attribute(AttributeCli& o) {
 void add_attribute(CLI::App& app) {
   auto o = std::make_shared<AttributeCli>();
   auto* sub = app.add_subcommand("attribute", "Direct logit attribution to each head and MLP");
-  o->in.add_options(sub, "Folder for attribute_heads.png");
+  o->in.add_options(sub, "Folder for attribute_heads.png", "attribute_heads.png");
   sub->add_option("--tokens", o->tokens, "Prompt ids: \"1,2,3\"");
   sub->add_option("--text", o->text, "Prompt text, encoded by --tokenizer");
   sub->add_option("--target", o->target, "Token whose logit is attributed")->required();

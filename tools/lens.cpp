@@ -75,12 +75,12 @@ int run_lens(LensCli& o) {
     }
   }
   if (!o.in.out.empty()) {
-    o.in.make_out();
     write_npy(o.in.path("lens_target_logprob.npy"), r.target_logprob.data(), {r.rows, T});
     std::vector<double> p;
     for (float v : r.target_logprob) p.push_back(std::exp(v));
     viz::write_grid(o.in.path("lens.png"), p, r.rows, T, rows, labels,
                     "logit lens: probability of the target", {});
+    o.in.commit_out();
     if (!o.in.json) std::printf("wrote %s: lens_target_logprob.npy, lens.png\n", o.in.out.c_str());
   }
   return 0;
@@ -91,7 +91,8 @@ int run_lens(LensCli& o) {
 void add_lens(CLI::App& app) {
   auto o = std::make_shared<LensCli>();
   auto* sub = app.add_subcommand("lens", "Logit lens: each layer's residual stream read as logits");
-  o->in.add_options(sub, "Folder for lens_target_logprob.npy and lens.png");
+  o->in.add_options(sub, "Folder for lens_target_logprob.npy and lens.png",
+                    "lens_target_logprob.npy");
   sub->add_option("--tokens", o->tokens, "Prompt ids: \"1,2,3\"");
   sub->add_option("--text", o->text, "Prompt text, encoded by --tokenizer");
   sub->add_option("--target", o->target,

@@ -66,11 +66,11 @@ int run_patch(PatchCli& o) {
     }
   }
   if (!o.in.out.empty()) {
-    o.in.make_out();
     viz::write_grid(o.in.path("patch_resid.png"), r.resid, r.rows, r.T, rows, labels,
                     "patching the residual stream: fraction restored", {true});
     viz::write_grid(o.in.path("patch_heads.png"), r.heads, r.L, r.H, heads_rows, head_cols,
                     "patching head outputs: fraction restored", {true});
+    o.in.commit_out();
     if (!o.in.json) std::printf("wrote %s: patch_resid.png, patch_heads.png\n", o.in.out.c_str());
   }
   return 0;
@@ -82,7 +82,7 @@ void add_patch(CLI::App& app) {
   auto o = std::make_shared<PatchCli>();
   auto* sub = app.add_subcommand(
       "patch", "Activation patching from a clean into a corrupted prompt of equal length");
-  o->in.add_options(sub, "Folder for patch_resid.png and patch_heads.png");
+  o->in.add_options(sub, "Folder for patch_resid.png and patch_heads.png", "patch_resid.png");
   sub->add_option("--clean-tokens", o->clean_tokens, "Clean prompt ids");
   sub->add_option("--clean-text", o->clean_text, "Clean prompt text");
   sub->add_option("--corrupt-tokens", o->corrupt_tokens, "Corrupted prompt ids");

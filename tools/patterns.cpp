@@ -75,7 +75,6 @@ int run_patterns(PatternsCli& o) {
                 best(s.previous).c_str(), best(s.induction).c_str());
   }
   if (!o.in.out.empty()) {
-    o.in.make_out();
     std::vector<std::string> rows, cols;
     for (std::int64_t l = 0; l < s.L; ++l) rows.push_back("layer " + std::to_string(l));
     for (std::int64_t h = 0; h < s.H; ++h) cols.push_back("head " + std::to_string(h));
@@ -83,6 +82,7 @@ int run_patterns(PatternsCli& o) {
                     "previous-token score", {});
     viz::write_grid(o.in.path("patterns_induction.png"), s.induction, s.L, s.H, rows, cols,
                     "induction score", {});
+    o.in.commit_out();
     if (!o.in.json)
       std::printf("wrote %s: patterns_previous.png, patterns_induction.png\n", o.in.out.c_str());
   }
@@ -94,7 +94,8 @@ int run_patterns(PatternsCli& o) {
 void add_patterns(CLI::App& app) {
   auto o = std::make_shared<PatternsCli>();
   auto* sub = app.add_subcommand("patterns", "Previous-token and induction scores of every head");
-  o->in.add_options(sub, "Folder for patterns_previous.png and patterns_induction.png");
+  o->in.add_options(sub, "Folder for patterns_previous.png and patterns_induction.png",
+                    "patterns_previous.png");
   sub->add_option("--length", o->length, "Random tokens before the repeat (0: up to 50)")
       ->check(opt::count(0, opt::kMaxTokens))
       ->capture_default_str();

@@ -58,4 +58,27 @@ expect_error "too long" 'exceed' "$cugpt" patterns gpt2-tiny --weights "$w" --le
 expect_error "target range" 'out of range' "$cugpt" lens gpt2-tiny --weights "$w" --tokens 1,2 \
   --target 500
 
+# --out DIR is one set, as inspect's: new, empty or the same command's earlier output; any other
+# directory, a file or a symlink is refused before the work, untouched (issue 29).
+mkdir -p "$tmp/mine" && echo keep >"$tmp/mine/notes.txt" && echo mine >"$tmp/mine/lens.png"
+expect_error "lens --out over a user's directory" "cannot write .*mine.*not an earlier output" \
+  "$cugpt" lens gpt2-tiny --weights "$w" --tokens 4,56,53,21 --out "$tmp/mine"
+if [ "$(cat "$tmp/mine/notes.txt")/$(cat "$tmp/mine/lens.png")" = keep/mine ] &&
+   [ "$(ls -A "$tmp/mine" | wc -l)" -eq 2 ]; then ok; else bad "lens touched a user's directory: $(ls -A "$tmp/mine")"; fi
+expect_error "patterns --out over lens' output" "cannot write .*lens.*not an earlier output" \
+  "$cugpt" patterns gpt2-tiny --weights "$w" --out "$tmp/lens"
+expect_png "$tmp/lens/lens.png"
+echo file >"$tmp/afile"
+expect_error "ablate --out over a file" "cannot write .*afile.*regular file" \
+  "$cugpt" ablate gpt2-tiny --weights "$w" --tokens 4,56,53,21,9 --out "$tmp/afile"
+if [ "$(cat "$tmp/afile")" = file ]; then ok; else bad "ablate replaced a file"; fi
+expect_out "lens --out over its own output" 'rank' \
+  "$cugpt" lens gpt2-tiny --weights "$w" --tokens 4,56,53 --out "$tmp/lens"
+expect_png "$tmp/lens/lens.png"
+mkdir -p "$tmp/empty"
+expect_out "attribute --out into an empty directory" 'wrote' \
+  "$cugpt" attribute gpt2-tiny --weights "$w" --tokens 4,56,53 --target 5 --out "$tmp/empty"
+expect_png "$tmp/empty/attribute_heads.png"
+if compgen -G "$tmp/.*tmp*" >/dev/null; then bad "a temporary was left: $(ls -a "$tmp")"; else ok; fi
+
 finish "analysis cli"

@@ -8,8 +8,10 @@ set -euo pipefail
 # scripts/gen_unicode_tables.py and the test that checks that table against every code point.
 # openmpi-bin, libopenmpi-dev: optional for the build (without them `mpirun -n N cugpt train`
 # says cugpt was built without MPI), needed by the data-parallel tests (test_distributed).
+# time: GNU time's peak RSS, by which tests/cli/test_inputs.sh holds tokenize and bench to
+# bounded memory (without it those checks cannot measure and pass).
 packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-          libbenchmark-dev libstb-dev unicode-data openmpi-bin libopenmpi-dev)
+          libbenchmark-dev libstb-dev unicode-data openmpi-bin libopenmpi-dev time)
 # --fuzz (CI): also clang and its libFuzzer runtime, for scripts/fuzz.sh. The quick start
 # needs neither.
 if [ "${1:-}" = "--fuzz" ]; then

@@ -28,7 +28,7 @@ void attend_backward(const AttentionBackwardArgs<T>& a) {
   CUGPT_CHECK(a.dq && a.dk && a.dv && a.dout, "attention_backward: null gradient pointer");
   const int C = a.H * a.D;
   const Eigen::OuterStride<> in_stride(a.row_stride), out_stride(C);
-  // (T, T) scores against D-wide rows, then the (T, D) output, per (batch, head).
+  // Five (T, T, D) products per (batch, head): the recomputed scores, dP, dq, dk and dv.
   const double work = 10.0 * a.B * a.H * static_cast<double>(a.T) * a.T * a.D;
   parallel_chunks(
       static_cast<std::int64_t>(a.B) * a.H, 1,

@@ -17,6 +17,7 @@
 #include "kernels/attention.h"
 #include "kernels/cuda/attention_generic.cuh"
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/mma.cuh"
 
 namespace cugpt::kernels {
 
@@ -169,46 +170,12 @@ __global__ void __launch_bounds__(kThreads) attention_f32_kernel(Params p) {
 // The lower-indexed element sits in the low 16 bits, which is also how two consecutive 16-bit
 // values in memory read as one 32-bit word (little-endian).
 
-template <typename T>
-__device__ __forceinline__ std::uint16_t to_bits(float x);
-template <>
-__device__ __forceinline__ std::uint16_t to_bits<__half>(float x) {
-  return __half_as_ushort(__float2half_rn(x));
-}
-template <>
-__device__ __forceinline__ std::uint16_t to_bits<__nv_bfloat16>(float x) {
-  return __bfloat16_as_ushort(__float2bfloat16_rn(x));
-}
-template <typename T>
-__device__ __forceinline__ std::uint32_t pack2(float lo, float hi) {
-  return static_cast<std::uint32_t>(to_bits<T>(lo)) |
-         (static_cast<std::uint32_t>(to_bits<T>(hi)) << 16);
-}
+using tc::mma;
+using tc::pack2;
+using tc::to_bits;
+
 __device__ __forceinline__ std::uint32_t ld32(const std::uint16_t* p) {
   return *reinterpret_cast<const std::uint32_t*>(p);  // p is 4-byte aligned (even index)
-}
-
-// c += A B for one 16x8x16 tile.
-template <typename T>
-__device__ __forceinline__ void mma(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                    std::uint32_t b1);
-template <>
-__device__ __forceinline__ void mma<__half>(float (&c)[4], const std::uint32_t (&a)[4],
-                                            std::uint32_t b0, std::uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <>
-__device__ __forceinline__ void mma<__nv_bfloat16>(float (&c)[4], const std::uint32_t (&a)[4],
-                                                   std::uint32_t b0, std::uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 // Copies rows [first, first + Rows) of one head's D columns of a (T, row_stride) 16-bit matrix

@@ -110,8 +110,8 @@ Tensor Gpt::head_and_loss(const Tensor& h, const std::vector<std::int32_t>& targ
                           Gradients& grads, double grad_scale, std::int32_t ignore_index,
                           std::int64_t loss_rows, double* loss) const {
   const auto backward = [&](const Tensor& dlogits, const Tensor& x) {
-    return gpt2_ ? ops::linear_backward(dlogits, x, wte_.weight(), &grads.of(wte_.weight()),
-                                        nullptr, false)
+    Tensor* dwte = grads.has(wte_.weight()) ? &grads.of(wte_.weight()) : nullptr;  // frozen
+    return gpt2_ ? ops::linear_backward(dlogits, x, wte_.weight(), dwte, nullptr, false)
                  : lm_head_->backward(dlogits, x, grads);
   };
   // With a pitch above V the logits and their in-place gradient are padded rows; the loss and
@@ -181,6 +181,9 @@ double Gpt::forward_backward(const Batch& batch, const std::vector<std::int32_t>
     dx = blocks_[i].backward(dx, saved[i], recompute, grads);
     if (after_block) after_block(i);
   }
+  // Frozen embeddings (Module::set_trainable) need no backward at all; one table frozen and not
+  // the other is not supported yet (grads.of names the tensor without a slot).
+  if (!grads.has(wte_.weight()) && !grads.has(wpe_.weight())) return loss;
   ArenaTag tag(arena, "backward embedding");
   ops::embedding_backward(dx, batch.tokens, positions, grads.of(wte_.weight()),
                           grads.of(wpe_.weight()), nullptr);

@@ -31,9 +31,10 @@ Tensor Linear::forward_plus(const Tensor& x, const Tensor& residual) const {
 }
 
 Tensor Linear::backward(const Tensor& dout, const Tensor& x, Gradients& grads, bool need_dx) const {
-  Tensor* db = bias_.defined() ? &grads.of(bias_) : nullptr;
-  return ops::linear_backward(dout, x, weight_, &grads.of(weight_), db,
-                              layout_ == WeightLayout::in_out, need_dx);
+  // A frozen weight or bias (Module::set_trainable) has no gradient slot: its product is skipped.
+  Tensor* dw = grads.has(weight_) ? &grads.of(weight_) : nullptr;
+  Tensor* db = bias_.defined() && grads.has(bias_) ? &grads.of(bias_) : nullptr;
+  return ops::linear_backward(dout, x, weight_, dw, db, layout_ == WeightLayout::in_out, need_dx);
 }
 
 }  // namespace cugpt

@@ -69,6 +69,22 @@ std::int64_t Module::trainable_count() const {
   return n;
 }
 
+std::size_t Module::set_trainable(const std::function<bool(const std::string&)>& which,
+                                  bool trainable) {
+  std::vector<const void*> storages;
+  for (const auto& p : named_parameters())
+    if (which(p.name)) storages.push_back(p.tensor.storage_id());
+  set_trainable_of(storages, trainable);
+  return storages.size();
+}
+
+void Module::set_trainable_of(const std::vector<const void*>& storages, bool trainable) {
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    for (const void* s : storages)
+      if (params_[i].second.storage_id() == s) trainable_[i] = trainable;
+  for (auto& c : children_) c.second->set_trainable_of(storages, trainable);
+}
+
 CategoryBytes Module::bytes_by_category() const {
   CategoryBytes b{};
   for (const auto& p : named_parameters())

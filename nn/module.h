@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +44,11 @@ class Module {
 
   std::int64_t parameter_count() const;
   std::int64_t trainable_count() const;
+  // Freezes (trainable false) or unfreezes every parameter whose qualified name `which`
+  // accepts; a tied tensor goes by its first name, and every name of it follows. A frozen
+  // parameter has no gradient slot and no optimizer state (nn/gradients.h, training_state.h),
+  // and Linear's backward skips its dW. Returns how many unique tensors matched.
+  std::size_t set_trainable(const std::function<bool(const std::string&)>& which, bool trainable);
   // Arena bytes of the unique tensors, per category: equal to the arena's statistics when this
   // module holds every tensor in its arena.
   CategoryBytes bytes_by_category() const;
@@ -76,6 +82,7 @@ class Module {
     bool trainable;
   };
   void collect(const std::string& prefix, std::vector<Entry>& out) const;
+  void set_trainable_of(const std::vector<const void*>& storages, bool trainable);
 
   std::vector<std::pair<std::string, Tensor>> params_;
   std::vector<bool> trainable_;

@@ -99,12 +99,17 @@ class Load:
             p.wait()
 
 
-def measure(job, rounds, variants):
+def measure(rounds, variants):
+    """Median seconds of each (name, run) variant, the variants interleaved round by round."""
     times = {name: [] for name, _ in variants}
     for _ in range(rounds):
-        for name, threads in variants:
-            times[name].append(job(threads))
+        for name, run_once in variants:
+            times[name].append(run_once())
     return {name: statistics.median(v) for name, v in times.items()}
+
+
+def thread_variants(job):
+    return [("default", lambda: job([])), ("one", lambda: job(["--threads", "1"]))]
 
 
 def main():
@@ -134,18 +139,12 @@ def main():
         print("|" + " --- |" * (head.count("|") - 1))
         rows = []
         for i, (label, job) in enumerate(mine):
-            variants = [("default", []), ("one", ["--threads", "1"])]
+            variants = thread_variants(job)
             if base:
-                variants.append(("base", None))
-                base_job = base[i][1]
-                job_of = lambda threads, j=job, b=base_job: b([]) if threads is None else j(threads)
-            else:
-                job_of = job
-            idle = measure(job_of, args.rounds, variants)
-            rows.append((label, idle))
+                variants.append(("base", lambda b=base[i][1]: b([])))
+            rows.append((label, measure(args.rounds, variants)))
         with Load(args.busy):
-            loaded = [measure(job, args.rounds, [("default", []), ("one", ["--threads", "1"])])
-                      for _, job in mine]
+            loaded = [measure(args.rounds, thread_variants(job)) for _, job in mine]
         for (label, idle), busy in zip(rows, loaded):
             line = (f"| {label} | {idle['default']:.4f} | {idle['one']:.4f} | "
                     f"{idle['default'] / idle['one']:.2f}x | {busy['default']:.4f} | "

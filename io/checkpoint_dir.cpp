@@ -128,17 +128,19 @@ void remove_step_directory(const std::string& path) {
     ::rmdir(path.c_str());
 }
 
-// A step directory no manifest lists that an interrupted save left: cugpt's marker and nothing
-// but cugpt's files.
+// A step directory no manifest lists that an interrupted save or removal left: cugpt's marker
+// and nothing but cugpt's files, or nothing at all (remove_step_directory killed between the
+// marker's unlink and the rmdir: an empty directory holds nothing anyone could lose).
 bool interrupted_save(const std::string& path) {
   std::error_code ec;
-  bool marked = false;
+  bool marked = false, empty = true;
   for (const auto& e : fs::directory_iterator(path, ec)) {
     const std::string name = e.path().filename().string();
     if (!checkpoint_file_name(name) || e.is_symlink(ec) || !e.is_regular_file(ec)) return false;
     marked = marked || name == kStepMarker;
+    empty = false;
   }
-  return !ec && marked;
+  return !ec && (marked || empty);
 }
 
 // A convenience link: DIR/<name> -> step-.../<name>.

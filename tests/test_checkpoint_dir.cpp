@@ -323,6 +323,11 @@ TEST_F(CheckpointUnit, InterruptedSavesAreCleaned) {
   EXPECT_EQ(step_dirs(dir), (std::vector<std::string>{"step-1"}));
   EXPECT_FALSE(fs::exists(dir + "/manifest.json.tmp.12345.1"));
   EXPECT_FALSE(fs::is_symlink(dir + "/model.safetensors.tmp.12345"));
+  // A removal killed between the marker's unlink and the rmdir leaves an empty step directory
+  // (seen once by KilledWriterAtAnyInstantLeavesAResumableCheckpoint): cleaned, not refused.
+  fs::create_directory(dir + "/step-6");
+  { CheckpointDir again(dir); }
+  EXPECT_EQ(step_dirs(dir), (std::vector<std::string>{"step-1"}));
   // Without the marker, the same directory is not known as cugpt's: refused, kept.
   fs::copy(dir + "/step-1", dir + "/step-5");
   fs::remove(dir + "/step-5/.cugpt-step");
